@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv from scratch.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+OUT    ?= out
+
+.PHONY: demo test lint typecheck venv clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -c constraints.txt -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/pebdsl compare designs/trondheim.peb --out $(OUT)/trondheim
+	@echo "Report: $(OUT)/trondheim/compare.html (and one report.html per variant in $(OUT)/trondheim/)"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check pebdsl tests benchmarks
+	$(BIN)/ruff format --check pebdsl tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-test lint typecheck
+	$(BIN)/pytest -n 2 --dist loadfile
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/check_speed.py
+	$(BIN)/python benchmarks/model_speed.py
+	$(BIN)/python benchmarks/report_speed.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,54 @@
+"""pebdsl: a declarative language and compiler for local electricity market designs.
+
+The public API mirrors the pipeline (parse → resolve → lower → solve → settle → report):
+
+    >>> import pebdsl
+    >>> design = pebdsl.load("designs/sunny_street.peb")            # validated Design
+    >>> designs = pebdsl.load_all("designs/sunny_street.peb")       # {None: base, "no_trade": …}
+    >>> results = pebdsl.solve(design)                              # Results (bills, KPIs, …)
+
+Heavy modules (Pyomo, highspy, pandas-based reporting) are imported lazily, so `pebdsl check`
+and `pebdsl fmt` start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pebdsl.diagnostics import Diagnostic, PebdslError
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pebdsl.design import Design
+    from pebdsl.results import Results
+
+__all__ = ["Diagnostic", "PebdslError", "__version__", "load", "load_all", "parse", "solve"]
+
+
+def parse(text: str, path: str = "<string>") -> Any:
+    """Parse design text into its syntax tree (`pebdsl.syntax.File`)."""
+    from pebdsl.parser import parse as _parse
+
+    return _parse(text, path)
+
+
+def load(path: str, variant: str | None = None, sets: list[str] | None = None) -> Design:
+    """Read, check and resolve a design file; `variant` picks one alternative (None = base)."""
+    from pebdsl.resolve import load as _load
+
+    return _load(path, variant=variant, sets=sets)
+
+
+def load_all(path: str) -> dict[str | None, Design]:
+    """The base design and every variant, in declaration order (key None = the base design)."""
+    from pebdsl.resolve import load_all as _load_all
+
+    return _load_all(path)
+
+
+def solve(design: Design, backend: str = "highs", solver: str | None = None) -> Results:
+    """Compile, solve, settle and score one design."""
+    from pebdsl.solve import solve as _solve
+
+    return _solve(design, backend=backend, solver=solver)

@@ -1,0 +1,297 @@
+"""The `pebdsl` command line (Typer).
+
+Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model),
+2 (usage); diagnostics on stderr, results on stdout or in `--out DIR`. Every `PebdslError` is
+rendered like a compiler; any other exception is a bug and keeps its traceback.
+Heavy modules are imported inside the commands so `check` and `fmt` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from pebdsl.diagnostics import PebdslError
+
+app = typer.Typer(
+    name="pebdsl",
+    help="Check, compile, solve and compare local electricity market designs (*.peb).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _color() -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def _fail(err: PebdslError) -> NoReturn:
+    print(err.render(color=_color()), file=sys.stderr)
+    n = len(err.diagnostics) + err.truncated
+    print(f"\n{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        print(f"error[E901]: no such file: {path}", file=sys.stderr)
+        raise typer.Exit(2)
+    return path
+
+
+class Backend(StrEnum):
+    highs = "highs"
+    pyomo = "pyomo"
+
+
+class Emit(StrEnum):
+    ir = "ir"
+    lp = "lp"
+    mps = "mps"
+    math = "math"
+
+
+FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).")]
+FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).")]
+VariantOpt = Annotated[
+    str | None, typer.Option("--variant", "-v", help="A variant of the design (default: the base).")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="An edit applied on top, as in a variant: 'alice.pv.peak = 8 kWp'."),
+]
+
+
+@app.command()
+def check(files: FilesArg, variant: VariantOpt = None) -> None:
+    """Check design files: syntax, names, units and rules. Exit 0 valid, 1 errors, 2 usage."""
+    from pebdsl.resolve import load, load_all
+
+    errors: list[PebdslError] = []
+    for f in files:
+        _existing(f)
+        try:
+            designs = {variant: load(str(f), variant=variant)} if variant else load_all(str(f))
+        except PebdslError as e:
+            errors.append(e)
+            continue
+        names = ", ".join("base" if k is None else k for k in designs)
+        print(f"ok: {f} ({names})")
+    if errors:
+        diags = [d for e in errors for d in e.diagnostics]
+        _fail(PebdslError(diags))
+
+
+@app.command()
+def fmt(
+    files: FilesArg,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Only report files that would change (exit 1).")
+    ] = False,
+) -> None:
+    """Format design files in the canonical layout (comments kept, idempotent)."""
+    from pebdsl.formatter import format_source
+
+    changed = []
+    for f in files:
+        text = _existing(f).read_text(encoding="utf-8", errors="replace")
+        try:
+            new = format_source(text, str(f))
+        except PebdslError as e:
+            _fail(e)
+        if new != text:
+            changed.append(f)
+            if not check_only:
+                _atomic_write(f, new)
+    for f in changed:
+        print(f"{'would reformat' if check_only else 'reformatted'} {f}")
+    if check_only and changed:
+        raise typer.Exit(1)
+
+
+@app.command("compile")
+def compile_cmd(
+    file: FileArg,
+    emit: Annotated[Emit, typer.Option("--emit", help="What to write.")] = Emit.lp,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to PATH.")] = None,
+    variant: VariantOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """Compile a design into its model without solving: IR summary, LP or MPS file, or math."""
+    from pebdsl.emit import emit as _emit
+    from pebdsl.resolve import load
+
+    try:
+        design = load(str(_existing(file)), variant=variant, sets=sets)
+        text = _emit(design, emit.value)
+    except PebdslError as e:
+        _fail(e)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _atomic_write(output, text)
+        print(f"wrote {output}", file=sys.stderr)
+
+
+@app.command()
+def explain(file: FileArg, variant: VariantOpt = None) -> None:
+    """The formulation of this design as readable math, in its own names and units."""
+    from pebdsl.explain import explain as _explain
+    from pebdsl.resolve import load
+
+    try:
+        print(_explain(load(str(_existing(file)), variant=variant)))
+    except PebdslError as e:
+        _fail(e)
+
+
+@app.command()
+def solve(
+    file: FileArg,
+    variant: VariantOpt = None,
+    backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+    solver: Annotated[
+        str | None, typer.Option(help="Solver for the Pyomo backend (default: highs).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write results.json, CSVs, report.html.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
+    sets: SetOpt = None,
+) -> None:
+    """Solve one design (or one variant): results, bills, KPIs and the report."""
+    from pebdsl.output import results_json, write_outputs
+    from pebdsl.resolve import load
+    from pebdsl.solve import solve as _solve
+
+    argv = "pebdsl " + " ".join(sys.argv[1:])
+    try:
+        design = load(str(_existing(file)), variant=variant, sets=sets)
+        results = _solve(design, backend=backend.value, solver=solver)
+        if out is not None:
+            write_outputs(results, out, command=argv)
+    except PebdslError as e:
+        _fail(e)
+    doc = results_json(results)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        _print_summary(doc)
+        if out is not None:
+            print(f"report: {out / 'report.html'}")
+
+
+def _print_summary(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    obj = doc["objective"]
+    title = doc["design"]["title"] + (f" — {doc['variant']}" if doc.get("variant") else "")
+    console.print(
+        f"[bold]{title}[/bold]: {doc['status']}, total cost {obj['value']:.2f} {obj['unit']}"
+    )
+    table = Table("participant", "bill", "grid import kWh", "grid export kWh", "local kWh")
+    for name, p in doc.get("participants", {}).items():
+        table.add_row(
+            name,
+            f"{p['bill']['total']:.2f}",
+            f"{p['energy']['grid_import_kwh']:.1f}",
+            f"{p['energy']['grid_export_kwh']:.1f}",
+            f"{p['energy']['local_bought_kwh']:.1f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def compare(
+    files: FilesArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write compare.html and per-variant results.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+) -> None:
+    """Solve every variant of each file and compare them side by side."""
+    from pebdsl.compare import compare as _compare
+
+    argv = "pebdsl " + " ".join(sys.argv[1:])
+    try:
+        comparison = _compare(
+            [str(_existing(f)) for f in files],
+            out=out,
+            backend=backend.value,
+            progress=not as_json,
+            command=argv,
+        )
+    except PebdslError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps(comparison.to_json(), indent=2))
+    else:
+        comparison.print_table()
+        if out is not None:
+            print(f"report: {out / 'compare.html'}")
+
+
+@app.command()
+def sweep(
+    file: FileArg,
+    sets: Annotated[
+        list[str],
+        typer.Option("--set", help="PATH=V1,V2,… e.g. 'alice.pv.peak=4 kWp,8 kWp' (repeatable)."),
+    ],
+    variant: VariantOpt = None,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write sweep.csv/json.")] = None,
+) -> None:
+    """Solve the cartesian product of parameter values in parallel (locally or on Dask)."""
+    from pebdsl.sweep import sweep as _sweep
+
+    try:
+        _sweep(
+            str(_existing(file)),
+            sets,
+            variant=variant,
+            workers=workers,
+            scheduler=scheduler,
+            out=out,
+        )
+    except PebdslError as e:
+        _fail(e)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    from pebdsl.fsutil import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        from pebdsl import __version__
+
+        print(f"pebdsl {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    """Console entry point; usage errors exit 2 (Click's convention)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
