@@ -1,0 +1,76 @@
+"""Types shared by every generator: `Param`, `Generator` and the `REQUIRED` sentinel.
+
+Input: nothing (pure declarations). Output: the frozen dataclasses the registry is built from.
+Kept apart from `__init__` so that the generator modules can import them without a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class _Required:
+    """Sentinel type for a mandatory parameter (a singleton, falsy, with a readable repr)."""
+
+    _instance: _Required | None = None
+
+    def __new__(cls) -> _Required:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Final = _Required()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a generator, in positional order.
+
+    `kind` is "number", "string" or "quantity"; a quantity has a pint-style `dimension`
+    ("angle", "energy", "power", ...) and arrives already converted to the canonical unit
+    (deg, kWh, kW) as a float.  `default` is `REQUIRED` for mandatory parameters.
+    """
+
+    name: str
+    kind: str
+    dimension: str | None = None
+    default: object = REQUIRED
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A built-in series function of the language.
+
+    `fn(index, **kwargs)` returns the mean value over each step starting at `index[i]`, as a
+    float64 array of `len(index)`, in `unit` (a pint-parsable string; "" is dimensionless).
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    unit: str
+    fn: Callable[..., FloatArray]
+    doc: str
+
+    def param(self, name: str) -> Param | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
