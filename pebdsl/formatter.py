@@ -1,0 +1,566 @@
+"""Format design files in the canonical layout.
+
+Input: design text (`format_source`) or a parsed `syntax.File` with the text it came from
+(`format_file`). Output: canonical text. Raises `PebdslError` (the parser's E0xx codes) and
+nothing else; formatting is idempotent and keeps the syntax tree (`parse(format(x)) == parse(x)`)
+and every comment, in order.
+
+Layout (docs/syntax.md has the full list):
+- 2-space indent; one statement per line; `=` aligned over a run of consecutive attributes (and
+  asset keywords over a run of one-line assets); a blank line in the source breaks a run.
+- One blank line between top-level declarations, except consecutive `series`, which keep the
+  source's choice. Blank lines inside bodies are kept (at most one), never after `{` or before `}`.
+- Asset, link and flexibility bodies of at most four attributes that fit in 100 columns (and
+  hold no comment) are written on one line: `pv { profile = solar; peak = 6 kWp }`.
+- Lists too long for 100 columns are wrapped, continuation lines aligned after the `[`.
+- Numbers, units and names exactly as written; strings re-escaped; operators spaced (`a + b`),
+  parentheses as written (plus any needed to keep the meaning of a hand-built tree).
+- Comments: own-line comments stay before the statement that follows them; a trailing comment
+  stays at the end of its line (aligned over consecutive commented lines); comments at the end of
+  a body stay before its `}`; comments inside an expression move to the line before it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pebdsl import syntax as s
+from pebdsl.diagnostics import PebdslError, error
+from pebdsl.source import Span
+
+__all__ = ["INDENT", "LINE_WIDTH", "format_expr", "format_file", "format_source"]
+
+INDENT = "  "
+LINE_WIDTH = 100
+INLINE_MAX_ITEMS = 4
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+_BLANK = re.compile(r"\n[ \t\r\f\ufeff]*\n")
+
+
+def format_source(text: str, path: str = "<string>") -> str:
+    """Parse `text` and return it in the canonical layout."""
+    from pebdsl.parser import parse
+
+    return format_file(parse(text, path), text)
+
+
+def format_file(file: s.File, source_text: str = "") -> str:
+    """The canonical text of a parsed file; `source_text` (the text it was parsed from) supplies
+    the comments' neighbourhood and the blank lines to keep. A hand-built tree (no spans) formats
+    without either."""
+    try:
+        return _Formatter(file, source_text).run()
+    except RecursionError:
+        raise PebdslError(
+            error("E006", "expression nested too deeply", file.span, "cannot format this file")
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressions
+# ---------------------------------------------------------------------------------------------
+
+
+def _number(n: s.Number) -> str:
+    if n.text:
+        return n.text
+    v = n.value
+    if v == int(v) and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v)
+
+
+def _string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_expr(e: s.Expr) -> str:
+    """One expression on one line (lists unwrapped)."""
+    if isinstance(e, s.Number):
+        return _number(e)
+    if isinstance(e, s.Quantity):
+        return f"{_number(e.number)} {e.unit.text}"
+    if isinstance(e, s.String):
+        return _string(e.value)
+    if isinstance(e, s.Bool):
+        return "true" if e.value else "false"
+    if isinstance(e, s.DateTime):
+        return e.text
+    if isinstance(e, s.Ref):
+        return str(e.path)
+    if isinstance(e, s.List):
+        inner = ", ".join(format_expr(i) for i in e.items)
+        return f"[{inner}]" + (f" {e.unit.text}" if e.unit is not None else "")
+    if isinstance(e, s.Daily):
+        return "daily " + format_expr(e.values)
+    if isinstance(e, s.Call):
+        return f"{e.func.value}(" + ", ".join(_arg(a) for a in e.args) + ")"
+    if isinstance(e, s.UnitValue):
+        return e.unit.text
+    if isinstance(e, s.BinOp):
+        prec = _PREC.get(e.op, 2)
+        left = format_expr(e.left)
+        if isinstance(e.left, s.BinOp) and _PREC.get(e.left.op, 2) < prec:
+            left = f"({left})"
+        right = format_expr(e.right)
+        if isinstance(e.right, s.BinOp) and _PREC.get(e.right.op, 2) <= prec:
+            right = f"({right})"
+        return f"{left} {e.op} {right}"
+    if isinstance(e, s.Neg):
+        inner = format_expr(e.operand)
+        if isinstance(e.operand, s.BinOp):
+            inner = f"({inner})"
+        return "-" + inner
+    if isinstance(e, s.Paren):
+        return f"({format_expr(e.inner)})"
+    raise TypeError(f"not an expression: {type(e).__name__}")  # pragma: no cover
+
+
+def _arg(a: s.Arg) -> str:
+    value = format_expr(a.value)
+    return value if a.name is None else f"{a.name.value} = {value}"
+
+
+def _decl_name(n: s.DeclName) -> str:
+    if isinstance(n, s.RangeName):
+        return f"{n.stem}[{n.first}..{n.last}]"
+    return n.value
+
+
+def _target(kind: str | None, path: s.Path) -> str:
+    if kind == "link" and len(path.parts) == 2:
+        return f"link {path.parts[0]} -- {path.parts[1]}"
+    return (f"{kind} " if kind else "") + str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Line:
+    depth: int
+    code: str  # "" and comment None: a blank line
+    comment: str | None = None
+    cont: bool = False  # an own-line comment continuing the trailing comment above it
+
+    @property
+    def blank(self) -> bool:
+        return not self.code and self.comment is None
+
+
+_BODY_ITEMS = (
+    s.Asset,
+    s.Participant,
+    s.Link,
+    s.Flexibility,
+    s.FeesTable,
+    s.DesignDecl,
+    s.HorizonDecl,
+    s.GridDecl,
+    s.TemplateDecl,
+    s.BlockDecl,
+    s.MarketDecl,
+    s.ProductDecl,
+    s.DsoDecl,
+    s.VariantDecl,
+)
+
+
+class _Formatter:
+    def __init__(self, file: s.File, text: str) -> None:
+        self.file = file
+        self.text = text
+        src = file.span.source
+        # Spans are only trusted when they index the given text (not a hand-built tree).
+        self.src = src if src.text == text and text else None
+        self.comments: list[s.Comment] = sorted(
+            (c for c in file.comments if self.src is not None and c.span.source is src),
+            key=lambda c: c.span.start,
+        )
+        self.starts = [c.span.start for c in self.comments]
+        self.ci = 0
+        self.last_end = 0
+        self.last_trailing: s.Comment | None = None
+
+    def _has_comment(self, a: int, b: int) -> bool:
+        """Is there a comment starting strictly between a and b?"""
+        k = bisect.bisect_right(self.starts, a)
+        return k < len(self.starts) and self.starts[k] < b
+
+    # -- comments and blank lines -------------------------------------------------------------
+    def _line_of(self, pos: int) -> int:
+        assert self.src is not None
+        return self.src.line_col(pos)[0]
+
+    def _gap_blank(self, a: int, b: int) -> bool:
+        return self.src is not None and a < b and _BLANK.search(self.text, a, b) is not None
+
+    def _take_before(self, pos: int) -> list[s.Comment]:
+        out = []
+        while self.ci < len(self.comments) and self.comments[self.ci].span.start < pos:
+            out.append(self.comments[self.ci])
+            self.ci += 1
+        return out
+
+    def _take_trailing(self, end: int, limit: int) -> s.Comment | None:
+        """The comment on the line where `end` is, after it and before `limit`, if any."""
+        if self.src is None or self.ci >= len(self.comments):
+            return None
+        c = self.comments[self.ci]
+        if end <= c.span.start < limit and self._line_of(c.span.start) == self._line_of(
+            max(end - 1, 0)
+        ):
+            self.ci += 1
+            return c
+        return None
+
+    # -- driver ---------------------------------------------------------------------------------
+    def run(self) -> str:
+        lines = self._items(self.file.decls, 0, 0, len(self.text) + 1, top=True)
+        while self.ci < len(self.comments):  # defensive: never lose a comment
+            lines.append(_Line(0, "", _ctext(self.comments[self.ci])))
+            self.ci += 1
+        return _render(lines)
+
+    def _items(
+        self, items: Sequence[Any], depth: int, open_end: int, close_pos: int, top: bool = False
+    ) -> list[_Line]:
+        """The lines of a sequence of statements (a body's or the file's), with their comments."""
+        out: list[_Line] = []
+        self.last_end = max(self.last_end, open_end)
+        widths = self._align(items, depth)
+        prev: Any = None
+        for i, item in enumerate(items):
+            span: Span = item.span
+            has_span = self.src is not None and span.source is self.src
+            start = span.start if has_span else self.last_end
+            # A blank line before the first element after a top-level declaration (series may
+            # stay grouped), then blank lines wherever the source had them.
+            force = (
+                top
+                and prev is not None
+                and not (isinstance(prev, s.SeriesDecl) and isinstance(item, s.SeriesDecl))
+            )
+            first_elem = True
+            for c in self._take_before(start):
+                if self._gap_blank(self.last_end, c.span.start) or (force and first_elem):
+                    _blank(out, depth)
+                first_elem = False
+                self._own_line(out, depth, c)
+            if self._gap_blank(self.last_end, start) or (force and first_elem):
+                _blank(out, depth)
+            # Comments inside the statement but outside any nested body move before it.
+            inner_limit = self._inner_limit(item) if has_span else start
+            for c in self._take_before(inner_limit):
+                out.append(_Line(depth, "", _ctext(c)))
+            nxt = items[i + 1].span.start if i + 1 < len(items) else close_pos
+            if has_span and i + 1 < len(items) and items[i + 1].span.source is not self.src:
+                nxt = close_pos
+            lines = self._item(item, depth, widths[i])
+            if has_span:
+                self.last_end = max(self.last_end, span.end)
+                trailing = self._take_trailing(span.end, nxt)
+                if trailing is not None:
+                    lines[-1].comment = _ctext(trailing)
+                    self.last_end = trailing.span.end
+                self.last_trailing = trailing
+            out.extend(lines)
+            prev = item
+        # Comments after the last statement stay inside the body, before its `}`.
+        for c in self._take_before(close_pos):
+            if self._gap_blank(self.last_end, c.span.start):
+                _blank(out, depth)
+            self._own_line(out, depth, c)
+        return out
+
+    def _own_line(self, out: list[_Line], depth: int, c: s.Comment) -> None:
+        """An own-line comment; one right under a trailing comment, in the same column,
+        continues it (and stays aligned with it)."""
+        prev = self.last_trailing
+        cont = (
+            prev is not None
+            and bool(out)
+            and (out[-1].code or out[-1].cont)
+            and out[-1].comment is not None
+            and self._line_of(c.span.start) == self._line_of(prev.span.start) + 1
+            and c.span.column == prev.span.column
+        )
+        out.append(_Line(depth, "", _ctext(c), cont=cont))
+        self.last_trailing = c if cont else None
+        self.last_end = max(self.last_end, c.span.end)
+
+    def _inner_limit(self, item: Any) -> int:
+        """Comments before this offset belong before the statement (leaf: its whole span;
+        a declaration with a body: its header)."""
+        if isinstance(item, s.VariantDecl):
+            return self._open_brace(item.name.span.end, item.span.end)
+        if isinstance(item, s.FeesTable):
+            return self._open_brace(item.span.start, item.span.end)
+        body = getattr(item, "body", None)
+        if isinstance(body, s.Body):
+            return int(body.span.start)
+        return int(item.span.end)
+
+    def _open_brace(self, after: int, end: int) -> int:
+        if self.src is None:
+            return after
+        pos = self.text.find("{", after, end)
+        return pos if pos >= 0 else after
+
+    # -- alignment ------------------------------------------------------------------------------
+    def _align(self, items: Sequence[Any], depth: int) -> list[int]:
+        """Key width for each item: the widest key in its run of same-class statements."""
+        classes = [self._align_class(it, depth) for it in items]
+        widths = [0] * len(items)
+        i = 0
+        while i < len(items):
+            cls = classes[i]
+            j = i + 1
+            while (
+                cls is not None
+                and j < len(items)
+                and classes[j] == cls
+                and not self._breaks_run(items[j - 1], items[j])
+            ):
+                j += 1
+            width = max(len(self._key(items[k])) for k in range(i, j)) if cls else 0
+            for k in range(i, j):
+                widths[k] = width
+            i = j
+        return widths
+
+    def _breaks_run(self, a: Any, b: Any) -> bool:
+        if self.src is None or a.span.source is not self.src or b.span.source is not self.src:
+            return False
+        return self._gap_blank(a.span.end, b.span.start)
+
+    def _align_class(self, item: Any, depth: int) -> str | None:
+        if isinstance(item, s.Attribute):
+            return "attr"
+        if isinstance(item, s.PairFee):
+            return "fee"
+        if isinstance(item, s.SeriesDecl):
+            return "series"
+        if (
+            isinstance(item, s.Asset)
+            and item.name is None
+            and self._inline(item.body, depth, item.kind) is not None
+        ):
+            return "asset"
+        return None
+
+    @staticmethod
+    def _key(item: Any) -> str:
+        if isinstance(item, s.Attribute):
+            return item.name.value
+        if isinstance(item, s.PairFee):
+            return f"{item.seller.value} -> {item.buyer.value}"
+        if isinstance(item, s.SeriesDecl):
+            return item.name.value
+        if isinstance(item, s.Asset):
+            return item.kind
+        return ""  # pragma: no cover
+
+    # -- statements -----------------------------------------------------------------------------
+    def _item(self, item: Any, depth: int, width: int) -> list[_Line]:
+        if isinstance(item, s.Attribute):
+            return self._assign(item.name.value.ljust(width), item.value, depth)
+        if isinstance(item, s.SeriesDecl):
+            return self._assign("series " + item.name.value.ljust(width), item.value, depth)
+        if isinstance(item, s.PairFee):
+            key = f"{item.seller.value} -> {item.buyer.value}".ljust(width)
+            return self._assign(key, item.value, depth)
+        if isinstance(item, s.SetEdit):
+            return self._assign("set " + _target(item.kind, item.target), item.value, depth)
+        if isinstance(item, s.Without):
+            return [_Line(depth, "without " + _target(item.kind, item.target))]
+        if isinstance(item, s.Asset):
+            head = item.kind.ljust(width) if item.name is None else item.kind
+            if item.name is not None:
+                head += " " + item.name.value
+            return self._with_body(head, item.body, depth, inline_ok=True)
+        if isinstance(item, s.Participant):
+            head = "participant " + _decl_name(item.name)
+            if item.template is not None:
+                head += " from " + item.template.value
+            return self._with_body(head, item.body, depth)
+        if isinstance(item, s.Link):
+            head = f"link {item.a.value} -- {item.b.value}"
+            return self._with_body(head, item.body, depth, inline_ok=True)
+        if isinstance(item, s.Flexibility):
+            return self._with_body(
+                f"flexibility {item.block.value}", item.body, depth, inline_ok=True
+            )
+        if isinstance(item, s.FeesTable):
+            return self._block(
+                "fees",
+                item.entries,
+                item.span,
+                depth,
+                self._open_brace(item.span.start, item.span.end),
+            )
+        if isinstance(item, s.DesignDecl):
+            return self._with_body("design " + _string(item.title.value), item.body, depth)
+        if isinstance(item, s.HorizonDecl):
+            return self._with_body("horizon", item.body, depth)
+        if isinstance(item, s.GridDecl):
+            return self._with_body("grid", item.body, depth)
+        if isinstance(item, s.DsoDecl):
+            return self._with_body("dso", item.body, depth)
+        if isinstance(item, s.TemplateDecl):
+            return self._with_body("template " + item.name.value, item.body, depth)
+        if isinstance(item, s.BlockDecl):
+            return self._with_body("block " + item.name.value, item.body, depth)
+        if isinstance(item, s.MarketDecl):
+            return self._with_body("market " + item.name.value, item.body, depth)
+        if isinstance(item, s.ProductDecl):
+            return self._with_body("product " + item.name.value, item.body, depth)
+        if isinstance(item, s.VariantDecl):
+            return self._block(
+                "variant " + item.name.value,
+                item.items,
+                item.span,
+                depth,
+                self._open_brace(item.name.span.end, item.span.end),
+            )
+        raise TypeError(f"not a statement: {type(item).__name__}")  # pragma: no cover
+
+    def _assign(self, key: str, value: s.Expr, depth: int) -> list[_Line]:
+        head = f"{key} = "
+        text = format_expr(value)
+        col = len(INDENT) * depth + len(head)
+        if col + len(text) <= LINE_WIDTH or not isinstance(value, (s.List, s.Daily)):
+            return [_Line(depth, head + text)]
+        lst = value.values if isinstance(value, s.Daily) else value
+        prefix = head + ("daily [" if isinstance(value, s.Daily) else "[")
+        pad = " " * len(prefix)
+        limit = LINE_WIDTH - len(INDENT) * depth
+        items = [format_expr(i) for i in lst.items]
+        end = "]" + (f" {lst.unit.text}" if lst.unit is not None else "")
+        lines: list[_Line] = []
+        current = prefix
+        for k, it in enumerate(items):
+            piece = it + ("," if k + 1 < len(items) else end)
+            fresh = current in (prefix, pad)
+            if not fresh and len(current) + 1 + len(piece) > limit:
+                lines.append(_Line(depth, current))
+                current = pad + piece
+            else:
+                current += piece if fresh else " " + piece
+        if not items:
+            current += end
+        lines.append(_Line(depth, current))
+        return lines
+
+    def _inline(self, body: s.Body, depth: int, head: str = "") -> str | None:
+        """The one-line form `{ a = 1; b = 2 }` of a small attribute body, or None."""
+        items = [i for i in body.items if isinstance(i, s.Attribute)]
+        if not items or len(items) > INLINE_MAX_ITEMS or len(items) != len(body.items):
+            return None
+        if (
+            self.src is not None
+            and body.span.source is self.src
+            and self._has_comment(body.span.start, body.span.end)
+        ):
+            return None
+        text = "{ " + "; ".join(f"{i.name.value} = {format_expr(i.value)}" for i in items) + " }"
+        if len(INDENT) * depth + len(head) + 1 + len(text) > LINE_WIDTH:
+            return None
+        return text
+
+    def _with_body(
+        self, head: str, body: s.Body, depth: int, inline_ok: bool = False
+    ) -> list[_Line]:
+        has_span = self.src is not None and body.span.source is self.src
+        if inline_ok:
+            one = self._inline(body, depth, head.rstrip())
+            if one is not None:
+                if has_span:
+                    self._take_before(body.span.end)  # none inside (checked); keeps the cursor
+                    self.last_end = max(self.last_end, body.span.end)
+                return [_Line(depth, f"{head} {one}")]
+        return self._block(head, body.items, body.span, depth, body.span.start)
+
+    def _block(
+        self, head: str, items: Sequence[Any], span: Span, depth: int, open_pos: int
+    ) -> list[_Line]:
+        has_span = self.src is not None and span.source is self.src
+        close_pos = span.end - 1 if has_span else self.last_end
+        open_end = open_pos + 1 if has_span else self.last_end
+        has_comments = has_span and self._has_comment(open_pos, close_pos)
+        if not items and not has_comments:
+            if has_span:
+                self.last_end = max(self.last_end, span.end)
+            return [_Line(depth, head + " { }")]
+        first = _Line(depth, head + " {")
+        if has_span:
+            self.last_end = max(self.last_end, open_end)
+            limit = items[0].span.start if items else close_pos
+            trailing = self._take_trailing(open_end, limit)
+            if trailing is not None:
+                first.comment = _ctext(trailing)
+                self.last_end = trailing.span.end
+            self.last_trailing = None
+        inner = self._items(items, depth + 1, open_end, close_pos)
+        if has_span:
+            self.last_end = max(self.last_end, span.end)
+        return [first, *inner, _Line(depth, "}")]
+
+
+def _blank(out: list[_Line], depth: int) -> None:
+    if out and not out[-1].blank:
+        out.append(_Line(depth, ""))
+
+
+def _ctext(c: s.Comment) -> str:
+    return c.text.rstrip()
+
+
+def _render(lines: list[_Line]) -> str:
+    """Join lines; trailing comments of consecutive lines are aligned to one column."""
+    out: list[str] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        if line.comment is not None and line.code:
+            j = i
+            while (
+                j < n
+                and lines[j].comment is not None
+                and (lines[j].code or lines[j].cont)
+                and lines[j].depth == line.depth
+            ):
+                j += 1
+            col = (
+                max(
+                    len(INDENT) * lines[k].depth + len(lines[k].code)
+                    for k in range(i, j)
+                    if lines[k].code
+                )
+                + 2
+            )
+            for k in range(i, j):
+                code = INDENT * lines[k].depth + lines[k].code if lines[k].code else ""
+                out.append(code.ljust(col) + lines[k].comment)  # type: ignore[operator]
+            i = j
+            continue
+        if line.blank:
+            out.append("")
+        elif line.code:
+            out.append(INDENT * line.depth + line.code)
+        else:
+            out.append(INDENT * line.depth + (line.comment or ""))
+        i += 1
+    # No blank lines at the start or the end.
+    while out and not out[-1]:
+        out.pop()
+    while out and not out[0]:
+        out.pop(0)
+    return "\n".join(out) + "\n" if out else ""
