@@ -1,0 +1,76 @@
+"""Every ```peb block of docs/*.md is checked (PRQL-style docs examples compiled in tests).
+
+- a block that starts with `design` is a complete design and must check clean;
+- any other block is a fragment, placed in a minimal valid design (`strategies.wrap`);
+- a block under a heading containing "Rejected" must fail with a coded `PebdslError`; in
+  docs/errors.md the code must be the one of its section (`## E202 — …`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from strategies import wrap
+
+from pebdsl import PebdslError
+from pebdsl.parser import parse
+from pebdsl.resolve import resolve_all
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _blocks() -> list[tuple[str, int, str, bool, str | None]]:
+    out = []
+    for md in sorted(DOCS.glob("*.md")):
+        heading = ""
+        code: str | None = None
+        lines = md.read_text(encoding="utf-8").splitlines()
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if line.startswith("#"):
+                heading = line
+                m = re.match(r"#+\s+(E\d{3})\b", line)
+                if m:
+                    code = m.group(1)
+                elif line.startswith("## "):
+                    code = None
+            if line.strip() == "```peb":
+                j = i + 1
+                while j < len(lines) and lines[j].strip() != "```":
+                    j += 1
+                body = "\n".join(lines[i + 1 : j])
+                out.append((md.name, i + 1, body, "Rejected" in heading, code))
+                i = j
+            i += 1
+    return out
+
+
+BLOCKS = _blocks()
+
+
+def _text(body: str) -> str:
+    return body if body.lstrip().startswith("design") else wrap(body)
+
+
+@pytest.mark.parametrize(
+    ("doc", "line", "body", "rejected", "code"), BLOCKS, ids=[f"{b[0]}:{b[1]}" for b in BLOCKS]
+)
+def test_docs_example(doc: str, line: int, body: str, rejected: bool, code: str | None) -> None:
+    text = _text(body)
+    if not rejected:
+        resolve_all(parse(text, f"{doc}:{line}"))
+        return
+    with pytest.raises(PebdslError) as info:
+        resolve_all(parse(text, f"{doc}:{line}"))
+    codes = info.value.codes
+    assert all(re.fullmatch(r"E\d{3}", c) for c in codes)
+    if code is not None:
+        assert code in codes, info.value.render()
+
+
+def test_docs_have_examples() -> None:
+    assert len(BLOCKS) >= 20
+    assert any(b[3] for b in BLOCKS)
