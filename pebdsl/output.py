@@ -1,0 +1,319 @@
+"""Machine-readable output of one solve: results.json, CSV and Parquet tables, report.html.
+
+Input: a `Results` (scored by kpis.py; scored here if it was not).
+Output:
+- `results_json(results) -> dict`: the results.json contract of ARCHITECTURE.md and
+  docs/dev/contracts.md, JSON-safe (NaN and inf become null, numpy scalars become floats; full
+  float precision is kept: rounding belongs to whoever displays the numbers).
+- `write_outputs(results, out_dir, command="")`: writes into `out_dir`
+    results.json                          the dict above
+    participants.csv batteries.csv        time series in tidy (long) form: columns
+    blocks.csv markets.csv links.csv        time, entity, quantity, value (time = step start,
+                                            ISO 8601 with offset); one row per value
+    bills.csv                             one row per participant / operator, currency columns
+    trades_<market>.csv                   seller x buyer, kWh received over the horizon
+    *.parquet                             the same tables (Parquet, same columns)
+    report.html                           pebdsl.report.render_report(results, command=...)
+  every file atomically (temporary file + rename), so a crash never leaves half a file.
+- `repr_html(results) -> str`: a compact HTML summary for notebooks (`Results._repr_html_`).
+Raises OSError when a file cannot be written; nothing else.
+
+Tidy rather than wide tables: one format for every table, no multi-row headers, and it loads
+straight into pandas (`pivot`), R or a spreadsheet filter. Parquet keeps the size small for
+long horizons.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import platform
+import sys
+import time
+from collections.abc import Mapping
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pebdsl.fsutil import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    from pebdsl.results import Results
+
+TABLES = ("participants", "batteries", "blocks", "markets", "links")
+VERSION_PACKAGES = ("pebdsl", "numpy", "pandas", "highspy", "pyomo", "lark")
+
+# The participant energy fields of the contract, taken from the participant KPIs.
+_ENERGY_KEYS = (
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "local_bought_kwh",
+    "local_sold_kwh",
+    "demand_kwh",
+    "generation_kwh",
+    "generation_used_kwh",
+    "curtailment_kwh",
+    "battery_throughput_kwh",
+)
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def jsonable(x: Any) -> Any:
+    """A JSON-safe copy: NaN/inf -> None, numpy -> Python, tuples -> lists, keys -> str."""
+    if x is None or isinstance(x, bool | str | int):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return jsonable(float(x))
+    if isinstance(x, Mapping):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple | set | frozenset):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [jsonable(v) for v in x.tolist()]
+    if isinstance(x, pd.Timestamp | datetime | date):
+        return x.isoformat()
+    return str(x)
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of Python and the packages that shape a result (from metadata: no imports)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in VERSION_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _ensure_scored(results: Results) -> None:
+    if not results.kpis:
+        from pebdsl.kpis import score
+
+        score(results)
+
+
+def results_json(results: Results) -> dict[str, Any]:
+    """The results.json document of one solve (see the module docstring)."""
+    _ensure_scored(results)
+    d = results.design
+    k = results.kpis
+    bills = results.bills
+    participants: dict[str, Any] = {}
+    for name, pk in k.get("participants", {}).items():
+        bill: dict[str, Any] = {"total": pk.get("bill")}
+        if bills is not None and name in bills.index:
+            bill = {str(c): v for c, v in bills.loc[name].items()}
+        participants[name] = {
+            "block": pk.get("block"),
+            "bill": bill,
+            "energy": {key: pk.get(key, 0.0) for key in _ENERGY_KEYS},
+            "kpis": {key: v for key, v in pk.items() if key not in (*_ENERGY_KEYS, "block")},
+        }
+    operators: dict[str, Any] = {}
+    if bills is not None:
+        for name in bills.index:
+            if str(name) not in participants:
+                operators[str(name)] = {str(c): v for c, v in bills.loc[name].items()}
+    files = [s.path for s in d.sources]
+    doc = {
+        "status": results.status,
+        "objective": {"value": results.objective, "unit": d.currency},
+        "design": {
+            "title": d.title,
+            "file": files[0] if files else None,
+            "files": files,
+            "description": d.description,
+            "hash": d.digest(),
+            "reference": d.reference,
+        },
+        "variant": d.variant,
+        "currency": d.currency,
+        "horizon": {
+            "start": d.time.index[0].isoformat() if d.n_steps else None,
+            "step_h": d.time.step_h,
+            "n_steps": d.n_steps,
+            "duration_h": d.time.duration_h,
+            "timezone": d.time.timezone,
+        },
+        "participants": participants,
+        "operators": operators,
+        "blocks": k.get("blocks", {}),
+        "markets": k.get("markets", {}),
+        "batteries": k.get("batteries", {}),
+        "kpis": k.get("design", {}),
+        "values": results.values,
+        "money": results.money,
+        "model": {
+            "variables": results.model_stats.get("variables"),
+            "constraints": results.model_stats.get("constraints"),
+            "nonzeros": results.model_stats.get("nonzeros"),
+            **{
+                key: v
+                for key, v in results.model_stats.items()
+                if key not in ("variables", "constraints", "nonzeros")
+            },
+        },
+        "backend": results.backend,
+        "solver": results.solver,
+        "timings": results.timings,
+        "versions": versions(),
+        "hash": d.digest(),
+    }
+    out = jsonable(doc)
+    assert isinstance(out, dict)
+    return out
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def tidy(ts: pd.DataFrame) -> pd.DataFrame:
+    """A (entity, quantity)-column time-series frame as rows of time, entity, quantity, value."""
+    if ts.shape[1] == 0 or len(ts.index) == 0:
+        return pd.DataFrame({"time": [], "entity": [], "quantity": [], "value": []})
+    cols = ts.columns
+    entities = np.asarray(cols.get_level_values(0), dtype=object)
+    quantities = np.asarray(cols.get_level_values(1), dtype=object)
+    n_t, n_c = ts.shape
+    # Vectorised melt: row-major order (time, then column), as pandas' stack would give.
+    return pd.DataFrame(
+        {
+            "time": ts.index.repeat(n_c),  # keeps the timezone
+            "entity": np.tile(entities, n_t),
+            "quantity": np.tile(quantities, n_t),
+            "value": ts.to_numpy(dtype=float, na_value=np.nan).reshape(-1),
+        }
+    )
+
+
+def tables(results: Results) -> dict[str, pd.DataFrame]:
+    """Every output table by file stem (participants, …, bills, trades_<market>)."""
+    out = {name: tidy(getattr(results, f"{name}_ts")) for name in TABLES}
+    if results.bills is not None:
+        bills = results.bills.copy()
+        bills.index.name = "name"
+        out["bills"] = bills.reset_index()
+    for market, matrix in results.trades.items():
+        m = matrix.copy()
+        m.index.name = "seller"
+        out[f"trades_{market}"] = m.reset_index()
+    return out
+
+
+def _csv_bytes(df: pd.DataFrame) -> bytes:
+    frame = df
+    if "time" in df.columns and isinstance(df["time"].dtype, pd.DatetimeTZDtype):
+        # ISO 8601 with offset: unambiguous across daylight-saving changes.
+        # Format each distinct step once, then index: a long table repeats every step.
+        codes, uniques = pd.factorize(df["time"])
+        text = np.array([t.isoformat() for t in uniques], dtype=object)
+        frame = df.assign(time=text[codes])
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame = df.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def write_outputs(
+    results: Results,
+    out_dir: str | Path,
+    command: str = "",
+    reference: Results | None = None,
+) -> None:
+    """Write results.json, CSV + Parquet tables and report.html into `out_dir`, atomically.
+
+    `reference` (optional) is passed to the report, which then shows savings against it."""
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _ensure_scored(results)
+    for stem, df in tables(results).items():
+        atomic_write_bytes(out / f"{stem}.csv", _csv_bytes(df))
+        atomic_write_bytes(out / f"{stem}.parquet", _parquet_bytes(df))
+    t0 = time.perf_counter()
+    report = _report(results, command, reference)
+    doc = results_json(results)
+    doc["timings"]["report"] = time.perf_counter() - t0  # the last stage of ARCHITECTURE.md
+    if command:
+        doc["command"] = command
+    atomic_write_text(out / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(out / "report.html", report)
+
+
+def _report(results: Results, command: str, reference: Results | None = None) -> str:
+    try:
+        from pebdsl.report import render_report
+    except ImportError as e:  # pragma: no cover - only while the report module is being written
+        print(f"note: report.html is a placeholder ({e})", file=sys.stderr)
+        return "<!doctype html><title>pebdsl</title>" + repr_html(results)
+    return render_report(results, reference=reference, command=command)
+
+
+# --- notebooks --------------------------------------------------------------------------------
+
+
+def _fmt(x: Any, digits: int = 2, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{100 * x:.1f} %" if pct else f"{x:,.{digits}f}"
+
+
+def repr_html(results: Results) -> str:
+    """A compact HTML summary (title, status, cost, key KPIs, bills) for Jupyter."""
+    _ensure_scored(results)
+    d = results.design
+    k = results.kpis.get("design", {})
+    e = html.escape
+    title = e(d.title) + (f" — {e(d.variant)}" if d.variant else "")
+    rows = [
+        ("total cost", f"{_fmt(results.objective)} {e(d.currency)}"),
+        ("demand", f"{_fmt(k.get('demand_kwh'), 1)} kWh"),
+        (
+            "grid import / export",
+            f"{_fmt(k.get('grid_import_kwh'), 1)} / {_fmt(k.get('grid_export_kwh'), 1)} kWh",
+        ),
+        ("self-sufficiency", _fmt(k.get("self_sufficiency"), pct=True)),
+        ("self-consumption", _fmt(k.get("self_consumption"), pct=True)),
+        ("local trade", f"{_fmt(k.get('local_trade_kwh'), 1)} kWh"),
+        ("peak import (all blocks)", f"{_fmt(k.get('peak_import_kw'), 1)} kW"),
+    ]
+    body = "".join(f"<tr><th style='text-align:left'>{a}</th><td>{b}</td></tr>" for a, b in rows)
+    bills = ""
+    parts = results.kpis.get("participants", {})
+    if parts:
+        shown = list(parts.items())[:12]
+        brows = "".join(
+            f"<tr><td>{e(n)}</td><td style='text-align:right'>{_fmt(p.get('bill'))}</td>"
+            f"<td style='text-align:right'>{_fmt(p.get('self_sufficiency'), pct=True)}</td></tr>"
+            for n, p in shown
+        )
+        more = f"<p>… and {len(parts) - len(shown)} more</p>" if len(parts) > len(shown) else ""
+        bills = (
+            f"<table><tr><th>participant</th><th>bill ({e(d.currency)})</th>"
+            f"<th>self-sufficiency</th></tr>{brows}</table>{more}"
+        )
+    return (
+        f"<div class='pebdsl-results'><strong>{title}</strong> "
+        f"<span>({e(results.status)}, {d.n_steps} steps of {d.dt_h:g} h)</span>"
+        f"<table>{body}</table>{bills}</div>"
+    )

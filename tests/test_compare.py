@@ -1,0 +1,183 @@
+"""`pebdsl compare`: every variant solved, savings split into trade and storage, failures kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pebdsl import compare as cmp
+
+ROOT = Path(__file__).resolve().parents[1]
+LUETH = ROOT / "designs" / "lueth2018_pcdg.peb"
+SUMMARY_KEYS = {
+    "file", "variant", "label", "status", "total_cost", "currency", "saving", "saving_pct",
+    "saving_trade", "saving_storage", "grid_import_kwh", "grid_export_kwh", "curtailment_kwh",
+    "demand_shares", "peak_import_kw", "values",
+}  # fmt: skip
+VALUE_KEYS = {
+    "pv_surplus_local_share", "peak_reduction_kw", "deferral_value", "local_trade_kwh",
+    "local_trade_value", "flexibility_kwh", "flexibility_value",
+}  # fmt: skip
+
+STREET = """design "street" { currency = EUR }
+horizon { start = 2021-06-07; duration = 1 d; step = 1 h; timezone = "UTC" }
+series home = daily [0.4, 0.35, 0.3, 0.3, 0.35, 0.5, 0.9, 1.1, 0.8, 0.6, 0.55, 0.6,
+                     0.6, 0.55, 0.55, 0.7, 1.0, 1.4, 1.6, 1.5, 1.2, 0.9, 0.7, 0.5] kW
+series solar = daily [0, 0, 0, 0, 0.02, 0.08, 0.2, 0.35, 0.5, 0.62, 0.7, 0.74,
+                      0.74, 0.7, 0.62, 0.5, 0.35, 0.2, 0.08, 0.02, 0, 0, 0, 0]
+series spot = daily [40, 38, 37, 36, 37, 42, 55, 70, 75, 68, 60, 55,
+                     50, 48, 47, 50, 58, 72, 85, 80, 70, 60, 50, 45] EUR/MWh
+grid { buy = spot + 5 ct/kWh; sell = spot }
+block street {
+  connection = 50 kW
+  participant alice {
+    load { profile = home }
+    pv { profile = solar; peak = 6 kWp }
+    battery { capacity = 10 kWh; power = 5 kW; efficiency = 95 % }
+  }
+  participant bob { load { profile = home }; pv { profile = solar; peak = 4 kWp } }
+  participant carol { load { profile = home } }
+}
+market p2p { type = p2p; members = street; fee = 1 ct/kWh; loss = 2 % }
+dso { energy_charge = 4 ct/kWh; reinforcement_cost = 120 EUR/kW/year }
+variant reference { without market p2p; without *.battery }
+variant no_trade { without market p2p }
+"""
+BROKEN = """variant bad { without market nosuch }
+variant tight { without market p2p; set carol.connection = 0.1 kW }
+"""
+
+
+@pytest.fixture(scope="module")
+def lueth_json() -> dict:
+    """`pebdsl compare designs/lueth2018_pcdg.peb --json` through the real entry point."""
+    exe = Path(sys.executable).with_name("pebdsl")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "pebdsl"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [*cmd, "compare", str(LUETH), "--json"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_lueth_compare_one_summary_per_variant(lueth_json: dict) -> None:
+    cases = {c["label"]: c for c in lueth_json["cases"]}
+    assert set(cases) == {"base", "reference", "storage_only", "p2p_only", "pool_hub"}
+    for c in cases.values():
+        assert set(c) == SUMMARY_KEYS | {"error"}
+        assert set(c["values"]) == VALUE_KEYS
+        assert c["status"] == "optimal" and c["error"] is None
+        assert c["currency"] == "GBP"
+        assert set(c["demand_shares"]) == {"own_generation", "battery", "local_trade", "grid"}
+        assert sum(c["demand_shares"].values()) == pytest.approx(1.0)
+        assert c["peak_import_kw"]["all"] > 0
+
+
+def test_lueth_compare_costs_equal_single_solves(lueth_json: dict) -> None:
+    from pebdsl.resolve import load_all
+    from pebdsl.solve import solve
+
+    single = {v or "base": solve(d).objective for v, d in load_all(str(LUETH)).items()}
+    for c in lueth_json["cases"]:
+        assert c["total_cost"] == pytest.approx(single[c["label"]], rel=1e-9)
+
+
+def test_lueth_savings_decomposition(lueth_json: dict) -> None:
+    cases = {c["label"]: c for c in lueth_json["cases"]}
+    ref = cases["reference"]["total_cost"]
+    for c in cases.values():
+        assert c["saving"] == pytest.approx(ref - c["total_cost"], abs=1e-9)
+        # The two parts add up to the saving (by construction, to rounding).
+        assert c["saving_trade"] + c["saving_storage"] == pytest.approx(c["saving"], abs=1e-9)
+        assert c["saving_pct"] == pytest.approx(100 * c["saving"] / ref)
+    assert cases["reference"]["saving"] == 0.0
+    assert cases["p2p_only"]["saving_storage"] == 0.0  # no batteries
+    assert cases["pool_hub"]["saving_storage"] is not None
+    # No trade in storage_only: its saving is all storage (its no-battery twin is the reference).
+    assert cases["storage_only"]["saving_trade"] == pytest.approx(0.0, abs=1e-7)
+    # The base's storage part is what batteries add on top of trade: cost(p2p_only) − cost(base).
+    base = cases["base"]
+    assert base["saving_storage"] == pytest.approx(
+        cases["p2p_only"]["total_cost"] - base["total_cost"], abs=1e-7
+    )
+    assert cases["reference"]["values"]["peak_reduction_kw"] == 0.0
+
+
+@pytest.fixture
+def street_file(tmp_path: Path) -> Path:
+    p = tmp_path / "street.peb"
+    p.write_text(STREET)
+    return p
+
+
+def test_failing_variants_do_not_lose_the_others(tmp_path: Path) -> None:
+    p = tmp_path / "street.peb"
+    p.write_text(STREET + BROKEN)
+    comp = cmp.compare([str(p)], progress=False)
+    by = {c.label: c for c in comp.cases}
+    assert set(by) == {"base", "reference", "no_trade", "bad", "tight"}
+    for ok in ("base", "reference", "no_trade"):
+        assert by[ok].error is None and by[ok].results is not None
+        assert by[ok].summary["saving"] is not None
+    assert by["bad"].results is None and "nosuch" in (by["bad"].error or "")
+    assert by["tight"].results is None and by["tight"].error
+    assert by["tight"].summary["status"] in ("infeasible", "error")
+    assert set(by["tight"].summary) == SUMMARY_KEYS
+    doc = comp.to_json()
+    json.dumps(doc, allow_nan=False)
+    assert [c["label"] for c in doc["cases"]] == ["base", "reference", "no_trade", "bad", "tight"]
+    comp.print_table()  # renders failed cases too
+
+
+def test_unreadable_file_is_a_failed_case(street_file: Path, tmp_path: Path) -> None:
+    comp = cmp.compare([str(street_file), str(tmp_path / "missing.peb")], progress=False)
+    assert [c.label for c in comp.cases] == ["base", "reference", "no_trade", "base"]
+    assert comp.cases[-1].error and comp.cases[-1].results is None
+    assert comp.cases[0].results is not None
+
+
+def test_compare_writes_outputs(street_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    comp = cmp.compare([str(street_file)], out=out, progress=False, command="pebdsl compare x")
+    assert (out / "compare.html").is_file()
+    for label in ("base", "reference", "no_trade"):
+        d = out / "street" / label
+        assert (d / "results.json").is_file() and (d / "report.html").is_file()
+        doc = json.loads((d / "results.json").read_text())
+        assert doc["objective"]["value"] == pytest.approx(comp.case(label).summary["total_cost"])
+        # The reference-dependent values are in each case's results.json too.
+        assert "peak_reduction_kw" in doc["values"]
+    s = comp.case("base").summary
+    assert s["saving"] > 0
+    assert s["saving_trade"] + s["saving_storage"] == pytest.approx(s["saving"], abs=1e-9)
+
+
+def test_without_batteries_removes_every_battery(street_file: Path) -> None:
+    from pebdsl.resolve import load
+
+    d = load(str(street_file))
+    assert cmp.has_batteries(d)
+    nb = cmp.without_batteries(d)
+    assert not cmp.has_batteries(nb) and not nb.shared_batteries
+    assert all(not m.batteries for m in nb.markets.values())
+    assert nb.variant == "base" + cmp.NO_BATTERY_SUFFIX
+    assert d.batteries()  # the original is untouched
+
+
+def test_parallel_pool_gives_the_same_costs(street_file: Path) -> None:
+    """The process pool (forced here) returns the same results as solving in this process."""
+    from pebdsl.resolve import load_all
+
+    designs = list(load_all(str(street_file)).values())
+    seq = cmp.run_jobs(designs, "highs", workers=1)
+    par = cmp.run_jobs(designs, "highs", workers=2)
+    for (a, ea), (b, eb) in zip(seq, par, strict=True):
+        assert ea is None and eb is None and a is not None and b is not None
+        assert a.objective == pytest.approx(b.objective, rel=1e-12)
