@@ -277,15 +277,24 @@ def _atomic_write(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from pebdsl import __version__
 
         print(f"pebdsl {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Check, compile, solve and compare local electricity market designs (*.peb)."""
 
 
 def main() -> None:
