@@ -1,0 +1,155 @@
+"""Builders of small `Design` objects for the model tests (no parser needed).
+
+Every helper takes plain numbers (kW, kWh, currency/kWh, hours) and returns design objects;
+series given as scalars are broadcast over the horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from pebdsl.design import (
+    Battery,
+    Block,
+    Connection,
+    Design,
+    Dso,
+    FlexibilityNeed,
+    Flexible,
+    Generation,
+    Grid,
+    Link,
+    Load,
+    Market,
+    Participant,
+    Product,
+    TimeGrid,
+)
+
+Series = float | Sequence[float] | np.ndarray
+
+
+def arr(x: Series, n: int) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    return np.full(n, float(a)) if a.ndim == 0 else a.copy()
+
+
+def time(n: int = 4, step_h: float = 1.0, start: str = "2021-06-07T00:00", tz: str = "UTC"):
+    return TimeGrid(datetime.fromisoformat(start), step_h, n, tz)
+
+
+def participant(
+    name: str,
+    n: int,
+    *,
+    load: Series | None = None,
+    pv: Series | None = None,
+    wind: Series | None = None,
+    battery: dict[str, Any] | None = None,
+    flexible: dict[str, Any] | None = None,
+    block: str | None = None,
+    connection: tuple[float | None, float | None] | None = None,
+) -> Participant:
+    gens = []
+    if pv is not None:
+        gens.append(Generation("pv", arr(pv, n)))
+    if wind is not None:
+        gens.append(Generation("wind", arr(wind, n)))
+    bat = None
+    if battery is not None:
+        bat = Battery(name=f"{name}.battery", owner=name, **battery)
+    return Participant(
+        name=name,
+        block=block,
+        load=Load(arr(load, n)) if load is not None else None,
+        generation=tuple(gens),
+        battery=bat,
+        flexible=Flexible(**flexible) if flexible else None,
+        connection=Connection(*connection) if connection else None,
+    )
+
+
+def design(
+    participants: Sequence[Participant],
+    *,
+    n: int = 4,
+    step_h: float = 1.0,
+    buy: Series = 0.30,
+    sell: Series | None = 0.05,
+    blocks: Sequence[Block] = (),
+    markets: Sequence[Market] = (),
+    shared: Sequence[Battery] = (),
+    products: Sequence[Product] = (),
+    dso: Dso | None = None,
+    start: str = "2021-06-07T00:00",
+    tz: str = "UTC",
+    title: str = "test",
+) -> Design:
+    return Design(
+        title=title,
+        currency="EUR",
+        time=time(n, step_h, start, tz),
+        grid=Grid(arr(buy, n), None if sell is None else arr(sell, n)),
+        participants={p.name: p for p in participants},
+        blocks={b.name: b for b in blocks},
+        shared_batteries={b.name: b for b in shared},
+        markets={m.name: m for m in markets},
+        products={p.name: p for p in products},
+        dso=dso or Dso(),
+    )
+
+
+def block(name: str, members: Sequence[str], conn: float | None = None, **kw: Any) -> Block:
+    c = Connection(conn, conn) if conn is not None else None
+    return Block(name, c, tuple(members), **kw)
+
+
+def market(name: str, members: Sequence[str], type: str = "p2p", **kw: Any) -> Market:
+    return Market(name=name, type=type, members=tuple(members), **kw)  # type: ignore[arg-type]
+
+
+def simple_community(n: int = 4, with_battery: bool = True) -> Design:
+    """Participants + grid + p2p + battery: the smallest design with trade and storage."""
+    pv = np.array([0.0, 3.0, 4.0, 0.0] * (n // 4 + 1))[:n]
+    ps = [
+        participant(
+            "alice",
+            n,
+            load=0.5,
+            pv=pv,
+            battery=dict(capacity_kwh=4.0, power_kw=2.0, efficiency=0.95) if with_battery else None,
+        ),
+        participant("bob", n, load=1.0),
+        participant("carol", n, load=[0.8, 1.2, 0.6, 1.5] * (n // 4) + [1.0] * (n % 4)),
+    ]
+    return design(
+        ps,
+        n=n,
+        buy=0.30,
+        sell=0.05,
+        markets=[market("p2p", ["alice", "bob", "carol"], fee_per_kwh=0.01, loss=0.02)],
+        dso=Dso(energy_charge_per_kwh=np.full(n, 0.04)),
+    )
+
+
+__all__ = [
+    "Battery",
+    "Block",
+    "Connection",
+    "Dso",
+    "FlexibilityNeed",
+    "Link",
+    "Market",
+    "Product",
+    "arr",
+    "block",
+    "design",
+    "market",
+    "participant",
+    "simple_community",
+    "time",
+]
