@@ -12,12 +12,18 @@ Layout (docs/syntax.md has the full list):
   source's choice. Blank lines inside bodies are kept (at most one), never after `{` or before `}`.
 - Asset, link and flexibility bodies of at most four attributes that fit in 100 columns (and
   hold no comment) are written on one line: `pv { profile = solar; peak = 6 kWp }`.
-- Lists too long for 100 columns are wrapped, continuation lines aligned after the `[`.
+- A list that is a statement's value keeps the source's rows (items per line), continuation
+  lines aligned after the `[`; a row (or a one-line list) too long for 100 columns is wrapped
+  greedily. Comments at the end of a row, or on their own line between rows, stay there.
+- A call that is a statement's value and does not fit in 100 columns gets one argument per line
+  (one level deeper, trailing comma) and `)` on its own line.
 - Numbers, units and names exactly as written; strings re-escaped; operators spaced (`a + b`),
   parentheses as written (plus any needed to keep the meaning of a hand-built tree).
 - Comments: own-line comments stay before the statement that follows them; a trailing comment
-  stays at the end of its line (aligned over consecutive commented lines); comments at the end of
-  a body stay before its `}`; comments inside an expression move to the line before it.
+  stays at the end of its line (aligned over consecutive commented lines, two spaces after the
+  longest code, or at the author's column if further right and the line kept its code); comments
+  at the end of a body stay before its `}`; other comments inside an expression move to the
+  line before it.
 """
 
 from __future__ import annotations
@@ -148,6 +154,10 @@ class _Line:
     code: str  # "" and comment None: a blank line
     comment: str | None = None
     cont: bool = False  # an own-line comment continuing the trailing comment above it
+    # The source column (0-based) of a trailing comment whose line kept its code (only spacing
+    # changed): the comment may stay there, if that is right of the code (`_render`).
+    src_col: int | None = None
+    pad: int = 0  # extra indentation of an own-line comment (one inside a list: after the `[`)
 
     @property
     def blank(self) -> bool:
@@ -187,6 +197,9 @@ class _Formatter:
         self.ci = 0
         self.last_end = 0
         self.last_trailing: s.Comment | None = None
+        # Set while formatting a statement whose list keeps the comments between its rows.
+        self.row_comments = False
+        self.row_last_comment: s.Comment | None = None
 
     def _has_comment(self, a: int, b: int) -> bool:
         """Is there a comment starting strictly between a and b?"""
@@ -219,6 +232,24 @@ class _Formatter:
             self.ci += 1
             return c
         return None
+
+    def _peek_trailing(self, end: int, limit: int) -> bool:
+        """Is there a comment after `end`, before `limit`, on the line where `end` is?"""
+        k = bisect.bisect_left(self.starts, end)
+        return (
+            k < len(self.starts)
+            and self.starts[k] < limit
+            and self._line_of(self.starts[k]) == self._line_of(max(end - 1, 0))
+        )
+
+    def _attach(self, line: _Line, c: s.Comment) -> None:
+        """Make `c` the trailing comment of `line`; remember its source column when the source
+        line held the same code (spacing aside)."""
+        line.comment = _ctext(c)
+        col = c.span.column - 1
+        code = self.text[c.span.start - col : c.span.start]
+        if _squash(code) == _squash(line.code):
+            line.src_col = col
 
     # -- driver ---------------------------------------------------------------------------------
     def run(self) -> str:
@@ -255,21 +286,26 @@ class _Formatter:
                 self._own_line(out, depth, c)
             if self._gap_blank(self.last_end, start) or (force and first_elem):
                 _blank(out, depth)
-            # Comments inside the statement but outside any nested body move before it.
-            inner_limit = self._inner_limit(item) if has_span else start
-            for c in self._take_before(inner_limit):
-                out.append(_Line(depth, "", _ctext(c)))
             nxt = items[i + 1].span.start if i + 1 < len(items) else close_pos
             if has_span and i + 1 < len(items) and items[i + 1].span.source is not self.src:
                 nxt = close_pos
+            # Comments inside the statement but outside any nested body move before it, unless
+            # they sit between the rows of its list (which keeps them in place).
+            self.row_comments = has_span and self._row_comments_ok(item, nxt)
+            self.row_last_comment = None
+            if not self.row_comments:
+                inner_limit = self._inner_limit(item) if has_span else start
+                for c in self._take_before(inner_limit):
+                    out.append(_Line(depth, "", _ctext(c)))
             lines = self._item(item, depth, widths[i])
+            self.row_comments = False
             if has_span:
                 self.last_end = max(self.last_end, span.end)
                 trailing = self._take_trailing(span.end, nxt)
                 if trailing is not None:
-                    lines[-1].comment = _ctext(trailing)
+                    self._attach(lines[-1], trailing)
                     self.last_end = trailing.span.end
-                self.last_trailing = trailing
+                self.last_trailing = trailing or self.row_last_comment
             out.extend(lines)
             prev = item
         # Comments after the last statement stay inside the body, before its `}`.
@@ -433,35 +469,118 @@ class _Formatter:
 
     def _assign(self, key: str, value: s.Expr, depth: int) -> list[_Line]:
         head = f"{key} = "
+        if isinstance(value, (s.List, s.Daily)):
+            return self._list_lines(head, value, depth)
         text = format_expr(value)
-        col = len(INDENT) * depth + len(head)
-        if col + len(text) <= LINE_WIDTH or not isinstance(value, (s.List, s.Daily)):
-            return [_Line(depth, head + text)]
+        if (
+            isinstance(value, s.Call)
+            and value.args
+            and len(INDENT) * depth + len(head) + len(text) > LINE_WIDTH
+        ):
+            # One argument per line, one level deeper, trailing comma, `)` on its own line.
+            args = [_Line(depth + 1, _arg(a) + ",") for a in value.args]
+            return [_Line(depth, f"{head}{value.func.value}("), *args, _Line(depth, ")")]
+        return [_Line(depth, head + text)]
+
+    # -- lists ----------------------------------------------------------------------------------
+    def _rows(self, lst: s.List) -> list[list[int]]:
+        """The item indices of each source row of a list: a new row starts at an item on a later
+        line than the end of the item before it. Without source positions: one row."""
+        items = lst.items
+        if not items or self.src is None or lst.span.source is not self.src:
+            return [list(range(len(items)))]
+        rows = [[0]]
+        prev_line = self._line_of(items[0].span.end - 1)
+        for k in range(1, len(items)):
+            if self._line_of(items[k].span.start) > prev_line:
+                rows.append([k])
+            else:
+                rows[-1].append(k)
+            prev_line = self._line_of(items[k].span.end - 1)
+        return rows
+
+    def _multirow(self, value: s.Expr) -> bool:
+        lst = value.values if isinstance(value, s.Daily) else value
+        return isinstance(lst, s.List) and len(self._rows(lst)) > 1
+
+    def _row_comments_ok(self, item: Any, nxt: int) -> bool:
+        """Can every comment inside this statement stay where it is: at the end of a row of its
+        list, or on its own line between two rows? (Otherwise they all move before it, which
+        keeps their order.) The last row's comment becomes the statement's trailing comment, so
+        the statement must not have one of its own."""
+        if not isinstance(item, (s.Attribute, s.SeriesDecl, s.PairFee, s.SetEdit)):
+            return False
+        value = item.value
+        lst = value.values if isinstance(value, s.Daily) else value
+        if not isinstance(lst, s.List) or not lst.items or lst.span.source is not self.src:
+            return False
+        end = int(item.span.end)
+        inner = []
+        k = self.ci
+        while k < len(self.comments) and self.comments[k].span.start < end:
+            inner.append(self.comments[k])
+            k += 1
+        if not inner:
+            return False
+        items = lst.items
+        starts = [x.span.start for x in items]
+        last_row_comment = False
+        for c in inner:
+            pos = c.span.start
+            j = bisect.bisect_right(starts, pos) - 1
+            if j < 0 or pos < items[j].span.end:
+                return False  # before the first item, or inside an item
+            row_line = self._line_of(items[j].span.end - 1)
+            if j + 1 == len(items):
+                if self._line_of(pos) != row_line:
+                    return False  # on its own line after the last item
+                last_row_comment = True
+            elif self._line_of(items[j + 1].span.start) <= row_line:
+                return False  # pragma: no cover - a comment runs to the end of its line
+        return not (last_row_comment and self._peek_trailing(end, nxt))
+
+    def _list_lines(self, head: str, value: s.List | s.Daily, depth: int) -> list[_Line]:
+        """A list value: the source's rows kept (one line each), a row too long for the width
+        wrapped greedily, continuation lines aligned after the `[`."""
         lst = value.values if isinstance(value, s.Daily) else value
         prefix = head + ("daily [" if isinstance(value, s.Daily) else "[")
         pad = " " * len(prefix)
         limit = LINE_WIDTH - len(INDENT) * depth
         items = [format_expr(i) for i in lst.items]
         end = "]" + (f" {lst.unit.text}" if lst.unit is not None else "")
+        rows = self._rows(lst)
         lines: list[_Line] = []
-        current = prefix
-        for k, it in enumerate(items):
-            piece = it + ("," if k + 1 < len(items) else end)
-            fresh = current in (prefix, pad)
-            if not fresh and len(current) + 1 + len(piece) > limit:
-                lines.append(_Line(depth, current))
-                current = pad + piece
-            else:
-                current += piece if fresh else " " + piece
-        if not items:
-            current += end
-        lines.append(_Line(depth, current))
+        for r, row in enumerate(rows):
+            current = prefix if r == 0 else pad
+            fresh = True
+            for k in row:
+                piece = items[k] + ("," if k + 1 < len(items) else end)
+                if not fresh and len(current) + 1 + len(piece) > limit:
+                    lines.append(_Line(depth, current))
+                    current = pad + piece
+                else:
+                    current += piece if fresh else " " + piece
+                fresh = False
+            if not items:
+                current += end
+            lines.append(_Line(depth, current))
+            if self.row_comments:
+                bound = lst.items[rows[r + 1][0]].span.start if r + 1 < len(rows) else lst.span.end
+                row_line = self._line_of(lst.items[row[-1]].span.end - 1)
+                for c in self._take_before(bound):
+                    if self._line_of(c.span.start) == row_line:
+                        self._attach(lines[-1], c)
+                        self.row_last_comment = c if r + 1 == len(rows) else None
+                    else:
+                        lines.append(_Line(depth, "", _ctext(c), pad=len(pad)))
         return lines
 
     def _inline(self, body: s.Body, depth: int, head: str = "") -> str | None:
         """The one-line form `{ a = 1; b = 2 }` of a small attribute body, or None."""
         items = [i for i in body.items if isinstance(i, s.Attribute)]
         if not items or len(items) > INLINE_MAX_ITEMS or len(items) != len(body.items):
+            return None
+        if any(self._multirow(i.value) for i in items):
             return None
         if (
             self.src is not None
@@ -504,7 +623,7 @@ class _Formatter:
             limit = items[0].span.start if items else close_pos
             trailing = self._take_trailing(open_end, limit)
             if trailing is not None:
-                first.comment = _ctext(trailing)
+                self._attach(first, trailing)
                 self.last_end = trailing.span.end
             self.last_trailing = None
         inner = self._items(items, depth + 1, open_end, close_pos)
@@ -520,6 +639,10 @@ def _blank(out: list[_Line], depth: int) -> None:
 
 def _ctext(c: s.Comment) -> str:
     return c.text.rstrip()
+
+
+def _squash(code: str) -> str:
+    return "".join(code.split())
 
 
 def _render(lines: list[_Line]) -> str:
@@ -538,13 +661,16 @@ def _render(lines: list[_Line]) -> str:
                 and lines[j].depth == line.depth
             ):
                 j += 1
-            col = (
+            # Two spaces after the longest code of the run, or further right where the author
+            # put a comment of the run whose line kept its code.
+            col = max(
                 max(
                     len(INDENT) * lines[k].depth + len(lines[k].code)
                     for k in range(i, j)
                     if lines[k].code
                 )
-                + 2
+                + 2,
+                *(lines[k].src_col or 0 for k in range(i, j) if lines[k].code),
             )
             for k in range(i, j):
                 code = INDENT * lines[k].depth + lines[k].code if lines[k].code else ""
@@ -556,7 +682,7 @@ def _render(lines: list[_Line]) -> str:
         elif line.code:
             out.append(INDENT * line.depth + line.code)
         else:
-            out.append(INDENT * line.depth + (line.comment or ""))
+            out.append(INDENT * line.depth + " " * line.pad + (line.comment or ""))
         i += 1
     # No blank lines at the start or the end.
     while out and not out[-1]:

@@ -3,10 +3,13 @@ and every `designs/*.peb` (base design and variants)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from strategies import designs as text_designs
 from test_model_rules import DESIGNS
 
 from pebdsl.backends import solve_ir
@@ -35,6 +38,23 @@ def test_backends_agree_on_rule_designs(name: str) -> None:
 @pytest.mark.parametrize("path", PEB_FILES, ids=[p.name for p in PEB_FILES])
 def test_backends_agree_on_design_files(path: Path) -> None:
     for design in load_all(str(path)).values():
+        _agree(design)
+
+
+@settings(
+    max_examples=40 if os.environ.get("CI") else 15,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(text=text_designs())
+def test_backends_agree_on_generated_designs(text: str) -> None:
+    from pebdsl.parser import parse
+    from pebdsl.resolve import resolve_all
+    from pebdsl.source import SourceFile
+
+    src = SourceFile("<generated>", text)
+    for design in resolve_all(parse(text, src.path), src).values():
         _agree(design)
 
 

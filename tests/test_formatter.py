@@ -7,10 +7,12 @@ rewrites them.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pebdsl import syntax as s
 from pebdsl.diagnostics import PebdslError
@@ -53,7 +55,7 @@ def test_idempotent_and_tree_preserving(src: Path) -> None:
     before, after = parse(text), parse(once)
     assert after == before, "formatting changed the syntax tree"
     assert [c.text.rstrip() for c in after.comments] == [c.text.rstrip() for c in before.comments]
-    # Only lists are wrapped: a line may exceed the width when a list cannot help it.
+    # Only lists and calls are wrapped: a line may exceed the width when they cannot help it.
     assert all(
         len(line) <= LINE_WIDTH for line in once.splitlines() if line.lstrip()[:1] in ("0", "1")
     )
@@ -99,8 +101,9 @@ def test_comments_keep_their_places() -> None:
         'design "t" {  # open\n'
         "  a  = 1  # trailing a\n"
         "  # before b\n"
-        "  # inside\n"
-        "  bb = [1, 2]\n"
+        "  bb = [1,\n"
+        "        # inside\n"
+        "        2]\n"
         "  # end of body\n"
         "}\n"
         "# tail\n"
@@ -145,3 +148,188 @@ def test_generated_trees_round_trip(tree: s.File) -> None:
         f"\n{text}\n--- expected\n{dump_tree(tree)}\n--- got\n{dump_tree(parsed)}"
     )
     assert format_file(parsed, text) == text
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows of lists, comments between rows, long calls, comment columns
+# ---------------------------------------------------------------------------------------------
+SPEC_EXAMPLE = GOLDEN / "format" / "sunny_street.peb"  # the example of docs/language.md
+
+
+def test_spec_example_is_canonical() -> None:
+    text = SPEC_EXAMPLE.read_text(encoding="utf-8")
+    assert format_source(text) == text
+    assert "55,\n                      50, 48" in text  # two rows of 12 hours
+
+
+def test_list_rows_are_kept() -> None:
+    text = "series s = [1, 2, 3,\n  4, 5,\n        6]\nseries t = [\n  1, 2, 3\n]\n"
+    expected = [
+        "series s = [1, 2, 3,",
+        "            4, 5,",
+        "            6]",
+        "series t = [1, 2, 3]",
+    ]
+    assert format_source(text).splitlines() == expected
+
+
+def test_rows_keep_a_list_value_out_of_a_one_line_body() -> None:
+    text = "participant p {\n  load { profile = daily [1, 2,\n 3, 4] kW }\n}\n"
+    assert format_source(text) == (
+        "participant p {\n"
+        "  load {\n"
+        "    profile = daily [1, 2,\n"
+        "                     3, 4] kW\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def test_only_a_row_too_long_for_the_width_is_wrapped() -> None:
+    long_row = ", ".join(str(1000 + i) for i in range(30))
+    text = f"series s = daily [1, 2,\n{long_row},\n3, 4] kW\n"
+    lines = format_source(text).splitlines()
+    assert lines[0] == "series s = daily [1, 2,"
+    assert lines[-1] == "                  3, 4] kW"
+    assert len(lines) > 3  # the long row became several lines
+    assert all(len(line) <= LINE_WIDTH for line in lines)
+    assert all(line.startswith(" " * 18) and line[18] != " " for line in lines[1:])
+    assert format_source(format_source(text)) == format_source(text)
+
+
+def test_a_long_one_line_list_is_wrapped_greedily_and_then_kept() -> None:
+    values = ", ".join(str(i / 10) for i in range(60))
+    once = format_source(f"series s = [{values}]\n")
+    lines = once.splitlines()
+    assert len(lines) == 4
+    assert all(len(line) <= LINE_WIDTH < len(line) + 6 for line in lines[:-1])
+    assert format_source(once) == once
+
+
+def test_comments_at_the_end_of_rows_stay_there() -> None:
+    text = (
+        "series s = daily [1, 2, 3,   # night\n"
+        "                  # the day\n"
+        "                  4, 5, 6,   # morning\n"
+        "                  7, 8, 9]   # evening\n"
+    )
+    assert format_source(text) == text
+    # A comment at the end of the last row, before `]`, becomes the statement's trailing one.
+    text = "series x = [1,  # a\n  2  # b\n] kW\n"
+    assert format_source(text) == "series x = [1,     # a\n            2] kW  # b\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "series x = [  # a\n  1,\n  2]\n",  # before the first item
+        "series x = [1,  # a\n     2  # b\n] kW  # c\n",  # last row and statement both commented
+        "series x = [1,\n     2,\n     # a\n]\n",  # own line after the last item
+        "series x = [(1 +  # a\n  2), 3]\n",  # inside an item
+    ],
+)
+def test_comments_that_cannot_stay_in_a_list_all_move_before_it(text: str) -> None:
+    out = format_source(text)
+    code = [line for line in out.splitlines() if not line.lstrip().startswith("#")]
+    assert all("#" not in line for line in code[:-1])
+    assert [c.text for c in parse(out).comments] == [c.text for c in parse(text).comments]
+    assert format_source(out) == out
+
+
+def test_long_calls_put_one_argument_per_line() -> None:
+    path = "data/pcdg-london-2013-01-01/grid_price_pence_per_kwh.csv"
+    text = f'grid {{\n  buy = csv("{path}", column = "price", unit = p/kWh)  # pence\n}}\n'
+    out = format_source(text)
+    assert out == (
+        "grid {\n"
+        "  buy = csv(\n"
+        f'    "{path}",\n'
+        '    column = "price",\n'
+        "    unit = p/kWh,\n"
+        "  )  # pence\n"
+        "}\n"
+    )
+    assert format_source(out) == out
+    assert parse(out) == parse(text)
+    # A call that fits stays on one line, also when written over several.
+    short = 'grid {\n  buy = csv(\n    "p.csv",\n    unit = p/kWh,\n  )\n}\n'
+    assert format_source(short) == 'grid {\n  buy = csv("p.csv", unit = p/kWh)\n}\n'
+
+
+def test_trailing_comments_keep_the_authors_column_when_their_line_is_kept() -> None:
+    text = "grid {\n  buy  = spot     # a\n  sell = spot  # b\n}\n"
+    assert format_source(text) == "grid {\n  buy  = spot     # a\n  sell = spot     # b\n}\n"
+    # Never closer than two spaces after the code of the run.
+    assert format_source("grid {\n  b = s # a\n  sell = spot + 1 # b\n}\n") == (
+        "grid {\n  b    = s         # a\n  sell = spot + 1  # b\n}\n"
+    )
+    # A line whose code changed (here: split into several) takes the canonical column.
+    text = "participant p { load { profile = home } ; pv { peak = 1 kWp } }          # c\n"
+    assert format_source(text).splitlines()[-1] == "}  # c"
+
+
+_COMMA = ", "
+
+
+def _perturb(text: str, rnd: random.Random) -> str:
+    """Re-lay canonical text the way people write: rows in lists and calls (line breaks after
+    `,`, `[` and before `]`), trailing comments at random columns, own-line comments (also inside
+    brackets). The syntax tree stays the same."""
+    out: list[str] = []
+    depth = 0
+    in_string = escaped = False
+    n = 0
+
+    def comment(tag: str) -> str:
+        nonlocal n
+        n += 1
+        return " " * rnd.randint(1, 30) + f"# {tag}{n}"
+
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            i += 1
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if depth and text.startswith(_COMMA, i) and rnd.random() < 0.3:
+            out.append("," + (comment("r") if rnd.random() < 0.4 else "") + "\n")
+            out.append(" " * rnd.randint(0, 25))
+            i += len(_COMMA)
+            continue
+        if ch == "\n":
+            if rnd.random() < 0.3:
+                out.append(comment("t"))
+            if rnd.random() < 0.1:
+                out.append("\n" + " " * rnd.randint(0, 10) + comment("o").lstrip())
+        out.append(ch)
+        if ch == "[" and rnd.random() < 0.1:
+            out.append("\n" + " " * rnd.randint(0, 8))
+        i += 1
+    return "".join(out)
+
+
+@settings(max_examples=300)
+@given(files(), st.integers(0, 2**32))
+def test_hand_laid_out_text_formats_idempotently(tree: s.File, seed: int) -> None:
+    text = _perturb(format_file(tree), random.Random(seed))
+    assert parse(text) == tree, text
+    once = format_source(text)
+    assert format_source(once) == once, f"\n{text}\n--- once\n{once}"
+    after = parse(once)
+    assert after == tree
+    assert [c.text.rstrip() for c in after.comments] == [
+        c.text.rstrip() for c in parse(text).comments
+    ]

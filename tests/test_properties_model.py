@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import designs as text_designs
 
 from pebdsl.design import (
     Battery,
@@ -40,11 +41,6 @@ from pebdsl.design import (
 from pebdsl.diagnostics import PebdslError
 from pebdsl.kpis import quantity
 from pebdsl.results import Results
-
-try:
-    from strategies import designs as text_designs
-except ImportError:  # pragma: no cover - the resolver engineer's strategies are optional
-    text_designs = None
 
 CI = bool(os.environ.get("CI"))
 TOL = 1e-6
@@ -191,9 +187,8 @@ def check_design(d: Design, k: float) -> None:
 # --- designs from the language (the resolver engineer's strategy) ------------------------------
 
 
-@pytest.mark.skipif(text_designs is None, reason="tests/strategies.py not available")
 @settings(max_examples=N_TEXT, **COMMON)  # type: ignore[arg-type]
-@given(text=text_designs() if text_designs else st.nothing(), k=st.sampled_from([0.5, 3.0]))
+@given(text=text_designs(), k=st.sampled_from([0.5, 3.0]))
 def test_properties_on_text_designs(text: str, k: float) -> None:
     from pebdsl.parser import parse
     from pebdsl.resolve import resolve_all

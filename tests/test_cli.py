@@ -1,0 +1,130 @@
+"""The command line as a user meets it: exit codes, diagnostics on stderr, outputs on disk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pebdsl.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+DESIGNS = sorted((ROOT / "designs").glob("*.peb"))
+SUNNY = ROOT / "designs" / "sunny_street.peb"
+
+runner = CliRunner()
+
+BAD = """design "x" { currency = EUR }
+horizon { start = 2021-06-07; duration = 1 d; step = 1 h }
+series home = daily [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] kW
+grid { buy = 0.3 EUR/kWh; sell = none }
+participant bob { load { profile = home } }
+participant alice { load { profile = home } }
+market m { type = p2p; members = [alice, bobb] }
+"""
+
+
+@pytest.mark.parametrize("path", DESIGNS, ids=lambda p: p.name)
+def test_check_accepts_every_shipped_design(path: Path) -> None:
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"ok: {path}")
+
+
+def test_check_reports_coded_error_with_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.peb"
+    bad.write_text(BAD)
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1
+    err = result.stderr
+    assert "error[E101]: unknown participant `bobb`" in err
+    assert f"{bad}:8:" in err
+    assert "did you mean `bob`?" in err
+    assert "Traceback" not in err
+
+
+def test_check_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["check", str(tmp_path / "missing.peb")]).exit_code == 2
+    assert runner.invoke(app, ["check"]).exit_code == 2
+    assert runner.invoke(app, ["check", "--no-such-option", str(SUNNY)]).exit_code == 2
+
+
+def test_check_one_variant_and_unknown_variant() -> None:
+    ok = runner.invoke(app, ["check", str(SUNNY), "--variant", "no_trade"])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["check", str(SUNNY), "--variant", "no_trad"])
+    assert bad.exit_code == 1
+    assert "no_trade" in bad.stderr  # the "did you mean" hint
+
+
+def test_fmt_check_and_rewrite(tmp_path: Path) -> None:
+    messy = tmp_path / "messy.peb"
+    messy.write_text(SUNNY.read_text().replace("\n  ", "\n      "))
+    check = runner.invoke(app, ["fmt", "--check", str(messy)])
+    assert check.exit_code == 1
+    assert "would reformat" in check.output
+    assert runner.invoke(app, ["fmt", str(messy)]).exit_code == 0
+    assert runner.invoke(app, ["fmt", "--check", str(messy)]).exit_code == 0
+
+
+def test_shipped_designs_are_formatted() -> None:
+    result = runner.invoke(app, ["fmt", "--check", *map(str, DESIGNS)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("kind", ["ir", "lp", "mps", "math"])
+def test_compile_emits_each_form(kind: str, tmp_path: Path) -> None:
+    out = tmp_path / f"model.{kind}"
+    result = runner.invoke(app, ["compile", str(SUNNY), "--emit", kind, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert len(text) > 100
+    if kind in ("lp", "math"):
+        assert "alice" in text  # the design's own names survive into the model
+
+
+def test_explain_prints_the_formulation() -> None:
+    result = runner.invoke(app, ["explain", str(SUNNY)])
+    assert result.exit_code == 0, result.output
+    assert "alice" in result.output and "street_p2p" in result.output
+
+
+def test_solve_json_contract(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["solve", str(SUNNY), "--json", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    for key in (
+        "status",
+        "objective",
+        "design",
+        "variant",
+        "participants",
+        "blocks",
+        "markets",
+        "kpis",
+        "model",
+        "timings",
+        "versions",
+        "hash",
+    ):
+        assert key in doc, key
+    assert doc["status"] == "optimal"
+    assert doc["objective"]["unit"] == "EUR"
+    for key in ("variables", "constraints", "nonzeros"):
+        assert doc["model"][key] > 0
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["objective"] == doc["objective"]
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+def test_python_module_entry_point() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pebdsl", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("pebdsl ")
