@@ -73,3 +73,8 @@ class Results:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
     backend: str = "highs"
     solver: str = "highs"
+    # Roles of the rows of `bills`: "participant", "grid", "dso", "market", "battery".
+    bill_roles: dict[str, str] = field(default_factory=dict)
+    # Model-side arrays for settle.py and debugging (flows per market, prices, block nets);
+    # not serialised.
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,238 @@
+"""The Pyomo backend: a NAMED Pyomo ConcreteModel built from the same IR.
+
+Input: a `ModelIR`. Output: `Solution` (same contract as backends/highs.py), or, through
+`to_pyomo`, the model itself: one indexed `Var` per IR variable block and one indexed
+`Constraint` per IR constraint block, each indexed by (entity, step) with the design's names
+(`model.gi["alice", 3]`, `model.balance["alice", 3]`; dots in block names become `_`).
+
+Solving: with the default solver (HiGHS) the model is compiled to matrices by
+`pyomo.repn.plugins.standard_form.LinearStandardFormCompiler` (mixed form) and passed to
+highspy with `Highs.passModel` — about 4x faster than Pyomo's persistent HiGHS interfaces at
+10^5–10^6 variables. Any other solver name goes through `SolverFactory(name)` with a `dual`
+Suffix. Rows are built vectorised from the IR's CSR matrix as `LinearExpression`s (no
+expression trees from rules). Raises PebdslError E503 when the solver is unavailable.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from pebdsl.backends import Solution
+from pebdsl.diagnostics import PebdslError, error
+from pebdsl.ir import FloatArray, ModelIR
+
+
+def component_name(block: str) -> str:
+    return block.replace(".", "_").replace("-", "_")
+
+
+def to_pyomo(ir: ModelIR) -> tuple[Any, list[Any], list[Any]]:
+    """(model, columns in IR order, constraint data in IR row order)."""
+    from pyomo.common.gc_manager import PauseGC
+
+    # Millions of small objects: the cyclic GC would rescan them all again and again.
+    with PauseGC():
+        return _to_pyomo(ir)
+
+
+def _to_pyomo(ir: ModelIR) -> tuple[Any, list[Any], list[Any]]:
+    import pyomo.environ as pyo
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    m = pyo.ConcreteModel(name="pebdsl")
+    cols: list[Any] = []
+    lower = ir.col_lower()
+    upper = ir.col_upper()
+    for vb in ir.vars.values():
+        steps = list(vb.step_labels) if vb.step_labels else list(range(vb.n_steps))
+        index = [(e, s) for e in vb.entities for s in steps]
+        var = pyo.Var(index, dense=True, within=pyo.Reals)
+        m.add_component(component_name(vb.name), var)
+        data = list(var.values())
+        lo = lower[vb.start : vb.start + vb.size]
+        up = upper[vb.start : vb.start + vb.size]
+        for v, a, b in zip(data, lo.tolist(), up.tolist(), strict=True):
+            v.setlb(None if a == -np.inf else a)
+            v.setub(None if b == np.inf else b)
+        cols.extend(data)
+    a = ir.matrix().tocsr()
+    indptr, indices, values = a.indptr, a.indices.tolist(), a.data.tolist()
+    rlo, rup = ir.row_lower(), ir.row_upper()
+    rows: list[Any] = []
+    for cb in ir.cons.values():
+        steps = list(cb.step_labels) if cb.step_labels else list(range(cb.n_steps))
+        index = [(e, s) for e in cb.entities for s in steps]
+        con = pyo.Constraint(index)
+        m.add_component(component_name(cb.name), con)
+        for k, key in enumerate(index):
+            i = cb.start + k
+            lo_i, up_i = float(rlo[i]), float(rup[i])
+            p0, p1 = int(indptr[i]), int(indptr[i + 1])
+            if p0 == p1 and lo_i <= 0.0 <= up_i:
+                continue  # an empty row that holds (0 = 0): Pyomo rejects trivial constraints
+            expr = LinearExpression(
+                constant=0.0,
+                linear_coefs=values[p0:p1],
+                linear_vars=[cols[j] for j in indices[p0:p1]],
+            )
+            if lo_i == up_i:
+                con[key] = expr == lo_i
+            else:
+                con[key] = (
+                    None if lo_i == -np.inf else lo_i,
+                    expr,
+                    None if up_i == np.inf else up_i,
+                )
+        # An IndexedConstraint has no .get(); rows skipped above (0 = 0) map to None.
+        rows.extend(con[key] if key in con else None for key in index)  # noqa: SIM401
+    cost = ir.cost()
+    nz = np.flatnonzero(cost)
+    m.objective = pyo.Objective(
+        expr=LinearExpression(
+            constant=float(ir.objective_offset),
+            linear_coefs=cost[nz].tolist(),
+            linear_vars=[cols[j] for j in nz.tolist()],
+        ),
+        sense=pyo.minimize,
+    )
+    return m, cols, rows
+
+
+def solve(ir: ModelIR, solver: str | None = None) -> Solution:
+    t0 = time.perf_counter()
+    model, cols, rows = to_pyomo(ir)
+    t_model = time.perf_counter() - t0
+    if solver in (None, "highs"):
+        sol = _solve_standard_form(ir, model, cols, rows)
+    else:
+        sol = _solve_factory(ir, model, cols, rows, solver)
+    sol.timings["build"] = sol.timings.get("build", 0.0) + t_model
+    sol.timings["pyomo_model"] = t_model
+    return sol
+
+
+def _solve_standard_form(ir: ModelIR, model: Any, cols: list[Any], rows: list[Any]) -> Solution:
+    """Compile to matrices and run HiGHS on them (the fast route)."""
+    import highspy
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    from pebdsl.backends.highs import new_highs, run
+
+    t0 = time.perf_counter()
+    repn = LinearStandardFormCompiler().write(
+        model, mixed_form=True, set_sense=None, column_order=cols
+    )
+    col_of = {id(v): j for j, v in enumerate(cols)}
+    row_of = {id(c): i for i, c in enumerate(rows) if c is not None}
+    colmap = np.fromiter((col_of[id(v)] for v in repn.columns), dtype=np.int64)
+    a = repn.A.tocsc()
+    n, r = a.shape[1], a.shape[0]
+    sense = np.array([s for _, s in repn.rows], dtype=np.int64)
+    rhs = np.asarray(repn.rhs, dtype=np.float64)
+    # Mixed form: sense 0 is `==`, 1 is `<=`, -1 is `>=` (ranged rows appear twice).
+    lo = np.where(sense <= 0, rhs, -np.inf)
+    up = np.where(sense >= 0, rhs, np.inf)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, r
+    lp.col_cost_ = np.asarray(repn.c.toarray()).ravel() if n else np.zeros(0)
+    lp.offset_ = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
+    lp.col_lower_ = ir.col_lower()[colmap]
+    lp.col_upper_ = ir.col_upper()[colmap]
+    lp.row_lower_ = lo
+    lp.row_upper_ = up
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(np.float64)
+    h = new_highs()
+    h.passModel(lp)
+    t_build = time.perf_counter() - t0
+    sub = run(h, n, r)
+    rowmap = np.fromiter((row_of[id(c)] for c, _ in repn.rows), dtype=np.int64)
+    x = np.zeros(ir.n_cols)
+    # Columns Pyomo dropped (in no row and no objective) sit at a bound or zero.
+    lo_c, up_c = ir.col_lower(), ir.col_upper()
+    x[:] = np.clip(0.0, lo_c, up_c)
+    y = np.zeros(ir.n_rows)
+    if sub.ok:
+        x[colmap] = sub.x
+        np.add.at(y, rowmap, sub.row_dual)
+    sol = Solution(
+        sub.status,
+        sub.objective,
+        x if sub.ok else np.full(ir.n_cols, np.nan),
+        y if sub.ok else np.full(ir.n_rows, np.nan),
+        timings={"build": t_build, "solve": sub.timings.get("solve", 0.0)},
+        solver="highs",
+        message=sub.message,
+        ray=None,
+    )
+    if sub.iis_rows or sub.iis_cols:
+        sol.iis_rows = sorted({int(rowmap[i]) for i in sub.iis_rows})
+        sol.iis_cols = sorted({int(colmap[j]) for j in sub.iis_cols})
+    if sub.ray is not None:
+        ray = np.zeros(ir.n_cols)
+        ray[colmap] = sub.ray
+        sol.ray = ray
+    return sol
+
+
+def _solve_factory(
+    ir: ModelIR, model: Any, cols: list[Any], rows: list[Any], solver: str
+) -> Solution:
+    """Any Pyomo solver: SolverFactory(name), duals through the `dual` Suffix."""
+    import pyomo.environ as pyo
+    from pyomo.opt import TerminationCondition as TC
+
+    opt = pyo.SolverFactory(solver)
+    try:
+        available = bool(opt.available(exception_flag=False))
+    except Exception:
+        available = False
+    if not available:
+        raise PebdslError(
+            error(
+                "E503",
+                f"the solver `{solver}` is not available to Pyomo",
+                hints=("install it, or use the default: --solver highs",),
+            )
+        )
+    model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    t0 = time.perf_counter()
+    res = opt.solve(model, load_solutions=False)
+    t_solve = time.perf_counter() - t0
+    tc = res.solver.termination_condition
+    status = {
+        TC.optimal: "optimal",
+        TC.infeasible: "infeasible",
+        TC.unbounded: "unbounded",
+        TC.infeasibleOrUnbounded: "infeasible_or_unbounded",
+        TC.maxTimeLimit: "time_limit",
+    }.get(tc, "error")
+    if status != "optimal":
+        return Solution(
+            status,
+            float("nan"),
+            np.full(ir.n_cols, np.nan),
+            np.full(ir.n_rows, np.nan),
+            timings={"solve": t_solve},
+            solver=solver,
+            message=str(tc),
+        )
+    model.solutions.load_from(res)
+    x = np.array([v.value if v.value is not None else 0.0 for v in cols], dtype=np.float64)
+    y: FloatArray = np.array(
+        [model.dual.get(c, 0.0) if c is not None else 0.0 for c in rows], dtype=np.float64
+    )
+    obj = float(pyo.value(model.objective))
+    return Solution("optimal", obj, x, y, timings={"solve": t_solve}, solver=solver)
+
+
+def write_model(ir: ModelIR, path: str) -> None:
+    """Write LP/MPS through Pyomo with symbolic labels (names read as the design's)."""
+    model, _, _ = to_pyomo(ir)
+    fmt = "mps" if path.endswith(".mps") else "lp"
+    model.write(path, format=fmt, io_options={"symbolic_solver_labels": True})

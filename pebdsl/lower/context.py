@@ -1,0 +1,109 @@
+"""The state the lowering passes share: the IR under construction and open expressions.
+
+Input: a `Design`. Output: a `Context` whose `ir` the passes fill. Raises nothing.
+
+Open expressions (closed by the objective pass, or read by later passes):
+- `balance` (agent x t): supply − use of each agent, closed as `balance = load`. Agents are the
+  participants, then the shared batteries (which trade like members but own no load or grid).
+- `received` (agent x t): kW received from local markets (for `charge_from = local`).
+- `block_net` (block x t): the block's net import at its connection (kW, + = import).
+- `own_gen` (participant x t, by kind): generation used, for product origins and resale rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pebdsl.design import Design
+from pebdsl.ir import INF, Expr, FloatArray, ModelIR
+from pebdsl.source import Span
+
+
+@dataclass
+class Pending:
+    """A constraint block whose expression later passes may still extend."""
+
+    name: str
+    entities: tuple[str, ...]
+    expr: Expr
+    lower: float | FloatArray = -INF
+    upper: float | FloatArray = INF
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    design: Design
+    ir: ModelIR
+    agents: tuple[str, ...]
+    participants: tuple[str, ...]
+    blocks: tuple[str, ...]
+    balance: Expr
+    received: Expr
+    block_net: Expr
+    own_gen: dict[str, Expr] = field(default_factory=dict)  # kind -> participant x t
+    pending: list[Pending] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, design: Design) -> Context:
+        t = design.n_steps
+        participants = tuple(design.participants)
+        agents = participants + tuple(design.shared_batteries)
+        blocks = tuple(design.blocks)
+        ir = ModelIR(t, design.dt_h, design.time.index)
+        ir.info.update(
+            agents=agents,
+            participants=participants,
+            blocks=blocks,
+            markets={},
+        )
+        return cls(
+            design=design,
+            ir=ir,
+            agents=agents,
+            participants=participants,
+            blocks=blocks,
+            balance=Expr(len(agents), t),
+            received=Expr(len(agents), t),
+            block_net=Expr(len(blocks), t),
+        )
+
+    @property
+    def dt_h(self) -> float:
+        return self.design.dt_h
+
+    @property
+    def n_steps(self) -> int:
+        return self.design.n_steps
+
+    def agent(self, name: str) -> int:
+        return self.agents.index(name)
+
+    def block_index(self, name: str | None) -> int | None:
+        return None if name is None or name not in self.blocks else self.blocks.index(name)
+
+    def agent_block(self, name: str) -> str | None:
+        if name in self.design.participants:
+            return self.design.participants[name].block
+        return self.design.shared_batteries[name].block
+
+    def load_kw(self) -> FloatArray:
+        """Declared demand of every agent, shape (agents, t); zero for shared batteries."""
+        out = np.zeros((len(self.agents), self.n_steps))
+        for i, p in enumerate(self.participants):
+            out[i] = self.design.participants[p].demand_kw(self.n_steps)
+        return out
+
+    def gen_expr(self, kinds: tuple[str, ...]) -> Expr:
+        """Generation used of the given kinds, participant x t (an empty Expr if none)."""
+        out = Expr(len(self.participants), self.n_steps)
+        for k in kinds:
+            if k in self.own_gen:
+                out.add_expr(self.own_gen[k])
+        return out
+
+    def span_of(self, *spans: Span) -> tuple[Span, ...]:
+        return tuple(s for s in spans if s is not None)

@@ -1,0 +1,645 @@
+"""Compile, solve, extract, settle and score one design.
+
+Input: a validated `Design`. Output: `Results` (pebdsl.results) with every time series, the
+trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.score`, when
+importable), timings per stage (lower, build, solve, extract, settle, kpis) and model_stats.
+Raises `PebdslError`: E501 infeasible (an IIS mapped back to declarations, entities and local
+timestamps), E502 unbounded, E503 solver failure or unknown backend.
+
+Extraction reads the IR blocks by name (see pebdsl.lower): participant prices are balance
+duals / dt_h (currency/kWh); market prices are market-balance duals / dt_h at each node
+(currency per kWh received). Compact-form markets are split into seller x buyer trades pro rata
+within each step (each seller's delivered energy shared over the buyers in proportion to what
+they receive); docs/model.md explains every choice.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pebdsl.backends import Solution, solve_ir
+from pebdsl.design import Design
+from pebdsl.diagnostics import Diagnostic, PebdslError, error
+from pebdsl.ir import ConBlock, FloatArray, IntArray, ModelIR, evaluate
+from pebdsl.lower import lower
+from pebdsl.results import Results
+from pebdsl.source import NO_SPAN, Span
+
+_EPS = 1e-9
+
+
+def build(design: Design) -> ModelIR:
+    """The model IR of a design (lowering only)."""
+    return lower(design)
+
+
+def solve(design: Design, backend: str = "highs", solver: str | None = None) -> Results:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ir = lower(design)
+    timings["lower"] = time.perf_counter() - t0
+    sol = solve_ir(ir, backend=backend, solver=solver)
+    timings["build"] = sol.timings.get("build", 0.0)
+    timings["solve"] = sol.timings.get("solve", 0.0)
+    if not sol.ok:
+        raise diagnose(design, ir, sol)
+    t0 = time.perf_counter()
+    res = extract(design, ir, sol)
+    res.backend = backend
+    res.solver = sol.solver
+    timings["extract"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    from pebdsl.settle import settle
+
+    settle(res, ir, sol)
+    timings["settle"] = time.perf_counter() - t0
+    try:
+        from pebdsl import kpis
+    except ImportError:  # the KPI module is optional for the model's own tests
+        kpis = None  # type: ignore[assignment]
+    if kpis is not None:
+        t0 = time.perf_counter()
+        kpis.score(res)
+        timings["kpis"] = time.perf_counter() - t0
+    res.timings = timings
+    return res
+
+
+# -- extraction ------------------------------------------------------------------------------
+
+
+def _frame(index: pd.DatetimeIndex, data: dict[tuple[str, str], FloatArray]) -> pd.DataFrame:
+    if not data:
+        return pd.DataFrame(
+            index=index, columns=pd.MultiIndex.from_tuples([], names=["entity", "quantity"])
+        )
+    cols = pd.MultiIndex.from_tuples(list(data), names=["entity", "quantity"])
+    mat = np.column_stack([np.asarray(v, dtype=np.float64) for v in data.values()])
+    return pd.DataFrame(mat, index=index, columns=cols)
+
+
+def _vals(ir: ModelIR, name: str, x: FloatArray) -> FloatArray | None:
+    v = ir.vars.get(name)
+    return None if v is None else v.values(x)
+
+
+def market_flows(ir: ModelIR, x: FloatArray) -> dict[str, dict[str, Any]]:
+    """Per market and product: sent (n, T), received (n, T) per trader, and per-pair arrays."""
+    out: dict[str, dict[str, Any]] = {}
+    for mname, info in ir.info["markets"].items():
+        n = len(info["traders"])
+        loss = info["loss"]
+        prods: dict[str, Any] = {}
+        for k, p in info["products"].items():
+            if info["form"] == "compact":
+                sent = ir.vars[p["sell"]].values(x)
+                recv = ir.vars[p["buy"]].values(x)
+                pairs = None
+            else:
+                q = ir.vars[p["trade"]].values(x)
+                idx = [(s, r) for s in range(n) for r in range(n) if s != r]
+                ps = np.array([s for s, _ in idx], dtype=np.int64)
+                pr = np.array([r for _, r in idx], dtype=np.int64)
+                sent = np.zeros((n, q.shape[1]))
+                recv = np.zeros((n, q.shape[1]))
+                np.add.at(sent, ps, q)
+                np.add.at(recv, pr, (1.0 - loss) * q)
+                pairs = (ps, pr, (1.0 - loss) * q)
+            prods[k] = {"sent": sent, "recv": recv, "pairs": pairs, **p}
+        out[mname] = prods
+    return out
+
+
+def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
+    x, y = sol.x, sol.row_dual
+    d = design
+    t = d.n_steps
+    dt = d.dt_h
+    idx = d.time.index
+    agents: tuple[str, ...] = ir.info["agents"]
+    parts = list(d.participants)
+    np_ = len(parts)
+    zeros = np.zeros((np_, t))
+    gi = _vals(ir, "gi", x)
+    ge = _vals(ir, "ge", x)
+    gi = zeros if gi is None else gi
+    ge = zeros if ge is None else ge
+    ginfo = ir.info.get("generation", {"assets": [], "owners": [], "kinds": []})
+    gen = _vals(ir, "gen", x)
+    used = np.zeros((np_, t))
+    avail = {"pv": np.zeros((np_, t)), "wind": np.zeros((np_, t))}
+    if gen is not None:
+        np.add.at(used, np.array(ginfo["owners"]), gen)
+        gv = ir.vars["gen"]
+        prof = gv.upper.reshape(len(gv.entities), t)
+        for k in ("pv", "wind"):
+            sel = [i for i, kk in enumerate(ginfo["kinds"]) if kk == k]
+            if sel:
+                np.add.at(avail[k], np.array(ginfo["owners"])[sel], prof[sel])
+    bats = d.batteries()
+    bnames = list(bats)
+    ch = _vals(ir, "charge", x)
+    dis = _vals(ir, "discharge", x)
+    soc = _vals(ir, "soc", x)
+    own_c, own_d, own_s = np.zeros((np_, t)), np.zeros((np_, t)), np.zeros((np_, t))
+    for j, b in enumerate(bats.values()):
+        if b.owner is not None and ch is not None and dis is not None and soc is not None:
+            i = parts.index(b.owner)
+            own_c[i], own_d[i], own_s[i] = ch[j], dis[j], soc[j]
+    flows = market_flows(ir, x)
+    bought = np.zeros((len(agents), t))
+    sold = np.zeros((len(agents), t))
+    for mname, prods in flows.items():
+        tr = [agents.index(a) for a in ir.info["markets"][mname]["traders"]]
+        for f in prods.values():
+            np.add.at(bought, tr, f["recv"])
+            np.add.at(sold, tr, f["sent"])
+    s_in = np.zeros((np_, t))
+    s_out = np.zeros((np_, t))
+    if "shift_in" in ir.vars:
+        fl = [parts.index(p) for p in ir.vars["shift_in"].entities]
+        s_in[fl] = ir.vars["shift_in"].values(x)
+        s_out[fl] = ir.vars["shift_out"].values(x)
+    bal = ir.cons["balance"].values(y) / dt
+    base = np.vstack([d.participants[p].demand_kw(t) for p in parts]) if parts else zeros
+    pdata: dict[tuple[str, str], FloatArray] = {}
+    for i, p in enumerate(parts):
+        for q, v in (
+            ("load", base[i] + s_in[i] - s_out[i]),
+            ("base_load", base[i]),
+            ("pv", avail["pv"][i]),
+            ("wind", avail["wind"][i]),
+            ("generation_used", used[i]),
+            ("curtailment", np.maximum(avail["pv"][i] + avail["wind"][i] - used[i], 0.0)),
+            ("grid_import", gi[i]),
+            ("grid_export", ge[i]),
+            ("battery_charge", own_c[i]),
+            ("battery_discharge", own_d[i]),
+            ("soc", own_s[i]),
+            ("local_bought", bought[i]),
+            ("local_sold", sold[i]),
+            ("shift_in", s_in[i]),
+            ("shift_out", s_out[i]),
+            ("price", bal[i]),
+        ):
+            pdata[(p, q)] = _clean(v)
+    bdata: dict[tuple[str, str], FloatArray] = {}
+    for j, bn in enumerate(bnames):
+        if ch is not None and dis is not None and soc is not None:
+            bdata[(bn, "charge")] = _clean(ch[j])
+            bdata[(bn, "discharge")] = _clean(dis[j])
+            bdata[(bn, "soc")] = _clean(soc[j])
+            if bn in agents:
+                bdata[(bn, "price")] = bal[agents.index(bn)]
+    # Blocks: net import at the connection, its parts, and the DSO's flexibility need.
+    blocks = list(d.blocks)
+    net = evaluate(ir.info["block_net"], x) if blocks else np.zeros((0, t))
+    grid_net = np.zeros((len(blocks), t))
+    for i, p in enumerate(parts):
+        bl = d.participants[p].block
+        if bl in blocks:
+            grid_net[blocks.index(bl)] += gi[i] - ge[i]
+    exch = net - grid_net
+    flex_kw, flex_price, base_x = flexibility(d, ir, sol, net)
+    bldata: dict[tuple[str, str], FloatArray] = {}
+    for bi, bl_name in enumerate(blocks):
+        bldata[(bl_name, "import")] = _clean(np.maximum(net[bi], 0.0))
+        bldata[(bl_name, "export")] = _clean(np.maximum(-net[bi], 0.0))
+        bldata[(bl_name, "from_blocks")] = _clean(np.maximum(exch[bi], 0.0))
+        bldata[(bl_name, "to_blocks")] = _clean(np.maximum(-exch[bi], 0.0))
+        bldata[(bl_name, "flexibility")] = _clean(flex_kw[bi])
+        bldata[(bl_name, "flexibility_price")] = _clean(flex_price[bi])
+    mdata, ldata, trades, prices = _markets(d, ir, x, y, flows, bal)
+    res = Results(
+        design=d,
+        status="optimal",
+        objective=float(sol.objective),
+        participants_ts=_frame(idx, pdata),
+        batteries_ts=_frame(idx, bdata),
+        blocks_ts=_frame(idx, bldata),
+        markets_ts=_frame(idx, mdata),
+        links_ts=_frame(idx, ldata),
+        trades=trades,
+        model_stats=ir.stats(),
+    )
+    res.extras["flows"] = flows
+    res.extras["market_prices"] = prices
+    res.extras["balance_price"] = bal
+    res.extras["block_net"] = net
+    res.extras["flex_baseline_x"] = base_x
+    return res
+
+
+def _clean(v: FloatArray) -> FloatArray:
+    """Round solver noise (|v| < 1e-9) to exact zeros so tables and KPIs read cleanly."""
+    v = np.asarray(v, dtype=np.float64)
+    return np.where(np.abs(v) < _EPS, 0.0, v)
+
+
+def valuations(
+    info: dict[str, Any], agents: tuple[str, ...], bal: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Each trader's value of one kWh delivered: as seller λ/(1 − loss), as buyer λ − fee."""
+    tr = [agents.index(a) for a in info["traders"]]
+    lam = bal[tr]
+    loss = info["loss"]
+    v_sell = lam / (1.0 - loss) if loss < 1.0 else lam
+    v_buy = lam - info["fee_per_kwh"]
+    return v_sell, v_buy
+
+
+def _markets(
+    d: Design,
+    ir: ModelIR,
+    x: FloatArray,
+    y: FloatArray,
+    flows: dict[str, dict[str, Any]],
+    bal: FloatArray,
+) -> tuple[
+    dict[tuple[str, str], FloatArray],
+    dict[tuple[str, str], FloatArray],
+    dict[str, pd.DataFrame],
+    dict[str, Any],
+]:
+    dt = d.dt_h
+    t = d.n_steps
+    agents: tuple[str, ...] = ir.info["agents"]
+    mdata: dict[tuple[str, str], FloatArray] = {}
+    link_flow: dict[str, dict[str, FloatArray]] = {}
+    trades: dict[str, pd.DataFrame] = {}
+    prices: dict[str, Any] = {}
+    for mname, info in ir.info["markets"].items():
+        traders = list(info["traders"])
+        n = len(traders)
+        loss = info["loss"]
+        total_vol = np.zeros(t)
+        total_loss = np.zeros(t)
+        total_fees = np.zeros(t)
+        value = np.zeros(t)
+        tr_kwh = np.zeros((n, n))
+        prices[mname] = {}
+        for k, f in flows[mname].items():
+            sent, recv = f["sent"], f["recv"]
+            vol = recv.sum(axis=0)
+            lost = loss * sent.sum(axis=0)
+            if f.get("flow"):
+                fl = ir.vars[f["flow"]].values(x)
+                keep = np.asarray(f["link_loss"])[:, None]
+                lost = lost + ((1.0 - keep) * fl).sum(axis=0)
+                for j, ent in enumerate(ir.vars[f["flow"]].entities):
+                    a, b = ent.split("->")
+                    key = "--".join(_link_key(d, a, b))
+                    lf = link_flow.setdefault(
+                        key, {"flow_ab": np.zeros(t), "flow_ba": np.zeros(t), "loss": np.zeros(t)}
+                    )
+                    direction = "flow_ab" if _link_key(d, a, b)[0] == a else "flow_ba"
+                    lf[direction] += fl[j]
+                    lf["loss"] += (1.0 - keep[j, 0]) * fl[j]
+            pair_prices = pair_split(info, f, agents, bal, ir, y, dt)
+            f["split"] = pair_prices
+            tr_kwh += pair_prices["kwh"]
+            price = pair_prices["avg_price"]
+            if f["pairs"] is not None:
+                ps, pr, q = f["pairs"]
+                fee = ir.vars[f["trade"]].cost.reshape(len(ps), t)[:, 0] / dt / (1.0 - loss)
+                fee = fee + np.where(
+                    np.array([a in d.participants for a in np.array(traders)[pr]]),
+                    f["premium_per_kwh"],
+                    0.0,
+                )
+                fees = (fee[:, None] * q).sum(axis=0)
+            else:
+                fees = info["fee_per_kwh"] * vol
+            total_vol += vol
+            total_loss += lost
+            total_fees += fees
+            value += price * vol
+            suffix = "" if len(flows[mname]) == 1 else f"_{k}"
+            if suffix:
+                mdata[(mname, f"price{suffix}")] = _clean(price)
+                mdata[(mname, f"volume{suffix}")] = _clean(vol)
+            prices[mname][k] = pair_prices
+        avg = np.where(total_vol > _EPS, value / np.maximum(total_vol, _EPS), np.nan)
+        first = next(iter(prices[mname].values()))["avg_price"] if prices[mname] else np.zeros(t)
+        avg = np.where(np.isnan(avg), first, avg)
+        mdata[(mname, "price")] = _clean(avg)
+        mdata[(mname, "volume")] = _clean(total_vol)
+        mdata[(mname, "loss")] = _clean(total_loss)
+        mdata[(mname, "fees")] = _clean(total_fees)
+        trades[mname] = pd.DataFrame(
+            np.where(np.abs(tr_kwh) < _EPS, 0.0, tr_kwh),
+            index=pd.Index(traders, name="seller"),
+            columns=pd.Index(traders, name="buyer"),
+        )
+    ldata: dict[tuple[str, str], FloatArray] = {}
+    for key, lf in link_flow.items():
+        for q, v in lf.items():
+            ldata[(key, q)] = _clean(v)
+    return mdata, ldata, trades, prices
+
+
+def _link_key(d: Design, a: str, b: str) -> tuple[str, str]:
+    for lk in d.dso.links:
+        if (lk.a, lk.b) == (a, b) or (lk.a, lk.b) == (b, a):
+            return lk.a, lk.b
+    return a, b
+
+
+def pair_split(
+    info: dict[str, Any],
+    f: dict[str, Any],
+    agents: tuple[str, ...],
+    bal: FloatArray,
+    ir: ModelIR,
+    y: FloatArray,
+    dt: float,
+) -> dict[str, Any]:
+    """Who delivered to whom, at which price, per step.
+
+    Returns `kwh` (seller x buyer, kWh received over the horizon), `buyer_pays` and
+    `seller_gets` (per trader, currency over the horizon, energy only — fees apart) and
+    `avg_price` (currency/kWh received, per step). Pools settle at the node price (the market
+    balance dual / dt); p2p trades at the `settlement` rule over the two traders' valuations
+    (`valuations`). Compact forms are split pro rata: seller s's share of the step's delivered
+    energy times what buyer r receives.
+    """
+    sent, recv = f["sent"], f["recv"]
+    n, t = recv.shape
+    loss = info["loss"]
+    v_sell, v_buy = valuations(info, agents, bal)
+    if info["type"] == "pool" and f.get("balance"):
+        cb = ir.cons[f["balance"]]
+        mu = cb.values(y) / dt  # node x t
+        node = np.asarray(info["trader_node"])
+        price_s = mu[node]
+        price_r = mu[node]
+        rule = "pool"
+    else:
+        price_s, price_r = v_sell, v_buy
+        rule = info["settlement"]
+    if f["pairs"] is not None:
+        ps, pr, q = f["pairs"]
+        kwh_pair = q * dt
+        if rule == "pool":
+            pay = price_r[pr]
+            get = price_s[ps]
+        else:
+            pi = _rule(rule, v_sell[ps], v_buy[pr])
+            pay = get = pi
+        buyer_pays = np.zeros(n)
+        seller_gets = np.zeros(n)
+        np.add.at(buyer_pays, pr, (pay * kwh_pair).sum(axis=1))
+        np.add.at(seller_gets, ps, (get * kwh_pair).sum(axis=1))
+        kwh = np.zeros((n, n))
+        np.add.at(kwh, (ps, pr), kwh_pair.sum(axis=1))
+        vol = kwh_pair.sum(axis=0)
+        value = (pay * kwh_pair).sum(axis=0)
+    else:
+        delivered = (1.0 - loss) * sent
+        tot_d = delivered.sum(axis=0)
+        share = np.where(tot_d > _EPS, delivered / np.maximum(tot_d, _EPS), 0.0)  # n x t
+        rkwh = recv * dt  # each buyer's kWh received per step
+        kwh = share @ rkwh.T  # seller x buyer
+        if rule == "pool":
+            buyer_pays = (price_r * rkwh).sum(axis=1)
+            # Sellers are paid their node's price per kWh delivered (before link losses).
+            seller_gets = (price_s * delivered * dt).sum(axis=1)
+            value = (price_r * rkwh).sum(axis=0)
+        else:
+            # Σ_s share_s·π(s, r) per buyer and Σ_r recv_r·π(s, r) per seller, per step,
+            # without forming the n x n x t tensor: every rule is linear in v_s and v_r.
+            ws, wb = _weights(rule)
+            sv = (share * v_sell).sum(axis=0)  # Σ_s share_s v_s, per step
+            tot_r = rkwh.sum(axis=0)
+            pay_r = ws * sv[None, :] + wb * v_buy  # price paid by each buyer, per step
+            buyer_pays = (pay_r * rkwh).sum(axis=1)
+            rv = (rkwh * v_buy).sum(axis=0)  # Σ_r recv_r v_r
+            seller_gets = (share * (ws * v_sell * tot_r[None, :] + wb * rv[None, :])).sum(axis=1)
+            value = (pay_r * rkwh).sum(axis=0)
+        vol = rkwh.sum(axis=0)
+    avg = np.where(vol > _EPS, value / np.maximum(vol, _EPS), np.nan)
+    if rule == "pool":
+        fallback = price_r.mean(axis=0) if n else np.zeros(t)
+    else:
+        ws, wb = _weights(rule)
+        fallback = ws * v_sell.mean(axis=0) + wb * v_buy.mean(axis=0) if n else np.zeros(t)
+    avg = np.where(np.isnan(avg), fallback, avg)
+    return {
+        "kwh": kwh,
+        "buyer_pays": buyer_pays,
+        "seller_gets": seller_gets,
+        "avg_price": avg,
+        "rule": rule,
+    }
+
+
+def _weights(rule: str) -> tuple[float, float]:
+    return {"midpoint": (0.5, 0.5), "seller": (1.0, 0.0), "buyer": (0.0, 1.0)}[rule]
+
+
+def _rule(rule: str, vs: FloatArray, vb: FloatArray) -> FloatArray:
+    ws, wb = _weights(rule)
+    return ws * vs + wb * vb
+
+
+def flexibility(
+    d: Design, ir: ModelIR, sol: Solution, net: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """Flexibility delivered (kW) and the local flexibility price (currency/kWh) per block.
+
+    Price = −dual of `flex_limit` / dt_h (≥ 0). Delivered = how far the need pushed the block's
+    import down, against the baseline of the same design solved without the need:
+    max(0, baseline − max(limit, import)). The baseline comes from a warm re-solve of the IR
+    with the limit rows relaxed (only designs with a flexibility need pay for it).
+    """
+    blocks = list(d.blocks)
+    t = d.n_steps
+    kw = np.zeros((len(blocks), t))
+    price = np.zeros((len(blocks), t))
+    cb = ir.cons.get("flex_limit")
+    if cb is None:
+        return kw, price, None
+    mu = -cb.values(sol.row_dual) / d.dt_h
+    base_x = baseline_x(ir, cb)
+    base = evaluate(ir.info["block_net"], base_x)
+    for k, b in enumerate(cb.entities):
+        i = blocks.index(b)
+        price[i] = np.maximum(mu[k], 0.0)
+        limit = cb.upper.reshape(len(cb.entities), t)[k]
+        kw[i] = np.maximum(0.0, base[i] - np.maximum(limit, net[i]))
+    return kw, price, base_x
+
+
+def baseline_x(ir: ModelIR, cb: ConBlock) -> FloatArray:
+    """The optimum of the same IR without the DSO's flexibility rows (the baseline)."""
+    from pebdsl.backends.highs import new_highs, to_highs_lp
+
+    lp = to_highs_lp(ir)
+    upper = ir.row_upper()
+    upper[cb.start : cb.start + cb.size] = np.inf
+    lp.row_upper_ = upper
+    h = new_highs()
+    h.passModel(lp)
+    h.run()
+    return np.asarray(h.getSolution().col_value, dtype=np.float64)
+
+
+# -- diagnosis of models without an optimum ------------------------------------------------
+
+_PRIORITY = ("connection", "flex_limit", "link_capacity", "peak_def", "charge_local", "origin")
+
+
+def diagnose(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
+    if sol.status == "infeasible":
+        return _infeasible(design, ir, sol)
+    if sol.status == "unbounded":
+        return _unbounded(design, ir, sol)
+    return PebdslError(
+        error(
+            "E503",
+            f"the solver stopped without an optimum: {sol.status}"
+            + (f" ({sol.message})" if sol.message else ""),
+            design.span,
+        )
+    )
+
+
+def _when(design: Design, step: int) -> str:
+    idx = design.time.index
+    if 0 <= step < len(idx):
+        ts = idx[step]
+        return f"{ts.strftime('%Y-%m-%d %H:%M')} ({design.time.timezone}, step {step})"
+    return f"step {step}"
+
+
+def _infeasible(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
+    rows = [ir.locate_row(i) for i in sol.iis_rows]
+    cols = [ir.locate_col(j) for j in sol.iis_cols]
+
+    def prio(item: tuple[ConBlock, str, int]) -> tuple[int, int]:
+        name = item[0].name.split(".")[0]
+        p = next((k for k, pre in enumerate(_PRIORITY) if name.startswith(pre)), len(_PRIORITY))
+        return p, item[2]
+
+    rows.sort(key=prio)
+    members = [f"`{c.name}[{e},{s}]`" for c, e, s in rows[:8]] + [
+        f"`{v.name}[{e},{s}]` bounds" for v, e, s in cols[:6]
+    ]
+    if not rows:
+        return PebdslError(
+            error(
+                "E501",
+                "the model is infeasible: no operation meets every constraint",
+                design.span,
+                hints=(
+                    "HiGHS found no irreducible infeasible subset to point at; run `pebdsl "
+                    "explain` to see the constraints",
+                ),
+            )
+        )
+    con, ent, step = rows[0]
+    span = _entity_span(con, ent)
+    when = _when(design, step)
+    if con.name == "connection":
+        msg = f"block `{ent}` cannot stay within its connection at {when}"
+        label = "this limit cannot be met"
+    elif con.name == "flex_limit":
+        msg = f"block `{ent}` cannot keep its import under the DSO's limit at {when}"
+        label = "this hard limit cannot be met"
+    elif con.name == "balance":
+        msg = f"participant `{ent}` cannot balance its energy at {when}"
+        label = "no feasible supply"
+    else:
+        msg = f"`{con.name}[{ent}]` ({con.doc or con.template}) cannot be met at {when}"
+        label = "part of the conflict"
+    related = []
+    for c, e, _ in rows[1:6]:
+        sp = _entity_span(c, e)
+        if sp is not NO_SPAN and sp.source.path != "<generated>":
+            related.append((sp, f"`{c.name}[{e}]` is involved"))
+    diag = Diagnostic(
+        "E501",
+        f"infeasible: {msg}",
+        span,
+        label,
+        hints=(
+            "the conflicting constraints (an irreducible infeasible subset): " + ", ".join(members),
+            f"{con.name}: {con.template}",
+        ),
+        related=tuple(related),
+    )
+    if span is NO_SPAN:
+        diag = Diagnostic(
+            "E501", diag.message, design.span, label, hints=diag.hints, related=diag.related
+        )
+    return PebdslError(diag)
+
+
+def _entity_span(con: ConBlock, ent: str) -> Span:
+    if con.entity_spans and ent in con.entities:
+        i = con.entities.index(ent)
+        if i < len(con.entity_spans):
+            return con.entity_spans[i]
+    return con.spans[0] if con.spans else NO_SPAN
+
+
+def unbounded_steps(design: Design) -> IntArray:
+    """Steps where feeding in pays more than buying costs (arbitrage through one meter)."""
+    ec = design.dso.energy_charge_per_kwh
+    buy = design.grid.buy_per_kwh + (0.0 if ec is None else ec)
+    if design.grid.sell_per_kwh is None:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(design.grid.sell_per_kwh > buy + 1e-12)
+
+
+def _unbounded(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
+    where: list[str] = []
+    first_step = None
+    if sol.ray is not None and sol.ray.size == ir.n_cols:
+        for j in np.flatnonzero(np.abs(sol.ray) > 1e-9)[:6]:
+            v, e, s = ir.locate_col(int(j))
+            where.append(f"`{v.name}[{e},{s}]`")
+            first_step = s if first_step is None else min(first_step, s)
+    steps = unbounded_steps(design)
+    if first_step is None and steps.size:
+        first_step = int(steps[0])
+    msg = "unbounded: the total cost can decrease without limit"
+    hints = []
+    if steps.size:
+        msg += (
+            f"; the grid's sell price exceeds its buy price plus the energy charge at "
+            f"{_when(design, int(steps[0]))}"
+        )
+        hints.append(
+            "a participant without connection limits can import and export at once for profit: "
+            "give it a `connection`, or make `sell` at most `buy`"
+        )
+    if where:
+        hints.append("growing without limit: " + ", ".join(where))
+    if first_step is not None and not steps.size:
+        msg += f" (first at {_when(design, first_step)})"
+    return PebdslError(Diagnostic("E502", msg, design.grid.span, "these prices", tuple(hints)))
+
+
+__all__ = ["build", "diagnose", "extract", "market_flows", "solve"]
+
+
+class _CallableModule(types.ModuleType):
+    """`pebdsl.solve(design)` keeps working after `import pebdsl.solve`.
+
+    Importing this submodule rebinds the package attribute `pebdsl.solve` (the public function
+    in pebdsl/__init__.py) to the module; making the module callable keeps both spellings."""
+
+    def __call__(
+        self, design: Design, backend: str = "highs", solver: str | None = None
+    ) -> Results:
+        return solve(design, backend=backend, solver=solver)
+
+
+sys.modules[__name__].__class__ = _CallableModule
