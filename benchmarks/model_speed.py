@@ -91,8 +91,8 @@ def peak_rss_mb() -> float:
 def run(design: Design, backend: str) -> dict[str, float]:
     from pebdsl.backends import solve_ir
     from pebdsl.lower import lower
+    from pebdsl.pipeline import extract
     from pebdsl.settle import settle
-    from pebdsl.solve import extract
 
     t0 = time.perf_counter()
     ir = lower(design)

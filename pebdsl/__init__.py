@@ -49,6 +49,6 @@ def load_all(path: str) -> dict[str | None, Design]:
 
 def solve(design: Design, backend: str = "highs", solver: str | None = None) -> Results:
     """Compile, solve, settle and score one design."""
-    from pebdsl.solve import solve as _solve
+    from pebdsl.pipeline import solve as _solve
 
     return _solve(design, backend=backend, solver=solver)

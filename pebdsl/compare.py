@@ -203,7 +203,7 @@ def has_batteries(design: Design) -> bool:
 def solve_one(design: Design, backend: str = "highs") -> tuple[Results | None, str | None]:
     """Solve one design; a PebdslError becomes its rendered text (so it crosses processes:
     PebdslError itself does not pickle), any other exception its traceback (a bug, kept whole)."""
-    from pebdsl.solve import solve
+    from pebdsl.pipeline import solve
 
     try:
         return solve(design, backend=backend), None
@@ -246,7 +246,7 @@ def _mp_context() -> Any:
     import multiprocessing as mp
 
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["pebdsl.solve", "pebdsl.kpis"])
+    ctx.set_forkserver_preload(["pebdsl.pipeline", "pebdsl.kpis"])
     return ctx
 
 

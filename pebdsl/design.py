@@ -252,6 +252,8 @@ class Design:
     reference: str | None = None  # the variant that is the no-trade reference, if any
     sources: tuple[SourceFile, ...] = ()
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
+    # Seconds spent in the front end (parse, resolve) making this design; for results.json.
+    timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     span: Span = _span()
 
     @property

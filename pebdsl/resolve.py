@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -92,28 +93,39 @@ MAX_STEPS = 2_000_000  # ~ 57 years hourly: beyond this a typo, not a study
 # ---------------------------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------------------------
-def _read(path: str) -> tuple[S.File, SourceFile]:
+def _read(path: str) -> tuple[S.File, SourceFile, float]:
+    """The syntax tree, its source and the seconds spent reading and parsing."""
     from pebdsl.parser import parse
 
+    t0 = time.perf_counter()
     try:
         source = SourceFile.read(path)
     except OSError as e:
         raise PebdslError(error("E901", f"cannot read {path}: {e.strerror or e}")) from None
     tree = parse(source.text, source.path)
     src = tree.span.source if tree.span is not NO_SPAN else source
-    return tree, src
+    return tree, src, time.perf_counter() - t0
 
 
 def load(path: str, variant: str | None = None, sets: list[str] | None = None) -> D.Design:
     """Read, check and resolve a design file (one variant, or the base design)."""
-    tree, source = _read(path)
-    return resolve(tree, source, variant=variant, sets=sets)
+    tree, source, parse_s = _read(path)
+    t0 = time.perf_counter()
+    design = resolve(tree, source, variant=variant, sets=sets)
+    design.timings.update(parse=parse_s, resolve=time.perf_counter() - t0)
+    return design
 
 
 def load_all(path: str) -> dict[str | None, D.Design]:
     """The base design and every variant, in declaration order (key None = the base)."""
-    tree, source = _read(path)
-    return resolve_all(tree, source)
+    tree, source, parse_s = _read(path)
+    t0 = time.perf_counter()
+    designs = resolve_all(tree, source)
+    # One parse serves every variant; resolving is shared out evenly among them.
+    resolve_s = (time.perf_counter() - t0) / len(designs)
+    for design in designs.values():
+        design.timings.update(parse=parse_s, resolve=resolve_s)
+    return designs
 
 
 def resolve(

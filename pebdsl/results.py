@@ -1,6 +1,6 @@
 """Results of one solve, in the design's own terms.
 
-Input: a solved model (filled in by `solve.py` from a backend's primal and dual values), then
+Input: a solved model (filled in by `pipeline.py` from a backend's primal and dual values), then
 `settle.py` (bills, money closing) and `kpis.py` (KPIs, the three values).
 Output: `Results`, with time series as DataFrames (index = the horizon's step starts, tz-aware;
 columns = MultiIndex (entity, quantity)), serialisable to `results.json`, CSV and Parquet.
@@ -78,3 +78,9 @@ class Results:
     # Model-side arrays for settle.py and debugging (flows per market, prices, block nets);
     # not serialised.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter notebooks."""
+        from pebdsl.output import repr_html
+
+        return repr_html(self)

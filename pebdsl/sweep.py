@@ -184,7 +184,7 @@ def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
 
     t0 = time.perf_counter()
     try:
-        from pebdsl.solve import solve
+        from pebdsl.pipeline import solve
 
         r = solve(design, backend=backend)
         if not r.kpis:

@@ -81,8 +81,8 @@ def test_lueth_compare_one_summary_per_variant(lueth_json: dict) -> None:
 
 
 def test_lueth_compare_costs_equal_single_solves(lueth_json: dict) -> None:
+    from pebdsl.pipeline import solve
     from pebdsl.resolve import load_all
-    from pebdsl.solve import solve
 
     single = {v or "base": solve(d).objective for v, d in load_all(str(LUETH)).items()}
     for c in lueth_json["cases"]:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pebdsl.cli import app
 from pebdsl.diagnostics import PebdslError
-from pebdsl.solve import solve
+from pebdsl.pipeline import solve
 
 OVERLOADED = """\
 design "Overloaded block" {

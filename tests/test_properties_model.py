@@ -171,7 +171,7 @@ def scaled_prices(d: Design, k: float) -> Design:
 
 
 def check_design(d: Design, k: float) -> None:
-    from pebdsl.solve import solve
+    from pebdsl.pipeline import solve
 
     r = solve(d)
     assert r.status == "optimal"
@@ -275,7 +275,7 @@ def test_properties_on_design_objects(d: Design, k: float) -> None:
 
 def test_the_checks_catch_a_broken_result() -> None:
     """The property checks are not vacuous: a tampered balance or account fails them."""
-    from pebdsl.solve import solve
+    from pebdsl.pipeline import solve
 
     d = next(iter(_examples()))
     r = solve(d)

@@ -610,7 +610,7 @@ def _real_pipeline() -> bool:
     import importlib.util
 
     try:
-        found = all(importlib.util.find_spec(m) for m in ("pebdsl.resolve", "pebdsl.solve"))
+        found = all(importlib.util.find_spec(m) for m in ("pebdsl.resolve", "pebdsl.pipeline"))
     except ImportError:
         return False
     return found and SUNNY.exists()
@@ -618,8 +618,8 @@ def _real_pipeline() -> bool:
 
 @pytest.mark.skipif(not _real_pipeline(), reason="pebdsl.resolve / pebdsl.solve not available yet")
 def test_real_sunny_street_report(tmp_path: Path) -> None:
+    from pebdsl.pipeline import solve
     from pebdsl.resolve import load_all
-    from pebdsl.solve import solve
 
     designs = load_all(str(SUNNY))
     try:

@@ -4,7 +4,7 @@ Input: a `ModelIR`. Output: `Solution` with primal values, row duals (`getSoluti
 HiGHS's sign: d objective / d row bound, so a balance `… = load` has a positive dual), the
 hand-off (`build`) and solver (`solve`) times, and for an infeasible model the IIS
 (`Highs.getIis()`), for an unbounded one the primal ray. No banner, no log (`output_flag`
-False). Raises nothing: the status says what happened (solve.py turns it into E5xx).
+False). Raises nothing: the status says what happened (pipeline.py turns it into E5xx).
 """
 
 from __future__ import annotations

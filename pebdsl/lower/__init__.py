@@ -3,7 +3,7 @@
 Input: a validated `Design` (pebdsl.design). Output: `ModelIR` (pebdsl.ir) with every variable
 and constraint block of the design's LP, costs as price x dt_h per kW column, and
 `ir.info` holding what extraction and settlement need (market forms, nodes, products).
-Raises nothing for a valid design (infeasibility is found by the solver, E5xx in solve.py).
+Raises nothing for a valid design (infeasibility is found by the solver, E5xx in pipeline.py).
 
 Each pass is `lower_x(ctx) -> None`: it adds whole blocks to `ctx.ir` with numpy, and adds its
 terms to the shared expressions that later passes close (the participants' energy balance,

@@ -1,8 +1,9 @@
 """Compile, solve, extract, settle and score one design.
 
 Input: a validated `Design`. Output: `Results` (pebdsl.results) with every time series, the
-trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.score`, when
-importable), timings per stage (lower, build, solve, extract, settle, kpis) and model_stats.
+trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.score`),
+timings per stage (parse and resolve from the design, lower, build, solve, extract, settle,
+kpis) and model_stats.
 Raises `PebdslError`: E501 infeasible (an IIS mapped back to declarations, entities and local
 timestamps), E502 unbounded, E503 solver failure or unknown backend.
 
@@ -15,9 +16,7 @@ they receive); docs/model.md explains every choice.
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 from typing import Any
 
 import numpy as np
@@ -59,15 +58,13 @@ def solve(design: Design, backend: str = "highs", solver: str | None = None) -> 
 
     settle(res, ir, sol)
     timings["settle"] = time.perf_counter() - t0
-    try:
-        from pebdsl import kpis
-    except ImportError:  # the KPI module is optional for the model's own tests
-        kpis = None  # type: ignore[assignment]
-    if kpis is not None:
-        t0 = time.perf_counter()
-        kpis.score(res)
-        timings["kpis"] = time.perf_counter() - t0
-    res.timings = timings
+    from pebdsl import kpis
+
+    t0 = time.perf_counter()
+    kpis.score(res)
+    timings["kpis"] = time.perf_counter() - t0
+    # Front-end stages (parse, resolve) were timed by pebdsl.resolve.load, when it made the design.
+    res.timings = {**design.timings, **timings}
     return res
 
 
@@ -628,18 +625,3 @@ def _unbounded(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
 
 
 __all__ = ["build", "diagnose", "extract", "market_flows", "solve"]
-
-
-class _CallableModule(types.ModuleType):
-    """`pebdsl.solve(design)` keeps working after `import pebdsl.solve`.
-
-    Importing this submodule rebinds the package attribute `pebdsl.solve` (the public function
-    in pebdsl/__init__.py) to the module; making the module callable keeps both spellings."""
-
-    def __call__(
-        self, design: Design, backend: str = "highs", solver: str | None = None
-    ) -> Results:
-        return solve(design, backend=backend, solver=solver)
-
-
-sys.modules[__name__].__class__ = _CallableModule
