@@ -1,0 +1,173 @@
+"""Time the Trondheim case: the year 2023 stage by stage, and the default week compare.
+
+Runs, as a user would, the base design over the whole of 2023 (8760 hourly steps) with the
+year-average tariffs (the design file explains them):
+    pebdsl solve designs/trondheim.peb --set 'horizon.start = 2023-01-01'
+        --set 'horizon.duration = 365 d' --set 'grid.buy = ...' ... --out <tmp>/year
+(`--summer-tariffs` keeps the week's tariffs: only the two horizon edits) and prints the wall
+time of the command and the per-stage timings (lower, build, solve, extract, ...) that
+`results.json` records, with the model's size.
+With `--compare` it also times
+    pebdsl compare designs/trondheim.peb --out <tmp>/compare
+(the acceptance budget for the default week is 60 s for every variant together).
+
+It is not a `variant year` in the design because `pebdsl compare` solves every variant and the
+year takes minutes, well over the week comparison's 60 s budget.
+
+Usage:  .venv/bin/python benchmarks/trondheim_year.py [--compare] [--json] [--summer-tariffs]
+Exit code: 0 when every command succeeded, 1 otherwise. No timed asserts: the numbers are
+information for benchmarks/model_speed.py and docs/trondheim.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DESIGN = ROOT / "designs" / "trondheim.peb"
+
+
+def _pebdsl() -> list[str]:
+    exe = Path(sys.executable).with_name("pebdsl")
+    if exe.is_file():
+        return [str(exe)]
+    found = shutil.which("pebdsl")
+    return [found] if found else [sys.executable, "-m", "pebdsl"]
+
+
+def _run(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [*_pebdsl(), *args], cwd=ROOT, capture_output=True, text=True, env=os.environ.copy()
+    )
+    return time.perf_counter() - t0, proc
+
+
+HORIZON = ["horizon.start = 2023-01-01", "horizon.duration = 365 d"]
+# Year averages: consumption tax 9.16 øre Jan-Mar and 15.84 Apr-Dec, hour-weighted 14.19 øre/kWh;
+# Tensio's capacity charge 49 NOK/kW/month in winter and 33 in summer, 41 on average.
+TARIFFS = [
+    "grid.buy = spot + 2 ore/kWh + 14.19 ore/kWh",
+    "market brattora_p2p.fee = 14.19 ore/kWh",
+    "market sluppen_p2p.fee = 14.19 ore/kWh",
+    "market campus_p2p.fee = 14.19 ore/kWh",
+    "market city_pool.fee = 14.19 ore/kWh",
+    "dso.capacity_charge = 41 NOK/kW/month",
+]
+
+
+def _set_args(sets: list[str]) -> list[str]:
+    return [a for s in sets for a in ("--set", s)]
+
+
+def time_solve(sets: list[str], out: Path) -> dict[str, Any]:
+    wall, proc = _run(["solve", str(DESIGN), *_set_args(sets), "--out", str(out)])
+    shown = " ".join(f"--set '{s}'" for s in sets)
+    row: dict[str, Any] = {
+        "command": f"pebdsl solve designs/trondheim.peb {shown}",
+        "wall_s": round(wall, 2),
+        "exit": proc.returncode,
+    }
+    if proc.returncode != 0:
+        row["stderr"] = proc.stderr[-2000:]
+        return row
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    row["status"] = doc.get("status")
+    row["objective"] = doc.get("objective")
+    row["model"] = doc.get("model")
+    row["timings"] = doc.get("timings", {})
+    return row
+
+
+def time_compare(out: Path) -> dict[str, Any]:
+    wall, proc = _run(["compare", str(DESIGN), "--out", str(out), "--json"])
+    row: dict[str, Any] = {
+        "command": "pebdsl compare designs/trondheim.peb",
+        "wall_s": round(wall, 2),
+        "exit": proc.returncode,
+    }
+    if proc.returncode != 0:
+        row["stderr"] = proc.stderr[-2000:]
+        return row
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return row
+    cases = doc.get("cases", doc) if isinstance(doc, dict) else doc
+    row["cases"] = [
+        {k: c.get(k) for k in ("variant", "status", "total_cost")}
+        for c in cases
+        if isinstance(c, dict)
+    ]
+    return row
+
+
+def _print_solve(row: dict[str, Any]) -> None:
+    print(f"$ {row['command']}")
+    print(f"  wall time        {row['wall_s']:8.2f} s   (exit {row['exit']})")
+    if row["exit"] != 0:
+        print(row.get("stderr", ""))
+        return
+    obj = row.get("objective") or {}
+    value = obj.get("value", float("nan"))
+    print(f"  status           {row.get('status')}, objective {value:,.0f} {obj.get('unit', '')}")
+    model = row.get("model") or {}
+    if model:
+        print(
+            "  model            "
+            + ", ".join(f"{k} {v:,}" for k, v in model.items() if isinstance(v, int))
+        )
+    timings = row.get("timings") or {}
+    for stage, seconds in timings.items():
+        if isinstance(seconds, int | float):
+            print(f"  {stage:<16} {seconds:8.3f} s")
+    total = sum(v for v in timings.values() if isinstance(v, int | float))
+    print(f"  sum of stages    {total:8.3f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--summer-tariffs",
+        action="store_true",
+        help="keep the week's (summer) tariffs; only extend the horizon",
+    )
+    ap.add_argument("--compare", action="store_true", help="also time the default week compare")
+    ap.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    args = ap.parse_args(argv)
+
+    rows: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="trondheim-bench-") as tmp:
+        sets = HORIZON if args.summer_tariffs else HORIZON + TARIFFS
+        rows["solve"] = time_solve(sets, Path(tmp) / "year")
+        if args.compare:
+            rows["compare"] = time_compare(Path(tmp) / "compare")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_solve(rows["solve"])
+        if "compare" in rows:
+            c = rows["compare"]
+            print(f"$ {c['command']}")
+            print(f"  wall time        {c['wall_s']:8.2f} s   (exit {c['exit']}; budget 60 s)")
+            for case in c.get("cases", []):
+                print(
+                    f"  {case.get('variant') or 'base':<18} {case.get('status')}, "
+                    f"total cost {case.get('total_cost')}"
+                )
+            if c["exit"] != 0:
+                print(c.get("stderr", ""))
+    return 0 if all(r.get("exit") == 0 for r in rows.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The +CityxChange Trondheim case (designs/trondheim.peb): it checks, solves and compares.
+
+Fast checks of the shipped case study: the design and every variant resolve; the base week
+solves to optimality; `compare` of the default variants gives at least four solved cases with
+the three values; sanity of the economics (no local trade in the reference, trading never costs
+more than the reference) and of the data the design uses (PV yield per kWp, Powerhouse's
+published annual production). The compare run time is printed as information only; the timing
+claim lives in benchmarks/trondheim_year.py and docs/trondheim.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pebdsl
+
+DESIGN = Path(__file__).resolve().parents[1] / "designs" / "trondheim.peb"
+VARIANTS = ("reference", "local_only", "shared_batteries", "dso_flex")
+# The year run (benchmarks/trondheim_year.py): the base design on the whole of 2023.
+YEAR = ["horizon.start = 2023-01-01", "horizon.duration = 365 d"]
+VALUE_KEYS = (
+    "pv_surplus_local_share",
+    "peak_reduction_kw",
+    "deferral_value",
+    "local_trade_kwh",
+    "local_trade_value",
+    "flexibility_kwh",
+    "flexibility_value",
+)
+
+
+def test_design_and_every_variant_resolve() -> None:
+    designs = pebdsl.load_all(str(DESIGN))
+    assert None in designs
+    for name in VARIANTS:
+        assert name in designs, f"variant {name} missing"
+    base = designs[None]
+    assert base.currency == "NOK"
+    assert base.time.timezone == "Europe/Oslo"
+    assert base.n_steps == 7 * 24
+    assert set(base.blocks) == {"brattora", "sluppen", "campus"}
+    assert base.reference == "reference"
+    # Reference: no market at all; local_only: only the three block markets.
+    assert not designs["reference"].markets
+    assert set(designs["local_only"].markets) == {"brattora_p2p", "sluppen_p2p", "campus_p2p"}
+    assert "city_pool" in base.markets
+    assert len(designs["shared_batteries"].shared_batteries) == 3
+    assert designs["dso_flex"].dso.flexibility
+    assert pebdsl.load(str(DESIGN), sets=YEAR).n_steps == 365 * 24
+
+
+def test_pv_yield_of_the_trondheim_profiles() -> None:
+    """PV over 2023: 700-900 kWh/kWp on flat roofs; Powerhouse ~485 MWh/yr as published."""
+    year = pebdsl.load(str(DESIGN), sets=YEAR)
+    for name in ("brattorkaia16", "sluppen_a", "ntnu_lab"):
+        p = year.participants[name]
+        (pv,) = [g for g in p.generation if g.kind == "pv"]
+        assert pv.peak_kw
+        kwh_per_kwp = float(np.sum(pv.profile_kw)) * year.dt_h / pv.peak_kw
+        assert 700.0 <= kwh_per_kwp <= 900.0, (name, kwh_per_kwp)
+    ph = year.participants["powerhouse"]
+    mwh = float(np.sum(ph.generation_kw(year.n_steps))) * year.dt_h / 1000.0
+    # Published: ~485 MWh/yr (Entra via Sinus 2019; Nemitek); our blend of roof and facade.
+    assert 460.0 <= mwh <= 510.0, mwh
+
+
+def test_annual_loads_match_the_declared_energy() -> None:
+    year = pebdsl.load(str(DESIGN), sets=YEAR)
+    ph = year.participants["powerhouse"]
+    assert ph.load is not None
+    assert float(np.sum(ph.load.profile_kw)) * year.dt_h == pytest.approx(436_000.0, rel=1e-3)
+
+
+def test_base_week_solves_optimal() -> None:
+    t0 = time.perf_counter()
+    results = pebdsl.solve(pebdsl.load(str(DESIGN)))
+    print(f"\ntrondheim base week: {time.perf_counter() - t0:.2f} s")
+    assert results.status == "optimal"
+    assert results.objective > 0.0
+
+
+@pytest.fixture(scope="module")
+def comparison() -> Any:
+    from pebdsl.compare import compare
+
+    t0 = time.perf_counter()
+    comp = compare([str(DESIGN)], progress=False)
+    print(f"\ntrondheim compare (default week variants): {time.perf_counter() - t0:.2f} s")
+    return comp
+
+
+def _cases(comparison: Any) -> dict[str, dict[str, Any]]:
+    return {(c.variant or "base"): c.summary for c in comparison.cases}
+
+
+def test_compare_solves_at_least_four_cases_with_the_three_values(comparison: Any) -> None:
+    cases = _cases(comparison)
+    solved = {k: s for k, s in cases.items() if s.get("status") == "optimal"}
+    assert len(solved) >= 4, {k: s.get("status") for k, s in cases.items()}
+    for name in ("base", "reference", "local_only", "shared_batteries", "dso_flex"):
+        assert name in solved, name
+    for name, s in solved.items():
+        values = s["values"]
+        for key in VALUE_KEYS:
+            assert key in values, (name, key)
+    # The year run is the benchmark's, not part of the default week comparison.
+    assert "year" not in cases
+
+
+def test_reference_has_no_local_trade(comparison: Any) -> None:
+    ref = _cases(comparison)["reference"]
+    assert ref["values"]["local_trade_kwh"] == pytest.approx(0.0, abs=1e-6)
+    assert ref["demand_shares"]["local_trade"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_trading_never_costs_more_than_the_reference(comparison: Any) -> None:
+    cases = _cases(comparison)
+    ref = cases["reference"]["total_cost"]
+    tol = 1e-6 * abs(ref) + 1e-6
+    assert cases["local_only"]["total_cost"] <= ref + tol
+    assert cases["base"]["total_cost"] <= cases["local_only"]["total_cost"] + tol
+    assert cases["shared_batteries"]["total_cost"] <= cases["base"]["total_cost"] + tol
+    assert cases["base"]["values"]["local_trade_kwh"] > 0.0
