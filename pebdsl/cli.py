@@ -165,6 +165,14 @@ def solve(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
     sets: SetOpt = None,
+    with_reference: Annotated[
+        bool,
+        typer.Option(
+            "--reference/--no-reference",
+            help="With --out, also solve the design's reference variant so the report shows "
+            "savings against it.",
+        ),
+    ] = True,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.output import results_json, write_outputs
@@ -176,7 +184,12 @@ def solve(
         design = load(str(_existing(file)), variant=variant, sets=sets)
         results = _solve(design, backend=backend.value, solver=solver)
         if out is not None:
-            write_outputs(results, out, command=argv)
+            reference = None
+            if with_reference and design.reference and design.reference != design.variant:
+                # The same edits apply to the reference, so the savings compare like with like.
+                ref_design = load(str(file), variant=design.reference, sets=sets)
+                reference = _solve(ref_design, backend=backend.value, solver=solver)
+            write_outputs(results, out, command=argv, reference=reference)
     except PebdslError as e:
         _fail(e)
     doc = results_json(results)

@@ -128,3 +128,15 @@ def test_python_module_entry_point() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("pebdsl ")
+
+
+def test_solve_report_shows_savings_against_the_reference(tmp_path: Path) -> None:
+    lueth = ROOT / "designs" / "lueth2018_pcdg.peb"
+    with_ref = runner.invoke(app, ["solve", str(lueth), "--out", str(tmp_path / "a")])
+    assert with_ref.exit_code == 0, with_ref.output
+    assert "saving against the reference" in (tmp_path / "a" / "report.html").read_text()
+    without = runner.invoke(
+        app, ["solve", str(lueth), "--no-reference", "--out", str(tmp_path / "b")]
+    )
+    assert without.exit_code == 0, without.output
+    assert "saving against the reference" not in (tmp_path / "b" / "report.html").read_text()
