@@ -1,4 +1,4 @@
-"""Every ```peb block of docs/*.md is checked (PRQL-style docs examples compiled in tests).
+"""Every ```peb block of docs/*.md and README.md is checked (PRQL-style docs examples compiled in tests).
 
 - a block that starts with `design` is a complete design and must check clean;
 - any other block is a fragment, placed in a minimal valid design (`strategies.wrap`);
@@ -18,12 +18,13 @@ from pebdsl import PebdslError
 from pebdsl.parser import parse
 from pebdsl.resolve import resolve_all
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 def _blocks() -> list[tuple[str, int, str, bool, str | None]]:
     out = []
-    for md in sorted(DOCS.glob("*.md")):
+    for md in [*sorted(DOCS.glob("*.md")), ROOT / "README.md"]:
         heading = ""
         code: str | None = None
         lines = md.read_text(encoding="utf-8").splitlines()
