@@ -13,6 +13,7 @@ and `pebdsl fmt` start fast.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
@@ -40,11 +41,16 @@ def load(path: str, variant: str | None = None, sets: list[str] | None = None) -
     return _load(path, variant=variant, sets=sets)
 
 
-def load_all(path: str) -> dict[str | None, Design]:
-    """The base design and every variant, in declaration order (key None = the base design)."""
+def load_all(
+    path: str, variants: Collection[str] | None = None, *, for_compare: bool = False
+) -> dict[str | None, Design]:
+    """The base design and every variant, in declaration order (key None = the base design).
+
+    `variants`: only those named; `for_compare`: without the variants written `compare = false`
+    (unless named), as `pebdsl compare` solves them."""
     from pebdsl.resolve import load_all as _load_all
 
-    return _load_all(path)
+    return _load_all(path, variants, for_compare=for_compare)
 
 
 def solve(design: Design, backend: str = "highs", solver: str | None = None) -> Results:

@@ -188,7 +188,14 @@ def solve(
             if with_reference and design.reference and design.reference != design.variant:
                 # The same edits apply to the reference, so the savings compare like with like.
                 ref_design = load(str(file), variant=design.reference, sets=sets)
-                reference = _solve(ref_design, backend=backend.value, solver=solver)
+                if ref_design.time == design.time:
+                    reference = _solve(ref_design, backend=backend.value, solver=solver)
+                else:  # e.g. a year-long variant and a one-week reference: costs do not compare
+                    print(
+                        f"note: the reference `{design.reference}` has another horizon; "
+                        "the report shows no savings",
+                        file=sys.stderr,
+                    )
             write_outputs(results, out, command=argv, reference=reference)
     except PebdslError as e:
         _fail(e)
@@ -231,8 +238,20 @@ def compare(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
     backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+    variants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "-v",
+            help="Compare only these cases (repeatable; `base` is the base design), also "
+            "variants written `compare = false`.",
+        ),
+    ] = None,
 ) -> None:
-    """Solve every variant of each file and compare them side by side."""
+    """Solve every variant of each file and compare them side by side.
+
+    Variants written `compare = false` (e.g. a year-long one) are left out unless named with
+    --variant."""
     from pebdsl.compare import compare as _compare
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
@@ -243,6 +262,7 @@ def compare(
             backend=backend.value,
             progress=not as_json,
             command=argv,
+            variants=variants or None,
         )
     except PebdslError as e:
         _fail(e)

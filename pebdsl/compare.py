@@ -1,6 +1,8 @@
 """Compare designs: every variant of every file solved, scored and set side by side.
 
-Input: design file paths. Output: a `Comparison` with one `Case` per (file, variant): its
+Input: design file paths and optionally the cases to run (`variants`: names, `base` for the base
+design; default: the base and every variant not written `compare = false`). Output: a
+`Comparison` with one `Case` per (file, variant): its
 `Results` (or the rendered error that stopped it) and a summary dict with exactly the keys of
 docs/dev/contracts.md. With `out`, each case's outputs go to `out/<file-stem>/<label>/`
 (`output.write_outputs`) and the side-by-side report to `out/compare.html`, atomically.
@@ -17,7 +19,9 @@ the case's Design (every private and shared battery removed) and solved as an ex
 case. This is Lüth et al.'s (2018) Table 3 logic: the storage part of a case with trade and
 batteries is what the batteries add on top of trade; the rest is what trade brings. For a case
 without batteries, saving_storage = 0; for a case without trade (and a no-trade reference),
-saving_trade = 0 up to solver tolerance.
+saving_trade = 0 up to solver tolerance. A case on another time grid than the reference (a
+year-long variant against a one-week reference), or a comparison without the reference among
+its cases, gets no saving (None): the costs do not compare.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class Case:
     results: Results | None
     error: str | None
     summary: dict[str, Any] = field(default_factory=dict)
+    description: str = ""  # the variant's `description` ("" for the base or when unknown)
 
 
 @dataclass
@@ -153,6 +158,10 @@ class Comparison:
                 _num(v.get("peak_reduction_kw"), digits=1),
             )
         console.print(table)
+        for c in self.cases:
+            if c.description:
+                label = c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}"
+                console.print(f"{label}: {c.description}", markup=False, highlight=False)
         for c in self.cases:
             if c.error:
                 console.print(f"[bold red]{c.label}[/bold red] failed:", markup=True)
@@ -259,29 +268,60 @@ def _workers(designs: Sequence[Design]) -> int:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def _load_file(path: str) -> tuple[list[tuple[str | None, Design | None, str | None]], str | None]:
-    """[(variant, design or None, error or None)] for every variant; a file-level error alone.
+_Loaded = list[tuple[str | None, "Design | None", str | None]]
+
+
+def _load_file(
+    path: str, variants: Sequence[str] | None = None
+) -> tuple[_Loaded, str | None, tuple[str, ...]]:
+    """[(variant, design or None, error or None)] for the base (always) and the variants to
+    compare, a file-level error alone, and the names of every variant the file declares.
+    `variants` None: every variant not written `compare = false`; else only those named.
 
     load_all fails as a whole when any variant is bad; then each variant is loaded on its own
     so a bad variant does not take the others with it."""
-    from pebdsl.resolve import load, load_all
+    from pebdsl.resolve import load, load_all, variant_compare_flags
 
     try:
-        return [(v, d, None) for v, d in load_all(path).items()], None
+        designs = load_all(path, variants, for_compare=variants is None)
+        return [(v, d, None) for v, d in designs.items()], None, designs[None].variants
     except PebdslError as whole:
         try:
             base = load(path)
         except PebdslError as e:
-            return [], e.render()
-        out: list[tuple[str | None, Design | None, str | None]] = [(None, base, None)]
-        for v in base.variants:
+            return [], e.render(), ()
+        if variants is None:
+            flags = variant_compare_flags(path)
+            chosen = [v for v in base.variants if flags.get(v, True)]
+        else:
+            chosen = [v for v in base.variants if v in variants]
+        out: _Loaded = [(None, base, None)]
+        for v in chosen:
             try:
                 out.append((v, load(path, variant=v), None))
             except PebdslError as e:
                 out.append((v, None, e.render()))
         if all(err is None for _, _, err in out):  # not a variant's fault after all
-            return [], whole.render()
-        return out, None
+            return [], whole.render(), base.variants
+        return out, None, base.variants
+
+
+def _check_names(names: Sequence[str], declared: set[str]) -> None:
+    """E108 for a `--variant` name that no compared file declares (`base`: the base design)."""
+    from pebdsl.diagnostics import did_you_mean, error
+
+    known = [BASE_LABEL, *sorted(declared)]
+    diags = [
+        error(
+            "E108",
+            f"unknown variant `{name}`",
+            hints=(*did_you_mean(name, known), "variants: " + ", ".join(known)),
+        )
+        for name in dict.fromkeys(names)
+        if name not in known
+    ]
+    if diags:
+        raise PebdslError(diags)
 
 
 # --- the comparison -----------------------------------------------------------------------------
@@ -293,8 +333,13 @@ def compare(
     backend: str = "highs",
     progress: bool = True,
     command: str = "",
+    variants: Sequence[str] | None = None,
 ) -> Comparison:
-    """Solve and compare every variant of each file (see the module docstring)."""
+    """Solve and compare the variants of each file (see the module docstring).
+
+    `variants`: the cases to run, by name (`base` is the base design), also variants written
+    `compare = false`; None: the base and every variant not written `compare = false`. A name
+    that no file declares is E108 (raised before anything is solved)."""
     from pebdsl.kpis import three_values
 
     t0 = time.perf_counter()
@@ -302,24 +347,36 @@ def compare(
     cases: list[Case] = []
     refs: dict[int, str | None] = {}
     jobs: list[_Job] = []
+    declared: set[str] = set()
+    any_loaded = False
     for fi, path in enumerate(files):
-        loaded, file_error = _load_file(path)
+        loaded, file_error, names = _load_file(path, variants)
+        declared.update(names)
         if file_error is not None:
             cases.append(Case(path, None, _label(None), None, file_error))
             continue
+        any_loaded = True
         for variant, design, err in loaded:
+            if variant is None and design is not None:
+                refs[fi] = design.reference
+            if variants is not None and variant is None and BASE_LABEL not in variants:
+                continue  # the base is loaded for the file's facts but not a case
             label = _label(variant)
-            cases.append(Case(path, variant, label, None, err))
+            description = design.variant_description if design is not None else ""
+            cases.append(Case(path, variant, label, None, err, description=description))
             if design is None:
                 continue
-            refs[fi] = design.reference
             jobs.append(_Job((fi, label), design))
-    # Derived no-battery cases, only where a saving split is asked for (a reference exists).
+    if variants is not None and any_loaded:
+        _check_names(variants, declared)
+    # Derived no-battery cases, only where a saving split is asked for: the reference is one of
+    # the cases and on the same time grid.
+    ref_designs = {fi: j.design for j in jobs for fi, label in [j.key] if label == refs.get(fi)}
     derived = [
         _Job((fi, label + NO_BATTERY_SUFFIX), without_batteries(j.design))
         for j in list(jobs)
         for fi, label in [j.key]
-        if refs.get(fi) is not None and has_batteries(j.design)
+        if fi in ref_designs and ref_designs[fi].time == j.design.time and has_batteries(j.design)
     ]
     all_jobs = jobs + derived
     t_load = time.perf_counter() - t0
@@ -335,8 +392,9 @@ def compare(
             c.results, c.error = res
     for fi, path in enumerate(files):
         ref_case = _reference_case(cases, path, refs.get(fi))
-        ref = ref_case.results if ref_case else None
+        file_ref = ref_case.results if ref_case else None
         for c in (c for c in cases if c.file == path):
+            ref = file_ref if _comparable(c.results, file_ref) else None
             nb = by_key.get((fi, c.label + NO_BATTERY_SUFFIX))
             c.summary = summarize(c, ref, nb[0] if nb else None, refs.get(fi) is not None)
             if c.results is not None:
@@ -354,6 +412,11 @@ def compare(
 
 def _label(variant: str | None) -> str:
     return variant or BASE_LABEL
+
+
+def _comparable(case: Results | None, ref: Results | None) -> bool:
+    """Savings against `ref` mean something: both solved, on the same time grid."""
+    return case is not None and ref is not None and case.design.time == ref.design.time
 
 
 def _reference_case(cases: list[Case], path: str, ref: str | None) -> Case | None:
@@ -399,6 +462,7 @@ def summarize(
         "file": case.file,
         "variant": case.variant,
         "label": case.label,
+        "description": case.description,
         "status": "error" if r is None else r.status,
         "total_cost": None,
         "currency": None,

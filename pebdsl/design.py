@@ -248,6 +248,11 @@ class Design:
     dso: Dso = field(default_factory=Dso)
     description: str = ""
     variant: str | None = None  # None for the base design
+    # The variant's `description = "…"` (shown by reports and `pebdsl compare`); "" for the base.
+    variant_description: str = ""
+    # The variant's `compare` attribute: False = `pebdsl compare` leaves it out unless it is named
+    # (`--variant NAME`), e.g. a year-long variant. Always True for the base design.
+    in_compare: bool = True
     variants: tuple[str, ...] = ()  # every variant declared in the file, in order
     reference: str | None = None  # the variant that is the no-trade reference, if any
     sources: tuple[SourceFile, ...] = ()

@@ -19,6 +19,8 @@ Layout (docs/syntax.md has the full list):
   (one level deeper, trailing comma) and `)` on its own line.
 - Numbers, units and names exactly as written; strings re-escaped; operators spaced (`a + b`),
   parentheses as written (plus any needed to keep the meaning of a hand-built tree).
+- A variant's attributes (`description`, `compare`) are written first in its body, with their
+  comments (the parser lists them first too, so the tree round-trips).
 - Comments: own-line comments stay before the statement that follows them; a trailing comment
   stays at the end of its line (aligned over consecutive commented lines, two spaces after the
   longest code, or at the author's column if further right and the line kept its code); comments
@@ -58,12 +60,66 @@ def format_file(file: s.File, source_text: str = "") -> str:
     """The canonical text of a parsed file; `source_text` (the text it was parsed from) supplies
     the comments' neighbourhood and the blank lines to keep. A hand-built tree (no spans) formats
     without either."""
+    moved = _variant_attributes_first(file, source_text)
+    if moved is not None:
+        return format_source(moved, file.span.source.path)
     try:
         return _Formatter(file, source_text).run()
     except RecursionError:
         raise PebdslError(
             error("E006", "expression nested too deeply", file.span, "cannot format this file")
         ) from None
+
+
+_REST_OF_LINE = re.compile(r"[ \t\r\f;]*(#[^\n]*)?")
+
+
+def _variant_attributes_first(file: s.File, text: str) -> str | None:
+    """The source text with the attributes of each variant moved before its edits, or None when
+    nothing moves. The parser already lists a variant's attributes first (`syntax.VariantDecl`);
+    moving their source lines too (with the comments and blank lines above them and a trailing
+    comment) keeps every comment next to its statement. A variant whose statements do not each
+    own whole lines (`variant v { set a.b = 1; compare = false }`) is left to the formatter,
+    which writes the attributes first all the same; only its comments may not follow them."""
+    src = file.span.source
+    if not text or src.text != text:
+        return None
+    edits: list[tuple[int, int, str]] = []
+    for d in file.decls:
+        if not isinstance(d, s.VariantDecl) or any(it.span.source is not src for it in d.items):
+            continue
+        starts = [it.span.start for it in d.items]
+        if starts == sorted(starts):
+            continue
+        close = d.span.end - 1  # the `}`
+        brace = text.find("{", d.name.span.end, close)
+        lo = text.find("\n", brace, close) + 1 if brace >= 0 else 0
+        if lo <= 0:
+            continue
+        regions: list[tuple[Any, int, int]] = []
+        for it in sorted(d.items, key=lambda x: x.span.start):
+            line_start = text.rfind("\n", 0, it.span.start) + 1
+            eol = text.find("\n", it.span.end, close)
+            rest = _REST_OF_LINE.match(text, it.span.end, max(eol, it.span.end))
+            if (
+                line_start < lo
+                or text[line_start : it.span.start].strip()
+                or eol < 0
+                or rest is None
+                or rest.end() != eol
+            ):
+                break
+            regions.append((it, lo, eol + 1))
+            lo = eol + 1
+        else:
+            moved = [r for r in regions if isinstance(r[0], s.Attribute)]
+            moved += [r for r in regions if not isinstance(r[0], s.Attribute)]
+            edits.append((regions[0][1], regions[-1][2], "".join(text[a:b] for _, a, b in moved)))
+    if not edits:
+        return None
+    for a, b, new in reversed(edits):
+        text = text[:a] + new + text[b:]
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

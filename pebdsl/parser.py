@@ -243,7 +243,10 @@ class _Builder:
 
     def variant(self, c: list[Item]) -> s.VariantDecl:
         items, _lb, rb = c[2]
-        return s.VariantDecl(_name(c[1]), items, _span(c[0], rb))
+        # The variant's attributes first (in source order), then its edits in order.
+        attrs = tuple(it for it in items if isinstance(it, s.Attribute))
+        edits = tuple(it for it in items if not isinstance(it, s.Attribute))
+        return s.VariantDecl(_name(c[1]), attrs + edits, _span(c[0], rb))
 
     def plain_name(self, c: list[Item]) -> s.Name:
         return _name(c[0])
@@ -662,8 +665,8 @@ _WORDS = {
 _GROUPS: tuple[tuple[frozenset[str], frozenset[str], str], ...] = (
     (
         frozenset({"WITHOUT", "SET"}),
-        frozenset({"WITHOUT", "SET", "PARTICIPANT"}) | _TOP_KEYWORDS | _ASSET_KINDS,
-        "a variant item (`without …`, `set …`, a declaration)",
+        frozenset({"WITHOUT", "SET", "PARTICIPANT", "NAME"}) | _TOP_KEYWORDS | _ASSET_KINDS,
+        "a variant item (`without …`, `set …`, `name = value`, a declaration)",
     ),
     (
         frozenset({"DESIGN", "HORIZON", "MARKET"}),

@@ -29,7 +29,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
 from pebdsl.series import SeriesContext, strip
 from pebdsl.source import NO_SPAN, SourceFile, Span
 
-__all__ = ["load", "load_all", "resolve", "resolve_all"]
+__all__ = ["load", "load_all", "resolve", "resolve_all", "variant_compare_flags"]
 
 # Names a declaration may not take: grammar keywords and words with a meaning as values.
 RESERVED = frozenset({
@@ -85,6 +85,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "dso": ("energy_charge", "capacity_charge", "capacity_basis", "reinforcement_cost"),
     "link": ("capacity", "loss", "fee"),
     "flexibility": ("limit", "price"),
+    "variant": ("description", "compare"),
 }
 
 MAX_STEPS = 2_000_000  # ~ 57 years hourly: beyond this a typo, not a study
@@ -116,11 +117,17 @@ def load(path: str, variant: str | None = None, sets: list[str] | None = None) -
     return design
 
 
-def load_all(path: str) -> dict[str | None, D.Design]:
-    """The base design and every variant, in declaration order (key None = the base)."""
+def load_all(
+    path: str, variants: Collection[str] | None = None, *, for_compare: bool = False
+) -> dict[str | None, D.Design]:
+    """The base design and every variant, in declaration order (key None = the base).
+
+    `variants`: only the variants of these names (names not declared are skipped; the base's
+    `Design.variants` lists those that are). `for_compare`: also skip the variants written
+    with `compare = false` (unless named in `variants`), without resolving them."""
     tree, source, parse_s = _read(path)
     t0 = time.perf_counter()
-    designs = resolve_all(tree, source)
+    designs = resolve_all(tree, source, variants, for_compare=for_compare)
     # One parse serves every variant; resolving is shared out evenly among them.
     resolve_s = (time.perf_counter() - t0) / len(designs)
     for design in designs.values():
@@ -138,11 +145,24 @@ def resolve(
     return _Resolver(file, source).design(variant, sets)
 
 
-def resolve_all(file: S.File, source: SourceFile | None = None) -> dict[str | None, D.Design]:
+def resolve_all(
+    file: S.File,
+    source: SourceFile | None = None,
+    variants: Collection[str] | None = None,
+    *,
+    for_compare: bool = False,
+) -> dict[str | None, D.Design]:
+    """The base design and the variants `load_all` describes."""
     r = _Resolver(file, source)
     out: dict[str | None, D.Design] = {None: r.design(None, None)}
     diags: list[Diagnostic] = []
+    flags = variant_compare_flags(file) if for_compare else {}
     for name in r.base.variants:
+        named = variants is not None and name in variants
+        if variants is not None and not named and not for_compare:
+            continue
+        if for_compare and not named and not flags.get(name, True):
+            continue
         try:
             out[name] = r.design(name, None)
         except PebdslError as e:
@@ -150,6 +170,26 @@ def resolve_all(file: S.File, source: SourceFile | None = None) -> dict[str | No
     if diags:
         raise PebdslError(_dedupe(diags))
     return out
+
+
+def variant_compare_flags(file: S.File | str) -> dict[str, bool]:
+    """Each variant's `compare` attribute, read from the syntax tree (or the file at this path)
+    without resolving anything: False only where it is written `compare = false`, once (a wrong
+    value, E307, or a second `compare`, E109, is an error when the variant is resolved, so such a
+    variant stays in `pebdsl compare` to show it)."""
+    if isinstance(file, str):
+        file = _read(file)[0]
+    flags: dict[str, bool] = {}
+    for decl in file.decls:
+        if isinstance(decl, S.VariantDecl):
+            given = [
+                strip(it.value)
+                for it in decl.items
+                if isinstance(it, S.Attribute) and it.name.value == "compare"
+            ]
+            off = len(given) == 1 and isinstance(given[0], S.Bool) and not given[0].value
+            flags.setdefault(decl.name.value, not off)
+    return flags
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -550,6 +590,8 @@ def _set_attr(items: list[Any], attr: S.Attribute) -> list[Any]:
 def _apply_variant(m: Model, v: S.VariantDecl, errs: _Errors) -> None:
     for item in v.items:
         with errs.guard():
+            if isinstance(item, S.Attribute):
+                continue  # the variant's own attributes (description, compare), not edits
             if isinstance(item, S.Without):
                 _without(m, item)
             elif isinstance(item, S.SetEdit):
@@ -820,6 +862,7 @@ class _Resolver:
         errs.diags.extend(self.base_errors)
         errs.raise_if_any()
         m = self.base.copy()
+        vattrs: list[S.Attribute] = []
         if variant is not None:
             node = m.nodes.get(variant)
             if node is None or node.kind != "variant":
@@ -836,11 +879,12 @@ class _Resolver:
                     )
                 )
             _apply_variant(m, node.decl, errs)
+            vattrs = [it for it in node.decl.items if isinstance(it, S.Attribute)]
         if sets:
             v = S.VariantDecl(S.Name("--set"), tuple(_parse_sets(sets)))
             _apply_variant(m, v, errs)
         errs.raise_if_any()
-        return _Builder(m, self.source, errs, variant).build()
+        return _Builder(m, self.source, errs, variant, vattrs).build()
 
 
 def _attr_span(a: S.Attribute) -> Span:
@@ -848,11 +892,19 @@ def _attr_span(a: S.Attribute) -> Span:
 
 
 class _Builder:
-    def __init__(self, m: Model, source: SourceFile, errs: _Errors, variant: str | None):
+    def __init__(
+        self,
+        m: Model,
+        source: SourceFile,
+        errs: _Errors,
+        variant: str | None,
+        variant_attrs: list[S.Attribute] | None = None,
+    ):
         self.m = m
         self.source = source
         self.errs = errs
         self.variant = variant
+        self.variant_attrs = variant_attrs or []
         self.currency = "EUR"
         self.where: Where = {}
         self.ctx: SeriesContext | None = None
@@ -1022,6 +1074,7 @@ class _Builder:
                 description = v.value
             else:
                 errs.add(error("E307", "description must be a string", v.span))
+        variant_description, in_compare = self.variant_attributes()
         grid_time = None
         with contextlib.suppress(_Failed):
             grid_time = self.horizon()
@@ -1105,6 +1158,8 @@ class _Builder:
             dso=dso,
             description=description,
             variant=self.variant,
+            variant_description=variant_description,
+            in_compare=in_compare,
             variants=tuple(m.variants),
             reference=reference,
             sources=(self.source,),
@@ -1115,6 +1170,45 @@ class _Builder:
         if diags:
             raise PebdslError(_dedupe(diags))
         return design
+
+    def variant_attributes(self) -> tuple[str, bool]:
+        """The variant's `description` (a string) and `compare` (true or false)."""
+        vattrs = self.attrs(self.variant_attrs, "variant")
+        description = ""
+        if "description" in vattrs:
+            v = strip(vattrs["description"].value)
+            if isinstance(v, S.String):
+                description = v.value
+            else:
+                self.errs.add(
+                    error(
+                        "E307",
+                        "a variant's description must be a string",
+                        v.span,
+                        "not a string",
+                        ('write `description = "…"`',),
+                    )
+                )
+        in_compare = True
+        if "compare" in vattrs:
+            v = strip(vattrs["compare"].value)
+            if isinstance(v, S.Bool):
+                in_compare = v.value
+            else:
+                shown = v.span.text if v.span is not NO_SPAN else _text(v)
+                self.errs.add(
+                    error(
+                        "E307",
+                        f"a variant's `compare` must be `true` or `false`; got `{shown}`",
+                        v.span,
+                        "not true or false",
+                        (
+                            "`compare = false` leaves the variant out of `pebdsl compare` "
+                            "unless it is named with `--variant`",
+                        ),
+                    )
+                )
+        return description, in_compare
 
     # -- horizon ------------------------------------------------------------------------------
     def horizon(self) -> D.TimeGrid:

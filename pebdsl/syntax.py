@@ -356,7 +356,9 @@ class SetEdit:
 @dataclass(frozen=True)
 class VariantDecl:
     name: Name
-    # Edits, applied in order; declarations written inside are additions.
+    # The variant's attributes (`description = "…"`, `compare = false`) first, in source order
+    # (the parser moves them there, so where they are written does not matter), then the edits,
+    # applied in order; declarations written inside are additions.
     items: tuple[VariantItem, ...]
     span: Span = _span()
 
@@ -377,8 +379,10 @@ TopDecl = Union[
 ]
 # Inside a variant, a singleton declaration (horizon, grid, dso) merges into the base one
 # attribute by attribute (`variant year { horizon { duration = 365 d } }`); a named declaration
-# adds a new object (or replaces one of the same name).
+# adds a new object (or replaces one of the same name). An `Attribute` is the variant's own
+# (`description`, `compare`), not an edit.
 VariantItem = Union[
+    Attribute,
     Without,
     SetEdit,
     SeriesDecl,

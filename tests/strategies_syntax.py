@@ -288,10 +288,12 @@ withouts = st.one_of(
 sets = st.builds(
     s.SetEdit, st.one_of(st.none(), st.sampled_from(EDIT_KINDS)), targets(), expressions
 )
+# A variant's own attributes come first in its items (the parser lists them there).
 variants = st.builds(
-    s.VariantDecl,
+    lambda name, attrs, edits: s.VariantDecl(name, tuple(attrs) + tuple(edits)),
     names(),
-    st.lists(st.one_of(withouts, sets, decls_named, decls_singleton), max_size=4).map(tuple),
+    st.lists(attributes, max_size=2),
+    st.lists(st.one_of(withouts, sets, decls_named, decls_singleton), max_size=4),
 )
 designs = st.builds(s.DesignDecl, strings.map(s.String), attr_bodies)
 top_decls = st.one_of(designs, decls_named, decls_singleton, variants)

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from pebdsl import compare as cmp
+from pebdsl.diagnostics import PebdslError
 
 ROOT = Path(__file__).resolve().parents[1]
 LUETH = ROOT / "designs" / "lueth2018_pcdg.peb"
 SUMMARY_KEYS = {
-    "file", "variant", "label", "status", "total_cost", "currency", "saving", "saving_pct",
-    "saving_trade", "saving_storage", "grid_import_kwh", "grid_export_kwh", "curtailment_kwh",
+    "file", "variant", "label", "description", "status", "total_cost", "currency", "saving",
+    "saving_pct", "saving_trade", "saving_storage", "grid_import_kwh", "grid_export_kwh",
+    "curtailment_kwh",
     "demand_shares", "peak_import_kw", "values",
 }  # fmt: skip
 VALUE_KEYS = {
@@ -181,3 +183,78 @@ def test_parallel_pool_gives_the_same_costs(street_file: Path) -> None:
     for (a, ea), (b, eb) in zip(seq, par, strict=True):
         assert ea is None and eb is None and a is not None and b is not None
         assert a.objective == pytest.approx(b.objective, rel=1e-12)
+
+
+HIDDEN = """variant two_days {
+  description = "The street over two days"
+  compare     = false
+  set horizon.duration = 2 d
+}
+"""
+
+
+def test_compare_skips_variants_written_compare_false(tmp_path: Path) -> None:
+    p = tmp_path / "street.peb"
+    p.write_text(STREET + HIDDEN)
+    comp = cmp.compare([str(p)], progress=False)
+    assert [c.label for c in comp.cases] == ["base", "reference", "no_trade"]
+    assert all(c.description == "" and c.summary["description"] == "" for c in comp.cases)
+
+
+def test_compare_runs_named_variants_also_compare_false(tmp_path: Path) -> None:
+    p = tmp_path / "street.peb"
+    p.write_text(STREET + HIDDEN)
+    comp = cmp.compare([str(p)], progress=False, variants=["two_days", "reference"])
+    by = {c.label: c for c in comp.cases}
+    assert list(by) == ["reference", "two_days"]  # declaration order; no base unless named
+    two = by["two_days"]
+    assert two.results is not None and two.results.design.n_steps == 48
+    assert two.description == "The street over two days"
+    assert two.summary["description"] == "The street over two days"
+    # Two days against a one-day reference: no saving (the costs do not compare).
+    assert two.summary["saving"] is None and two.summary["saving_storage"] is None
+    assert by["reference"].summary["saving"] == pytest.approx(0.0, abs=1e-9)
+    doc = comp.to_json()
+    assert doc["cases"][1]["description"] == "The street over two days"
+    comp.print_table()
+    # `base` names the base design; without the reference there is no saving at all.
+    comp = cmp.compare([str(p)], progress=False, variants=["base"])
+    assert [c.label for c in comp.cases] == ["base"]
+    assert comp.cases[0].summary["saving"] is None
+
+
+def test_compare_unknown_variant_name_is_e108(tmp_path: Path) -> None:
+    p = tmp_path / "street.peb"
+    p.write_text(STREET + HIDDEN)
+    with pytest.raises(PebdslError) as info:
+        cmp.compare([str(p)], progress=False, variants=["two_day"])
+    assert info.value.codes == ["E108"]
+    text = info.value.render()
+    assert "did you mean `two_days`?" in text and "base" in text
+
+
+def test_compare_leaves_out_a_broken_compare_false_variant(tmp_path: Path) -> None:
+    """When some variant fails and each is loaded on its own, `compare = false` still holds."""
+    p = tmp_path / "street.peb"
+    hidden_bad = "variant hidden { compare = false; without market nosuch }\n"
+    p.write_text(STREET + BROKEN + hidden_bad)
+    comp = cmp.compare([str(p)], progress=False)
+    assert [c.label for c in comp.cases] == ["base", "reference", "no_trade", "bad", "tight"]
+
+
+def test_cli_compare_variant_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    p = tmp_path / "street.peb"
+    p.write_text(STREET + HIDDEN)
+    runner = CliRunner()
+    res = runner.invoke(app, ["compare", str(p), "--json", "--variant", "two_days", "-v", "base"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [c["label"] for c in doc["cases"]] == ["base", "two_days"]
+    assert doc["cases"][1]["description"] == "The street over two days"
+    res = runner.invoke(app, ["compare", str(p), "--variant", "nosuch"])
+    assert res.exit_code != 0
+    assert "E108" in res.output

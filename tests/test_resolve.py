@@ -7,7 +7,7 @@ from strategies import MINIMAL, WORLD
 
 from pebdsl import PebdslError
 from pebdsl.parser import parse
-from pebdsl.resolve import resolve, resolve_all
+from pebdsl.resolve import resolve, resolve_all, variant_compare_flags
 
 BASE = MINIMAL + WORLD
 
@@ -107,6 +107,53 @@ variant v3 { set alice.pv.peek = 9 kWp }
     with pytest.raises(PebdslError) as e:
         resolve_all(tree)
     assert "E104" in e.value.codes
+
+
+def test_variant_attributes_description_and_compare() -> None:
+    tree = parse(
+        BASE
+        + """
+variant week {
+  set horizon.duration = 7 d
+  description = "A week"   # after an edit: the parser lists it first
+  compare = false
+}
+variant plain { set alice.pv.peak = 8 kWp }
+""",
+        "r.peb",
+    )
+    week = resolve(tree, variant="week")
+    assert (week.variant_description, week.in_compare, week.n_steps) == ("A week", False, 168)
+    plain = resolve(tree, variant="plain")
+    assert (plain.variant_description, plain.in_compare) == ("", True)
+    base = resolve(tree)
+    assert (base.variant_description, base.in_compare) == ("", True)
+    assert set(resolve_all(tree)) == {None, "week", "plain"}
+    assert set(resolve_all(tree, for_compare=True)) == {None, "plain"}
+    assert set(resolve_all(tree, variants=["week"])) == {None, "week"}
+    assert set(resolve_all(tree, variants=["week"], for_compare=True)) == {None, "week", "plain"}
+    assert variant_compare_flags(tree) == {"week": False, "plain": True}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "needle"),
+    [
+        ('descripton = "x"', "E104", "did you mean `description`?"),
+        ("compare = flase", "E307", "must be `true` or `false`; got `flase`"),
+        ('compare = "no"', "E307", 'got `"no"`'),
+        ("description = 5", "E307", "description must be a string"),
+        ("compare = true; compare = false", "E109", "given twice"),
+    ],
+)
+def test_variant_attribute_errors(body: str, code: str, needle: str) -> None:
+    tree = parse(BASE + f"variant v {{ {body}; set alice.pv.peak = 8 kWp }}\n", "r.peb")
+    resolve(tree)  # the base does not look at the variant
+    with pytest.raises(PebdslError) as e:
+        resolve(tree, variant="v")
+    assert e.value.codes == [code]
+    assert needle in e.value.render()
+    # A wrong `compare` value does not hide the variant from compare: it shows its error.
+    assert variant_compare_flags(tree) == {"v": True}
 
 
 def test_reference_rule() -> None:

@@ -1,6 +1,7 @@
 """The +CityxChange Trondheim case (designs/trondheim.peb): it checks, solves and compares.
 
-Fast checks of the shipped case study: the design and every variant resolve; the base week
+Fast checks of the shipped case study: the design and every variant resolve (the `year` variant
+too, on 8760 steps, but it is never solved here: it is `compare = false`); the base week
 solves to optimality; `compare` of the default variants gives at least four solved cases with
 the three values; sanity of the economics (no local trade in the reference, trading never costs
 more than the reference) and of the data the design uses (PV yield per kWp, Powerhouse's
@@ -21,8 +22,8 @@ import pebdsl
 
 DESIGN = Path(__file__).resolve().parents[1] / "designs" / "trondheim.peb"
 VARIANTS = ("reference", "local_only", "shared_batteries", "dso_flex")
-# The year run (benchmarks/trondheim_year.py): the base design on the whole of 2023.
-YEAR = ["horizon.start = 2023-01-01", "horizon.duration = 365 d"]
+# The year run (benchmarks/trondheim_year.py): the variant `year`, the whole of 2023.
+YEAR = "year"
 VALUE_KEYS = (
     "pv_surplus_local_share",
     "peak_reduction_kw",
@@ -51,12 +52,40 @@ def test_design_and_every_variant_resolve() -> None:
     assert "city_pool" in base.markets
     assert len(designs["shared_batteries"].shared_batteries) == 3
     assert designs["dso_flex"].dso.flexibility
-    assert pebdsl.load(str(DESIGN), sets=YEAR).n_steps == 365 * 24
+    assert all(designs[name].in_compare for name in (None, *VARIANTS))
+
+
+def test_year_variant_is_the_year_with_year_average_tariffs_and_not_compared() -> None:
+    from pebdsl.resolve import variant_compare_flags
+
+    year = pebdsl.load(str(DESIGN), variant=YEAR)
+    assert year.n_steps == 365 * 24 == 8760
+    assert year.time.start.isoformat().startswith("2023-01-01T00:00")
+    assert not year.in_compare
+    assert "2023" in year.variant_description
+    assert year.dso.capacity_charge_per_kw_month == pytest.approx(41.0)
+    assert [m.fee_per_kwh for m in year.markets.values()] == [pytest.approx(0.1419)] * 4
+    # The same design as the base on the year with the benchmark's former `--set` edits.
+    year_sets = [
+        "horizon.start = 2023-01-01",
+        "horizon.duration = 365 d",
+        "grid.buy = spot + 2 ore/kWh + 14.19 ore/kWh",
+        "dso.capacity_charge = 41 NOK/kW/month",
+        *(f"market {m}.fee = 14.19 ore/kWh" for m in year.markets),
+    ]
+    by_sets = pebdsl.load(str(DESIGN), sets=year_sets)
+    assert by_sets.time == year.time and by_sets.markets == year.markets
+    assert np.array_equal(by_sets.grid.buy_per_kwh, year.grid.buy_per_kwh)
+    # Left out of the default compare without being resolved; resolved when named.
+    flags = variant_compare_flags(str(DESIGN))
+    assert flags == {**dict.fromkeys(VARIANTS, True), "year": False}
+    default = pebdsl.load_all(str(DESIGN), for_compare=True)
+    assert list(default) == [None, *VARIANTS]
 
 
 def test_pv_yield_of_the_trondheim_profiles() -> None:
     """PV over 2023: 700-900 kWh/kWp on flat roofs; Powerhouse ~485 MWh/yr as published."""
-    year = pebdsl.load(str(DESIGN), sets=YEAR)
+    year = pebdsl.load(str(DESIGN), variant=YEAR)
     for name in ("brattorkaia16", "sluppen_a", "ntnu_lab"):
         p = year.participants[name]
         (pv,) = [g for g in p.generation if g.kind == "pv"]
@@ -70,7 +99,7 @@ def test_pv_yield_of_the_trondheim_profiles() -> None:
 
 
 def test_annual_loads_match_the_declared_energy() -> None:
-    year = pebdsl.load(str(DESIGN), sets=YEAR)
+    year = pebdsl.load(str(DESIGN), variant=YEAR)
     ph = year.participants["powerhouse"]
     assert ph.load is not None
     assert float(np.sum(ph.load.profile_kw)) * year.dt_h == pytest.approx(436_000.0, rel=1e-3)
@@ -108,8 +137,9 @@ def test_compare_solves_at_least_four_cases_with_the_three_values(comparison: An
         values = s["values"]
         for key in VALUE_KEYS:
             assert key in values, (name, key)
-    # The year run is the benchmark's, not part of the default week comparison.
+    # The year variant is `compare = false`: not part of the default week comparison.
     assert "year" not in cases
+    assert [c.label for c in comparison.cases] == ["base", *VARIANTS]
 
 
 def test_reference_has_no_local_trade(comparison: Any) -> None:
