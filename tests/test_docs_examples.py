@@ -1,4 +1,5 @@
-"""Every ```peb block of docs/*.md and README.md is checked (PRQL-style docs examples compiled in tests).
+"""Every ```peb block of docs/*.md and README.md is checked (PRQL-style docs examples compiled
+in tests).
 
 - a block that starts with `design` is a complete design and must check clean;
 - any other block is a fragment, placed in a minimal valid design (`strategies.wrap`);

@@ -49,17 +49,22 @@ def empty_solution(ir: ModelIR, status: str, **kw: Any) -> Solution:
 def solve_ir(ir: ModelIR, backend: str = "highs", solver: str | None = None) -> Solution:
     """Solve the IR with the chosen backend ("highs" or "pyomo", the latter with any solver)."""
     if backend == "highs":
-        if solver not in (None, "highs"):
+        from pebdsl.backends.highs import METHODS, solve
+
+        # On the highs backend `solver` picks HiGHS's method (simplex, ipm, pdlp; default:
+        # HiGHS's own choice); other solvers go through Pyomo.
+        if solver is not None and solver not in METHODS:
             raise PebdslError(
                 error(
                     "E503",
                     f"the highs backend runs HiGHS only, not `{solver}`",
-                    hints=("use --backend pyomo --solver NAME for other solvers",),
+                    hints=(
+                        f"HiGHS methods: {', '.join(sorted(METHODS))}",
+                        "use --backend pyomo --solver NAME for other solvers",
+                    ),
                 )
             )
-        from pebdsl.backends.highs import solve
-
-        return solve(ir)
+        return solve(ir, method=METHODS[solver or "choose"])
     if backend == "pyomo":
         from pebdsl.backends.pyomo import solve as psolve
 

@@ -97,17 +97,23 @@ def load(ir: ModelIR, names: bool = False) -> highspy.Highs:
     return h
 
 
-# Above this many columns the interior-point method (with crossover, so duals and a basic
-# solution come back as from the simplex) beats the dual simplex on these models: measured
-# 30 days x 30 participants (177 k columns): simplex 11.0 s, IPM 7.1 s; simplex time grows
-# ~n^1.6 on them, IPM close to linearly.
-IPM_FROM_COLS = 100_000
+# HiGHS's LP methods, selectable with `--solver` on the highs backend. The default leaves the
+# choice to HiGHS (dual simplex after presolve), which measured fastest on year-long models:
+# Trondheim, 8760 h (1.1 M columns): choose 35 s, ipm 231 s; benchmarks/model_speed.py, 8760 h
+# (2.2 M columns): choose 180 s, ipm 237 s. The interior-point method wins on mid-sized models
+# (30 days x 30 participants: ipm 2.8 s, choose 5.1 s), so it stays one option away.
+METHODS = {
+    "highs": "choose",
+    "choose": "choose",
+    "simplex": "simplex",
+    "ipm": "ipm",
+    "pdlp": "pdlp",
+}
 
 
-def run(h: highspy.Highs, n_cols: int, n_rows: int) -> Solution:
+def run(h: highspy.Highs, n_cols: int, n_rows: int, method: str = "choose") -> Solution:
     """Run HiGHS on a loaded model and read the solution back."""
-    if n_cols >= IPM_FROM_COLS:
-        h.setOptionValue("solver", "ipm")
+    h.setOptionValue("solver", method)
     t0 = time.perf_counter()
     h.run()
     status = _STATUS.get(h.getModelStatus().name, "error")
@@ -160,7 +166,7 @@ def iis(h: highspy.Highs) -> tuple[list[int], list[int]]:
     return [int(i) for i in res.row_index_], [int(j) for j in res.col_index_]
 
 
-def solve(ir: ModelIR, **_: Any) -> Solution:
+def solve(ir: ModelIR, method: str = "choose", **_: Any) -> Solution:
     t0 = time.perf_counter()
     h = load(ir)
     t_build = time.perf_counter() - t0
@@ -169,7 +175,7 @@ def solve(ir: ModelIR, **_: Any) -> Solution:
         sol.objective = ir.objective_offset
         sol.timings["build"] = t_build
         return sol
-    sol = run(h, ir.n_cols, ir.n_rows)
+    sol = run(h, ir.n_cols, ir.n_rows, method)
     sol.timings["build"] = t_build
     return sol
 
