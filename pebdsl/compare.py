@@ -12,16 +12,20 @@ all is recorded as one failed case too.
 
 Savings (docs/compare.md): against the file's reference variant (`Design.reference`),
     saving         = cost(reference) - cost(case)
-    saving_storage = cost(case without any battery) - cost(case)
+    storage value  = cost(design without any battery) - cost(design), for the case and the ref.
+    saving_storage = storage value(case) - storage value(reference)
     saving_trade   = saving - saving_storage
-so the two parts add up to the saving exactly. "The case without any battery" is derived from
-the case's Design (every private and shared battery removed) and solved as an extra, hidden
-case. This is Lüth et al.'s (2018) Table 3 logic: the storage part of a case with trade and
-batteries is what the batteries add on top of trade; the rest is what trade brings. For a case
-without batteries, saving_storage = 0; for a case without trade (and a no-trade reference),
-saving_trade = 0 up to solver tolerance. A case on another time grid than the reference (a
-year-long variant against a one-week reference), or a comparison without the reference among
-its cases, gets no saving (None): the costs do not compare.
+                   = cost(reference without batteries) - cost(case without batteries)
+so the two parts add up to the saving exactly. "The design without any battery" is derived from
+the Design (every private and shared battery removed) and solved as an extra, hidden case.
+This is Lüth et al.'s (2018) Table 3 logic: the storage part is what batteries add on top of
+trade, the trade part is what the market design saves in a world without batteries. Batteries
+the reference already has (Trondheim's existing Powerhouse battery) are netted out, so the
+reference's own split is 0 / 0; with a reference without batteries (Lüth's "no P2P, no
+storage") saving_storage is simply cost(case without batteries) - cost(case). A case on
+another time grid than the reference (a year-long variant against a one-week reference), or a
+comparison without the reference among its cases, gets no saving (None): the costs do not
+compare.
 """
 
 from __future__ import annotations
@@ -396,7 +400,14 @@ def compare(
         for c in (c for c in cases if c.file == path):
             ref = file_ref if _comparable(c.results, file_ref) else None
             nb = by_key.get((fi, c.label + NO_BATTERY_SUFFIX))
-            c.summary = summarize(c, ref, nb[0] if nb else None, refs.get(fi) is not None)
+            ref_nb = by_key.get((fi, f"{ref_case.label}{NO_BATTERY_SUFFIX}")) if ref_case else None
+            c.summary = summarize(
+                c,
+                ref,
+                nb[0] if nb else None,
+                refs.get(fi) is not None,
+                ref_no_battery=ref_nb[0] if ref_nb else None,
+            )
             if c.results is not None:
                 c.results.values = {**c.results.values, **three_values(c.results, ref)}
     comparison = Comparison(cases, files)
@@ -452,9 +463,16 @@ def _solve_with_progress(
 
 
 def summarize(
-    case: Case, ref: Results | None, no_battery: Results | None, has_reference: bool = True
+    case: Case,
+    ref: Results | None,
+    no_battery: Results | None,
+    has_reference: bool = True,
+    ref_no_battery: Results | None = None,
 ) -> dict[str, Any]:
-    """The summary dict of one case (exactly the contract keys)."""
+    """The summary dict of one case (exactly the contract keys).
+
+    `no_battery` / `ref_no_battery`: the case and the reference solved without batteries (None
+    when they have none, or when that solve failed)."""
     from pebdsl.kpis import three_values
 
     r = case.results
@@ -501,15 +519,24 @@ def summarize(
         saving = float(ref.objective) - cost
         s["saving"] = saving
         s["saving_pct"] = 100.0 * saving / float(ref.objective) if ref.objective else None
-        if not has_batteries(r.design):
-            storage: float | None = 0.0
-        elif no_battery is not None:
-            storage = float(no_battery.objective) - cost
-        else:  # the design without batteries failed (e.g. infeasible): no split
-            storage = None
+        case_value = _storage_value(r, no_battery)
+        ref_value = _storage_value(ref, ref_no_battery)
+        storage = None if case_value is None or ref_value is None else case_value - ref_value
         s["saving_storage"] = storage
         s["saving_trade"] = None if storage is None else saving - storage
     return s
+
+
+def _storage_value(r: Results, no_battery: Results | None) -> float | None:
+    """What the batteries of a solved design save: cost without them - cost with them.
+
+    None when the design without batteries could not be solved (e.g. infeasible: the batteries
+    were needed to meet a hard limit), so no split is claimed."""
+    if not has_batteries(r.design):
+        return 0.0
+    if no_battery is None:
+        return None
+    return float(no_battery.objective) - float(r.objective)
 
 
 def write_comparison(comparison: Comparison, out: Path, command: str = "") -> None:
