@@ -258,3 +258,23 @@ def test_cli_compare_variant_option(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compare", str(p), "--variant", "nosuch"])
     assert res.exit_code != 0
     assert "E108" in res.output
+
+
+def test_savings_split_nets_out_the_references_own_batteries(tmp_path: Path) -> None:
+    # Sunny street with alice's battery kept in the no-trade reference: the reference's split
+    # is 0 / 0, and the base design's trade part is what trade saves with no battery anywhere.
+    from pebdsl.pipeline import solve
+    from pebdsl.resolve import load_all
+
+    text = (ROOT / "designs" / "sunny_street.peb").read_text()
+    text = text.replace("currency = EUR", "currency = EUR\n  reference = no_trade", 1)
+    path = tmp_path / "street.peb"
+    path.write_text(text)
+    cases = {c.label: c.summary for c in cmp.compare([str(path)], progress=False).cases}
+    assert cases["no_trade"]["saving_trade"] == pytest.approx(0.0, abs=1e-9)
+    assert cases["no_trade"]["saving_storage"] == pytest.approx(0.0, abs=1e-9)
+    designs = load_all(str(path))
+    bare = {k: solve(cmp.without_batteries(d)).objective for k, d in designs.items()}
+    base = cases["base"]
+    assert base["saving_trade"] == pytest.approx(bare["no_trade"] - bare[None], abs=1e-7)
+    assert base["saving_trade"] + base["saving_storage"] == pytest.approx(base["saving"], abs=1e-9)
