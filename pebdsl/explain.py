@@ -113,7 +113,9 @@ def explain(design: Design, ir: ModelIR | None = None) -> str:
         )
     lines += ["", "Objective (minimise the community's total cost, " + cur + ")"]
     for term, doc in ir.objective_doc:
-        lines.append(f"  + {term:<60} {doc}")
+        # A term written with its own sign (a revenue, `−Δt·sell…`) takes that sign.
+        sign, body = ("−", term[1:]) if term.startswith("−") else ("+", term)
+        lines.append(f"  {sign} {body:<60} {doc}")
     lines += ["", "Constraints"]
     for c in ir.cons.values():
         where = _where(c.spans)
