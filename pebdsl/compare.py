@@ -124,20 +124,24 @@ class Comparison:
             title=f"pebdsl compare (costs and savings in {', '.join(currencies) or '–'})",
             title_justify="left",
         )
+        # Two-line headers and one row per case: the table stays readable in 120 columns.
         for col in (
             "case",
             "status",
-            "total cost",
+            "total\ncost",
             "saving",
-            "from trade",
-            "from storage",
-            "grid import kWh",
-            "local kWh",
-            "PV surplus local",
-            "peak import kW",
-            "peak reduction kW",
+            "saving\n%",
+            "from\ntrade",
+            "from\nstorage",
+            "grid import\nkWh",
+            "local\nkWh",
+            "PV surplus\nlocal",
+            "peak import\nkW",
+            "peak cut\nkW",
         ):
-            table.add_column(col, justify="left" if col in ("case", "status") else "right")
+            table.add_column(
+                col, justify="left" if col in ("case", "status") else "right", no_wrap=True
+            )
         for c in self.cases:
             s = c.summary
             v = s.get("values") or {}
@@ -145,8 +149,8 @@ class Comparison:
                 c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}",
                 s.get("status", ""),
                 _num(s.get("total_cost")),
-                _num(s.get("saving"))
-                + (f" ({s['saving_pct']:.1f} %)" if s.get("saving_pct") is not None else ""),
+                _num(s.get("saving")),
+                f"{s['saving_pct']:.1f}" if s.get("saving_pct") is not None else "–",
                 _num(s.get("saving_trade")),
                 _num(s.get("saving_storage")),
                 _num(s.get("grid_import_kwh"), digits=1),
