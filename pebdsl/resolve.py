@@ -1211,20 +1211,27 @@ class _Builder:
         return description, in_compare
 
     # -- horizon ------------------------------------------------------------------------------
-    def horizon(self) -> D.TimeGrid:
-        single = self.m.singles.get("horizon")
+    def required_single(self, keyword: str, example: str) -> Single:
+        """The design's one `horizon` / `grid` declaration, or E301 at the design line."""
+        single = self.m.singles.get(keyword)
         if single is None:
             span = self.m.singles.get("design", Single(self.m.file_span)).span
             self.errs.add(
                 error(
                     "E301",
-                    "the design has no `horizon`",
+                    f"the design has no `{keyword}`",
                     span,
-                    "missing horizon",
-                    ("add `horizon { start = 2021-06-07; duration = 1 d; step = 1 h }`",),
+                    f"missing {keyword}",
+                    (f"add `{example}`",),
                 )
             )
             raise _Failed
+        return single
+
+    def horizon(self) -> D.TimeGrid:
+        single = self.required_single(
+            "horizon", "horizon { start = 2021-06-07; duration = 1 d; step = 1 h }"
+        )
         a = self.attrs(single.items, "horizon")
         tz = "UTC"
         if "timezone" in a:
@@ -1305,19 +1312,7 @@ class _Builder:
 
     # -- grid ---------------------------------------------------------------------------------
     def grid(self) -> D.Grid:
-        single = self.m.singles.get("grid")
-        if single is None:
-            span = self.m.singles.get("design", Single(self.m.file_span)).span
-            self.errs.add(
-                error(
-                    "E301",
-                    "the design has no `grid`",
-                    span,
-                    "missing grid",
-                    ("add `grid { buy = 0.30 EUR/kWh; sell = 0.05 EUR/kWh }`",),
-                )
-            )
-            raise _Failed
+        single = self.required_single("grid", "grid { buy = 0.30 EUR/kWh; sell = 0.05 EUR/kWh }")
         a = self.attrs(single.items, "grid")
         buy = None
         with contextlib.suppress(_Failed):
