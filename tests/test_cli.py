@@ -140,3 +140,60 @@ def test_solve_report_shows_savings_against_the_reference(tmp_path: Path) -> Non
     )
     assert without.exit_code == 0, without.output
     assert "saving against the reference" not in (tmp_path / "b" / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x00\x01\x02\xff\xfe binary", b'design "x" { currency = EUR', "é∑🙂".encode()],
+    ids=["empty", "binary", "truncated", "unicode"],
+)
+def test_check_never_tracebacks_on_junk(content: bytes, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.peb"
+    junk.write_bytes(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pebdsl", "check", str(junk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "error[E" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_and_fmt_do_not_import_the_solver_stack() -> None:
+    # ARCHITECTURE.md: only the backends import Pyomo or highspy; `check` and `fmt` stay light.
+    code = (
+        "import sys\n"
+        "path = sys.argv[1]\n"
+        "from pebdsl.cli import main\n"
+        "sys.argv = ['pebdsl', 'check', path]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from pebdsl.formatter import format_source\n"
+        "format_source(open(path).read(), path)\n"
+        "heavy = ('pyomo', 'highspy', 'jinja2', 'matplotlib')\n"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(SUNNY)], capture_output=True, text=True, check=False
+    )
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_sweep_command(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            str(SUNNY),
+            "--set",
+            "alice.pv.peak=4 kWp,8 kWp",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "sweep.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + one row per value
