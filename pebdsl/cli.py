@@ -158,7 +158,11 @@ def solve(
     variant: VariantOpt = None,
     backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
     solver: Annotated[
-        str | None, typer.Option(help="Solver for the Pyomo backend (default: highs).")
+        str | None,
+        typer.Option(
+            help="Pyomo backend: any installed Pyomo solver (default highs). HiGHS backend: "
+            "its method, simplex | ipm | pdlp (default: HiGHS chooses)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write results.json, CSVs, report.html.")
