@@ -23,7 +23,7 @@ venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/pebdsl compare designs/trondheim.peb --out $(OUT)/trondheim
-	@echo "Report: $(OUT)/trondheim/compare.html (and one report.html per variant in $(OUT)/trondheim/)"
+	@echo "Open $(OUT)/trondheim/compare.html in a browser; each variant has its own report.html under $(OUT)/trondheim/trondheim/<variant>/"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check pebdsl tests benchmarks
