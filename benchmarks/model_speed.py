@@ -6,6 +6,10 @@ hourly steps (`--days N` for shorter runs), and prints each stage's time, the ov
 (everything except the solver's own run) / (solver run), the model size and peak memory.
 
     python benchmarks/model_speed.py [--days 365] [--backend highs|pyomo|both]
+    python benchmarks/model_speed.py --design designs/trondheim.peb --variant year --backend highs
+
+With `--design FILE [--variant NAME]` it measures that design instead of the generated one
+(the Trondheim year: `--design designs/trondheim.peb --variant year`).
 """
 
 from __future__ import annotations
@@ -127,12 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--backend", choices=("highs", "pyomo", "both"), default="both")
+    ap.add_argument("--design", help="a .peb file to measure instead of the generated design")
+    ap.add_argument("--variant", help="a variant of --design (e.g. year)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    design = make_design(args.days)
+    if args.design:
+        from pebdsl.resolve import load
+
+        design = load(args.design, variant=args.variant)
+        what = f"{args.design}" + (f" --variant {args.variant}" if args.variant else "")
+        made = "loaded"
+    else:
+        design = make_design(args.days)
+        what, made = "generated", "generated"
     print(
-        f"design: {len(design.participants)} participants, {design.n_steps} hourly steps "
-        f"(generated in {time.perf_counter() - t0:.2f} s)"
+        f"design ({what}): {len(design.participants)} participants, {design.n_steps} steps "
+        f"of {design.dt_h:g} h ({made} in {time.perf_counter() - t0:.2f} s)"
     )
     backends = ("highs", "pyomo") if args.backend == "both" else (args.backend,)
     goals = {"highs": 0.10, "pyomo": 0.6}
@@ -140,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run(design, b)
         print(
             f"\n[{b}] variables {r['variables']:.0f}, constraints {r['constraints']:.0f}, "
-            f"nonzeros {r['nonzeros']:.0f}; objective {r['objective']:.6f} EUR "
+            f"nonzeros {r['nonzeros']:.0f}; objective {r['objective']:.6f} {design.currency} "
             f"(money residual {r['residual']:.2e})"
         )
         for k in ("lower", "build", "solve", "extract", "settle"):

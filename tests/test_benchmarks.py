@@ -1,0 +1,32 @@
+"""The benchmark scripts run (on tiny inputs): their figures are only worth something if they do."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _main(script: str):  # type: ignore[no-untyped-def]
+    return runpy.run_path(str(ROOT / "benchmarks" / script))["main"]
+
+
+def test_model_speed_on_two_days(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main("model_speed.py")(["--days", "2", "--backend", "both"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("overhead / HiGHS run") == 2
+    assert "peak memory" in out
+
+
+def test_model_speed_on_a_design_file(capsys: pytest.CaptureFixture[str]) -> None:
+    sunny = str(ROOT / "designs" / "sunny_street.peb")
+    assert _main("model_speed.py")(["--design", sunny, "--backend", "highs"]) == 0
+    assert "objective" in capsys.readouterr().out
+
+
+def test_benchmark_scripts_have_a_main() -> None:
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        assert "def main(" in script.read_text(), script.name
