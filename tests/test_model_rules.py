@@ -475,3 +475,21 @@ def test_energy_balances_close(solved: dict[str, Results], name: str) -> None:
         assert np.all(mts[(m, "volume")].to_numpy() >= -TOL)
         assert np.all(mts[(m, "loss")].to_numpy() >= -TOL)
         del sent
+
+
+def test_flexible_load_windows_follow_the_local_clock() -> None:
+    # One participant, 1 kW of load in 4 hourly steps, half of it shiftable within 4-hour
+    # windows at no cost; grid prices 0.5, 0.5, 0.1, 0.1; Europe/Oslo.
+    # From 02:00 local time the windows 00-04 (steps 0-1) and 04-08 (steps 2-3) each hold
+    # equal prices, so shifting gains nothing: 2 x 0.5 + 2 x 0.1 = 1.2. (Windows counted from
+    # the horizon's start would hold all four steps.)
+    # From 00:00 one window holds all four: 0.5 kW moves out of each expensive hour into a
+    # cheap one, 2 x 0.5 x 0.5 + 2 x 1.5 x 0.1 = 0.8.
+    def cost(start: str) -> float:
+        a = participant("a", 4, load=1.0, flexible=dict(share=0.5, window_h=4.0))
+        buy = np.array([0.5, 0.5, 0.1, 0.1])
+        d = design([a], n=4, buy=buy, sell=None, start=start, tz="Europe/Oslo")
+        return solve(d).objective
+
+    assert cost("2021-06-07T02:00") == pytest.approx(1.2)
+    assert cost("2021-06-07T00:00") == pytest.approx(0.8)

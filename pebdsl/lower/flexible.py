@@ -4,8 +4,10 @@ Input: each participant's `flexible` (share, window_h, cost_per_kwh). Output: va
 `shift_in` and `shift_out` (kW, each <= share·load[p,t]), their terms in the balance (load
 served = load + shift_in − shift_out), the cost Δt·cost·shift_out (each kWh moved is paid
 once) and constraint block `shift_window`: Σ_{t∈w} (shift_in − shift_out) = 0 per window w.
-Windows are consecutive runs of `window_h` hours from the horizon's start (the last one may be
-shorter). Raises nothing.
+Windows follow the local clock of the horizon's timezone, counted from local midnight of the
+first day: `window = 4 h` gives 00–04, 04–08, … and `window = 1 d` the calendar day, so a
+horizon starting at 06:00 begins with a partial window, and on a daylight-saving day the
+windows keep to the wall clock (a repeated hour stays in its window). Raises nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pebdsl.ir import Expr
 from pebdsl.lower.context import Context
@@ -41,11 +44,16 @@ def lower_flexible(ctx: Context) -> None:
     ctx.balance.add(s_in, -1.0, row_entities=agents)
     ctx.balance.add(s_out, 1.0, row_entities=agents)
     # Windows may differ per participant: number them on a common grid of the longest count.
-    steps_per_w = [max(1, round(f.window_h / dt)) for f in fs if f]
-    n_w = max(-(-t // k) for k in steps_per_w)
+    wall = d.time.index.tz_localize(None)  # local wall-clock time of each step's start
+    hours = np.asarray((wall - wall[0].normalize()) / pd.Timedelta(hours=1), dtype=np.float64)
+    windows = []
+    for f in fs:
+        assert f is not None
+        raw = np.floor(hours / f.window_h + 1e-9).astype(np.int64)
+        windows.append(np.unique(raw, return_inverse=True)[1])  # numbered 0, 1, … in order
+    n_w = max(int(w.max()) + 1 for w in windows)
     e = Expr(len(names), n_w)
-    for k, spw in enumerate(steps_per_w):
-        w = np.arange(t) // spw
+    for k, w in enumerate(windows):
         e.add(s_in, 1.0, var_entities=[k], row_entities=[k], row_steps=w)
         e.add(s_out, -1.0, var_entities=[k], row_entities=[k], row_steps=w)
     # Rows of windows past a participant's last one are empty (0 = 0): harmless, kept simple.
