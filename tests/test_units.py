@@ -93,3 +93,20 @@ def test_snapshot_equals_pint() -> None:
 
     for sym in units.SYMBOLS:
         assert units._SNAPSHOT[sym] == units.symbol_base(sym), sym
+
+
+def test_ore_is_written_either_way_in_a_design(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pebdsl.resolve import load
+
+    prices = []
+    for unit in ("øre/kWh", "ore/kWh"):
+        path = tmp_path / f"{unit[0]}.peb"
+        path.write_text(
+            'design "x" { currency = NOK }\n'
+            "horizon { start = 2021-06-07; duration = 1 d; step = 1 h }\n"
+            f"grid {{ buy = 45 {unit} }}\n"
+            "participant bob { load { profile = 1 kW } }\n",
+            encoding="utf-8",
+        )
+        prices.append(load(str(path)).grid.buy_per_kwh[0])
+    assert prices == [pytest.approx(0.45), pytest.approx(0.45)]
