@@ -700,21 +700,10 @@ def _without(m: Model, w: S.Without) -> None:
             m.singles.pop(parts[0], None)
             return
         single = m.singles.get(parts[0])
-        attr = parts[1]
-        if single is None or not any(
-            isinstance(x, S.Attribute) and x.name.value == attr for x in single.items
-        ):
-            raise PebdslError(
-                error(
-                    "E101",
-                    f"`{parts[0]}` has no `{attr}` to remove",
-                    _part_span(w.target, 1),
-                    "not set",
-                )
-            )
-        single.items = [
-            x for x in single.items if not (isinstance(x, S.Attribute) and x.name.value == attr)
-        ]
+        items = single.items if single is not None else []
+        kept = _without_attribute(items, parts[0], parts[1], _part_span(w.target, 1))
+        if single is not None:
+            single.items = kept
         return
     node = _lookup(m, parts[0], _part_span(w.target, 0), w.kind)
     if len(parts) == 1:
@@ -737,19 +726,15 @@ def _without(m: Model, w: S.Without) -> None:
             node.items = [it for it in node.items if _key(it) != sub]
         node.removed.add(sub)
         return
-    attr = parts[1]
-    if not any(isinstance(x, S.Attribute) and x.name.value == attr for x in node.items):
-        raise PebdslError(
-            error(
-                "E101",
-                f"`{node.name}` has no `{attr}` to remove",
-                _part_span(w.target, 1),
-                "not set",
-            )
-        )
-    node.items = [
-        x for x in node.items if not (isinstance(x, S.Attribute) and x.name.value == attr)
-    ]
+    node.items = _without_attribute(node.items, node.name, parts[1], _part_span(w.target, 1))
+
+
+def _without_attribute(items: list[Any], owner: str, attr: str, span: Span) -> list[Any]:
+    """`items` less the attribute `attr` (`without grid.sell`); E101 when it is not set."""
+    kept = [x for x in items if not (isinstance(x, S.Attribute) and x.name.value == attr)]
+    if len(kept) == len(items):
+        raise PebdslError(error("E101", f"`{owner}` has no `{attr}` to remove", span, "not set"))
+    return kept
 
 
 def _has_path(items: list[Any], sub: tuple[str, ...]) -> bool:

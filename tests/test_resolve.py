@@ -272,3 +272,24 @@ def test_golden_errors(case: Path, update_golden: bool) -> None:
         expected.write_text(got, encoding="utf-8")
     assert got == expected.read_text(encoding="utf-8")
     assert case.stem in e.value.codes
+
+
+def test_without_an_attribute_that_is_not_set_is_e101() -> None:
+    text = (
+        'design "x" { currency = EUR }\n'
+        "horizon { start = 2021-06-07; duration = 1 d; step = 1 h }\n"
+        "grid { buy = 0.3 EUR/kWh }\n"
+        "participant bob { load { profile = 1 kW } }\n"
+        "participant amy { load { profile = 1 kW } }\n"
+        "market m { type = p2p; members = all; fee = 1 ct/kWh }\n"
+        "variant a { without grid.sell }\n"
+        "variant b { without m.fee }\n"
+        "variant c { without m.loss }\n"
+    )
+    with pytest.raises(PebdslError) as ei:
+        resolve_all(parse(text, "w.peb"))
+    messages = [(d.code, d.message, d.span.line) for d in ei.value.diagnostics]
+    assert messages == [
+        ("E101", "`grid` has no `sell` to remove", 7),
+        ("E101", "`m` has no `loss` to remove", 9),
+    ]
