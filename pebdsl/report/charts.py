@@ -491,17 +491,20 @@ def time_stack_chart(
             f"<title>{escape(la.label)} ({escape(y_label)})</title></path>"
         )
     for la in lines:
-        dash = ' stroke-dasharray="5 3"' if la.kind == "dash" else ""
-        parts.append(
-            f'<path class="ln" stroke="{la.color}"{dash} '
-            f'd="{_step_path(x_px, frame.y(_pick(red[id(la)], la.reduce)))}">'
-            f"<title>{escape(la.label)}</title>"
-            f"</path>"
-        )
+        parts.append(_line(la, _step_path(x_px, frame.y(_pick(red[id(la)], la.reduce)))))
     parts += _x_time_axis(frame, axis, x_label)
     parts += _legend_rows(frame, items, frame.top + frame.ph + 54)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _line(la: Layer, d: str) -> str:
+    """One labelled line (dashed for `kind == "dash"`) along the SVG path `d`."""
+    dash = ' stroke-dasharray="5 3"' if la.kind == "dash" else ""
+    return (
+        f'<path class="ln" stroke="{la.color}"{dash} d="{d}">'
+        f"<title>{escape(la.label)}</title></path>"
+    )
 
 
 def time_line_chart(
@@ -548,12 +551,7 @@ def time_line_chart(
             py = frame.y(np.concatenate([yhi, ylo[::-1]]))
             parts.append(f'<polygon class="band" fill="{la.color}" points="{_points(px, py)}"/>')
     for la, r in red:
-        dash = ' stroke-dasharray="5 3"' if la.kind == "dash" else ""
-        parts.append(
-            f'<path class="ln" stroke="{la.color}"{dash} '
-            f'd="{_step_path(frame.x(r.edges_h), frame.y(r.mean))}"><title>{escape(la.label)}'
-            f"</title></path>"
-        )
+        parts.append(_line(la, _step_path(frame.x(r.edges_h), frame.y(r.mean))))
     parts += _x_time_axis(frame, axis, x_label)
     parts += _legend_rows(frame, items, frame.top + frame.ph + 54)
     parts.append("</svg>")
