@@ -236,7 +236,7 @@ LARGER_TEXT = "html { zoom: 1 } body { font-size: 18px !important }"
 @pytest.mark.parametrize("which", ["report", "xss", "compare"])
 @pytest.mark.parametrize("larger", [False, True], ids=["text", "larger-text"])
 def test_narrow_screen(browser: Any, pages: dict[str, Path], which: str, larger: bool) -> None:
-    v = Visit(browser, pages[which], width=420, height=900)
+    v = Visit(browser, pages[which], width=360, height=800)
     try:
         if larger:
             v.page.add_style_tag(content=LARGER_TEXT)
