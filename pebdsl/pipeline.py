@@ -542,6 +542,9 @@ def _infeasible(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
         )
     con, ent, step = rows[0]
     span = _entity_span(con, ent)
+    extent = _extent(design, ir, con, ent) if con.name in ("connection", "flex_limit") else None
+    if extent is not None:
+        step = extent[0]
     when = _when(design, step)
     if con.name == "connection":
         msg = f"block `{ent}` cannot stay within its connection at {when}"
@@ -566,6 +569,7 @@ def _infeasible(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
         span,
         label,
         hints=(
+            *((extent[1],) if extent is not None else ()),
             "the conflicting constraints (an irreducible infeasible subset): " + ", ".join(members),
             f"{con.name}: {con.template}",
         ),
@@ -576,6 +580,77 @@ def _infeasible(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
             "E501", diag.message, design.span, label, hints=diag.hints, related=diag.related
         )
     return PebdslError(diag)
+
+
+def _extent(design: Design, ir: ModelIR, con: ConBlock, ent: str) -> tuple[int, str] | None:
+    """The first step a hard kW limit of `ent` must be broken, and a hint on how far overall."""
+    if ent not in con.entities:
+        return None
+    v = violation(ir, con)
+    if v is None:
+        return None
+    k = con.entities.index(ent)
+    vk = v[k]
+    steps = np.flatnonzero(vk)
+    if steps.size == 0:
+        return None
+    worst = int(steps[np.argmax(np.abs(vk[steps]))])
+    side = "import" if vk[worst] > 0 else "export"
+    bound = con.upper if vk[worst] > 0 else -con.lower
+    limit = float(np.asarray(bound).reshape(len(con.entities), con.n_steps)[k, worst])
+    what = "connection" if con.name == "connection" else "DSO limit"
+    need = limit + abs(float(vk[worst]))
+    hint = (
+        f"`{ent}` must {side} more than its {what} allows at {steps.size} of {con.n_steps} "
+        f"steps, first at {_when(design, int(steps[0]))}; the worst is "
+        f"{_when(design, worst)}: {need:.4g} kW against {limit:.4g} kW allowed; "
+        f"{np.abs(vk).sum() * design.dt_h:.4g} kWh beyond the limit in all (the least any "
+        "operation achieves: an elastic re-solve)"
+    )
+    return int(steps[0]), hint
+
+
+def violation(ir: ModelIR, cb: ConBlock) -> FloatArray | None:
+    """The least violation of the rows of `cb` that makes the rest of the model feasible.
+
+    An elastic re-solve: every row of `cb` gets slack columns (one per finite bound) and the sum
+    of slack is minimised with the original costs set to zero. Returns an (entities, steps)
+    array in the rows' unit: > 0 where a row must exceed its upper bound, < 0 where it must fall
+    below its lower bound, 0 elsewhere; `None` if the model stays infeasible with the slack (the
+    conflict lies elsewhere) or HiGHS gives no optimum. The steps are those of one optimum:
+    storage can sometimes move a shortfall between steps, the total cannot be smaller.
+    """
+    from pebdsl.backends.highs import new_highs, to_highs_lp
+
+    rows = np.arange(cb.start, cb.start + cb.size)
+    up = np.isfinite(np.asarray(cb.upper).reshape(-1))
+    lo = np.isfinite(np.asarray(cb.lower).reshape(-1))
+    idx = np.concatenate([rows[up], rows[lo]]).astype(np.int32)
+    val = np.concatenate([-np.ones(int(up.sum())), np.ones(int(lo.sum()))])
+    n = idx.size
+    if n == 0:
+        return None
+    h = new_highs()
+    h.passModel(to_highs_lp(ir, cost=np.zeros(ir.n_cols)))
+    h.addCols(
+        n,
+        np.ones(n),
+        np.zeros(n),
+        np.full(n, np.inf),
+        n,
+        np.arange(n, dtype=np.int32),
+        idx,
+        val,
+    )
+    h.run()
+    if h.getModelStatus().name != "kOptimal":
+        return None
+    slack = np.asarray(h.getSolution().col_value, dtype=np.float64)[ir.n_cols :]
+    out = np.zeros(cb.size)
+    out[np.flatnonzero(up)] += slack[: int(up.sum())]
+    out[np.flatnonzero(lo)] -= slack[int(up.sum()) :]
+    out[np.abs(out) < 1e-6] = 0.0  # HiGHS's feasibility tolerance is 1e-7
+    return out.reshape(len(cb.entities), cb.n_steps)
 
 
 def _entity_span(con: ConBlock, ent: str) -> Span:

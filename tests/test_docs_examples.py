@@ -76,3 +76,51 @@ def test_docs_example(doc: str, line: int, body: str, rejected: bool, code: str 
 def test_docs_have_examples() -> None:
     assert len(BLOCKS) >= 20
     assert any(b[3] for b in BLOCKS)
+
+
+def _solve_examples() -> list[tuple[str, int, str, str]]:
+    """docs/errors.md designs that check clean but fail to solve (E5xx), with their shown output."""
+    lines = (DOCS / "errors.md").read_text(encoding="utf-8").splitlines()
+    out = []
+    code = None
+    for i, line in enumerate(lines):
+        m = re.match(r"##\s+(E\d{3})\b", line)
+        if line.startswith("## "):
+            code = m.group(1) if m else None
+        if code and code.startswith("E5") and line.strip() == "```peb":
+            j = lines.index("```", i + 1)
+            if lines[j + 1].strip() == "```text":
+                k = lines.index("```", j + 2)
+                out.append((code, i + 1, "\n".join(lines[i + 1 : j]), "\n".join(lines[j + 2 : k])))
+    return out
+
+
+SOLVE_EXAMPLES = _solve_examples()
+
+
+def test_errors_md_has_solve_examples() -> None:
+    assert any(code == "E501" for code, *_ in SOLVE_EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    ("code", "line", "body", "shown"),
+    SOLVE_EXAMPLES,
+    ids=[f"errors.md:{e[1]}" for e in SOLVE_EXAMPLES],
+)
+def test_errors_md_solve_output(
+    code: str, line: int, body: str, shown: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output docs/errors.md shows for a model without an optimum is what `solve` prints."""
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    m = re.search(r"-->\s+(\S+?):\d+:\d+", shown)
+    assert m, "the shown output names the file"
+    (tmp_path / m.group(1)).write_text(body + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["solve", m.group(1)])
+    assert result.exit_code == 1
+    printed = result.stderr if hasattr(result, "stderr") else result.output
+    assert f"error[{code}]" in printed
+    assert printed.strip().removesuffix("1 error").strip() == shown.strip()

@@ -25,7 +25,7 @@ horizon {
 }
 
 series home = daily [0.4, 0.35, 0.3, 0.3, 0.35, 0.5, 0.9, 1.1, 0.8, 0.6, 0.55, 0.6,
-                     0.6, 0.55, 0.55, 0.7, 1.0, 1.4, 6.0, 1.5, 1.2, 0.9, 0.7, 0.5] kW
+                     0.6, 0.55, 0.55, 0.7, 1.0, 1.4, 6.0, 1.5, 1.2, 0.9, 7.5, 0.5] kW
 
 grid {
   buy  = 0.30 EUR/kWh
@@ -53,6 +53,11 @@ def test_overloaded_block_cli(tmp_path, backend: str) -> None:
     assert "2021-06-07 18:00 (Europe/Oslo" in err
     assert f"{path}:21:3" in err
     assert "connection = 5 kW" in err
+    # Two steps break the limit (18:00 by 1 kW, 22:00 by 2.5 kW): the first is named, whatever
+    # step the irreducible infeasible subset happens to contain, and the hint gives the extent.
+    assert "must import more than its connection allows at 2 of 24 steps" in err
+    assert "the worst is 2021-06-07 22:00 (Europe/Oslo, step 22): 7.5 kW against 5 kW" in err
+    assert "3.5 kWh beyond the limit in all" in err
 
 
 def test_infeasible_python_api() -> None:
@@ -66,6 +71,31 @@ def test_infeasible_python_api() -> None:
     assert ei.value.codes == ["E501"]
     assert "step 1" in str(ei.value)
     assert "connection[b,1]" in str(ei.value)
+
+
+def test_infeasible_extent_counts_what_a_battery_can_shave() -> None:
+    # load 1, 9, 1 kW on a 5 kW connection, hourly. A 1 kWh / 2 kW battery (lossless, empty at
+    # the start) charges 1 kWh in step 0 (import 2 kW) and gives it back in step 1: the block
+    # still needs 9 − 1 = 8 kW there, 3 kW beyond the limit, 3 kWh in all; step 2 is fine.
+    d = design(
+        [
+            participant(
+                "alice",
+                3,
+                load=[1.0, 9.0, 1.0],
+                block="b",
+                battery=dict(capacity_kwh=1.0, power_kw=2.0),
+            )
+        ],
+        n=3,
+        blocks=[block("b", ["alice"], conn=5.0)],
+    )
+    with pytest.raises(PebdslError) as ei:
+        solve(d)
+    text = str(ei.value)
+    assert "at 1 of 3 steps" in text
+    assert "8 kW against 5 kW allowed" in text
+    assert "3 kWh beyond the limit in all" in text
 
 
 def test_unbounded_arbitrage() -> None:
@@ -93,3 +123,32 @@ def test_arbitrage_bounded_by_connection() -> None:
     # Step 0: import 1 (0.30). Step 1: import 3, export 2: 0.90 − 0.80 = 0.10. Total 0.40.
     assert r.objective == pytest.approx(0.40)
     np.testing.assert_allclose(r.participants_ts[("alice", "grid_export")], [0.0, 2.0])
+
+
+HARD_LIMIT = """\
+design "Hard DSO limit" { currency = EUR }
+horizon { start = 2021-06-07; duration = 1 d; step = 1 h }
+grid { buy = 0.30 EUR/kWh }
+block street {
+  participant carol {
+    load { profile = daily [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                            1, 1, 1, 1, 1, 4, 5, 4, 1, 1, 1, 1] kW }
+  }
+}
+dso { flexibility street { limit = 3 kW } }
+"""
+
+
+def test_hard_dso_limit_extent(tmp_path) -> None:
+    # 4, 5, 4 kW at 17:00-19:00 under a hard 3 kW limit with nothing local: 1 + 2 + 1 = 4 kWh
+    # beyond the limit, first at 17:00, worst at 18:00. The caret is on the `flexibility` line.
+    path = tmp_path / "hard.peb"
+    path.write_text(HARD_LIMIT)
+    result = CliRunner().invoke(app, ["solve", str(path)])
+    assert result.exit_code == 1
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert "cannot keep its import under the DSO's limit at 2021-06-07 17:00 (UTC, step 17)" in err
+    assert f"{path}:10:7" in err
+    assert "at 3 of 24 steps" in err
+    assert "2021-06-07 18:00 (UTC, step 18): 5 kW against 3 kW allowed" in err
+    assert "4 kWh beyond the limit in all" in err
