@@ -298,7 +298,7 @@ def _markets(
                     direction = "flow_ab" if _link_key(d, a, b)[0] == a else "flow_ba"
                     lf[direction] += fl[j]
                     lf["loss"] += (1.0 - keep[j, 0]) * fl[j]
-            pair_prices = pair_split(info, f, agents, bal, ir, y, dt)
+            pair_prices = pair_split(info, f, agents, bal, ir, y, dt, x)
             f["split"] = pair_prices
             tr_kwh += pair_prices["kwh"]
             price = pair_prices["avg_price"]
@@ -356,6 +356,7 @@ def pair_split(
     ir: ModelIR,
     y: FloatArray,
     dt: float,
+    x: FloatArray | None = None,
 ) -> dict[str, Any]:
     """Who delivered to whom, at which price, per step.
 
@@ -363,8 +364,9 @@ def pair_split(
     `seller_gets` (per trader, currency over the horizon, energy only — fees apart) and
     `avg_price` (currency/kWh received, per step). Pools settle at the node price (the market
     balance dual / dt); p2p trades at the `settlement` rule over the two traders' valuations
-    (`valuations`). Compact forms are split pro rata: seller s's share of the step's delivered
-    energy times what buyer r receives.
+    (`valuations`). Compact forms are split by proportional sharing (`node_mix`): buyer r gets
+    the mix of sellers of the energy at its node, which is its sellers' share within one node
+    and follows the link flows between nodes (`x`, the primal solution, gives the flows).
     """
     sent, recv = f["sent"], f["recv"]
     n, t = recv.shape
@@ -399,25 +401,46 @@ def pair_split(
         value = (pay * kwh_pair).sum(axis=0)
     else:
         delivered = (1.0 - loss) * sent
-        tot_d = delivered.sum(axis=0)
-        share = np.where(tot_d > _EPS, delivered / np.maximum(tot_d, _EPS), 0.0)  # n x t
+        node = np.asarray(info["trader_node"], dtype=np.int64)
+        n_nodes = len(info["nodes"])
+        flow = None
+        if f.get("flow") and x is not None:
+            fv = ir.vars[f["flow"]]
+            ends = [e.split("->") for e in fv.entities]
+            names = list(info["nodes"])
+            flow = (
+                fv.values(x),
+                np.array([names.index(a) for a, _ in ends], dtype=np.int64),
+                np.array([names.index(b) for _, b in ends], dtype=np.int64),
+                np.asarray(f["link_loss"], dtype=np.float64),
+            )
+        mix = node_mix(delivered, node, n_nodes, flow)  # t x nodes x sellers
         rkwh = recv * dt  # each buyer's kWh received per step
-        kwh = share @ rkwh.T  # seller x buyer
+        kwh = np.zeros((n, n))  # seller x buyer
+        for k in range(n_nodes):
+            at_k = np.flatnonzero(node == k)
+            if at_k.size:
+                kwh[:, at_k] += mix[:, k, :].T @ rkwh[at_k].T
         if rule == "pool":
             buyer_pays = (price_r * rkwh).sum(axis=1)
             # Sellers are paid their node's price per kWh delivered (before link losses).
             seller_gets = (price_s * delivered * dt).sum(axis=1)
             value = (price_r * rkwh).sum(axis=0)
         else:
-            # Σ_s share_s·π(s, r) per buyer and Σ_r recv_r·π(s, r) per seller, per step,
+            # Σ_s mix_s·π(s, r) per buyer and Σ_r recv_r·π(s, r) per seller, per step,
             # without forming the n x n x t tensor: every rule is linear in v_s and v_r.
             ws, wb = _weights(rule)
-            sv = (share * v_sell).sum(axis=0)  # Σ_s share_s v_s, per step
-            tot_r = rkwh.sum(axis=0)
-            pay_r = ws * sv[None, :] + wb * v_buy  # price paid by each buyer, per step
+            sv = np.einsum("tks,st->kt", mix, v_sell)  # Σ_s mix_s v_s per node and step
+            pay_r = ws * sv[node] + wb * v_buy  # price paid by each buyer, per step
             buyer_pays = (pay_r * rkwh).sum(axis=1)
-            rv = (rkwh * v_buy).sum(axis=0)  # Σ_r recv_r v_r
-            seller_gets = (share * (ws * v_sell * tot_r[None, :] + wb * rv[None, :])).sum(axis=1)
+            tot_k = np.zeros((n_nodes, t))
+            rv_k = np.zeros((n_nodes, t))
+            np.add.at(tot_k, node, rkwh)  # kWh received at each node
+            np.add.at(rv_k, node, rkwh * v_buy)  # Σ_(r at node) recv_r v_r
+            seller_gets = (
+                ws * v_sell * np.einsum("tks,kt->st", mix, tot_k)
+                + wb * np.einsum("tks,kt->st", mix, rv_k)
+            ).sum(axis=1)
             value = (pay_r * rkwh).sum(axis=0)
         vol = rkwh.sum(axis=0)
     avg = np.where(vol > _EPS, value / np.maximum(vol, _EPS), np.nan)
@@ -434,6 +457,40 @@ def pair_split(
         "avg_price": avg,
         "rule": rule,
     }
+
+
+def node_mix(
+    delivered: FloatArray,
+    node: IntArray,
+    n_nodes: int,
+    flow: tuple[FloatArray, IntArray, IntArray, FloatArray] | None = None,
+) -> FloatArray:
+    """Where the energy at each node comes from: a (steps, nodes, sellers) array of shares.
+
+    Proportional sharing (Bialek's tracing): the energy passing through node k — its sellers'
+    delivered energy plus what links bring in — is a mix; local buyers and outgoing links take
+    that mix alike. Per step, with P_k the throughput and A[k, m] = Σ_(links m→k) keep·flow,
+    P_k·C_k = S_k + Σ_m A[k, m]·C_m, solved as (diag(P) − A)·C = S. Within one node this is
+    each seller's share of the delivered energy; link losses fall on the sellers whose energy
+    crossed the link. `delivered` is (sellers, steps) in kW; `flow` is (kW per link direction
+    and step, from-node, to-node, keep = 1 − loss). Each row sums to 1 where the node has energy.
+    """
+    n, t = delivered.shape
+    supply = np.zeros((t, n_nodes, n))
+    supply[:, node, np.arange(n)] = delivered.T
+    inflow = np.zeros((t, n_nodes, n_nodes))
+    if flow is not None:
+        fl, fr, to, keep = flow
+        for j in range(len(fr)):
+            inflow[:, to[j], fr[j]] += keep[j] * np.maximum(fl[j], 0.0)
+    through = supply.sum(axis=2) + inflow.sum(axis=2)  # t x nodes
+    m = -inflow
+    idx = np.arange(n_nodes)
+    # A node without energy gets an empty mix; a tiny ridge keeps lossless cycles solvable.
+    m[:, idx, idx] += np.where(through > _EPS, through, 1.0) + 1e-12
+    mix = np.linalg.solve(m, supply)
+    out: FloatArray = np.clip(mix, 0.0, 1.0)
+    return out
 
 
 def _weights(rule: str) -> tuple[float, float]:
