@@ -83,14 +83,21 @@ def test_standard_load_annual_energy(profile: str, freq: str) -> None:
     assert kw.min() > 0.0
 
 
-def test_standard_load_seeds() -> None:
+def seeded_pair(name: str, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+    """A year of `name` for seeds 1 and 2, after checking that seed 1 repeats exactly and that
+    the two seeds differ but carry the same annual energy."""
     idx = year_index()
-    a = call("standard_load", idx, "NOK", profile="H0", annual=3000.0, seed=1)
-    b = call("standard_load", idx, "NOK", profile="H0", annual=3000.0, seed=1)
-    c = call("standard_load", idx, "NOK", profile="H0", annual=3000.0, seed=2)
+    a = call(name, idx, "NOK", **kwargs, seed=1)
+    b = call(name, idx, "NOK", **kwargs, seed=1)
+    c = call(name, idx, "NOK", **kwargs, seed=2)
     assert np.array_equal(a, b)
     assert not np.allclose(a, c)
     assert a.sum() == pytest.approx(c.sum(), rel=1e-9)
+    return a, c
+
+
+def test_standard_load_seeds() -> None:
+    a, c = seeded_pair("standard_load", profile="H0", annual=3000.0)
     assert np.corrcoef(a, c)[0, 1] > 0.5  # the same household type
 
 
@@ -119,6 +126,55 @@ def test_standard_load_leaves_warning_filters_alone() -> None:
 def test_standard_load_rejects_unknown_profile() -> None:
     with pytest.raises(ValueError, match="unknown standard load profile"):
         call("standard_load", year_index(), "NOK", profile="X9")
+
+
+# --- heating_load ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("building", ["MFH", "GKO"])
+@pytest.mark.parametrize("freq", ["1h", "15min"])
+def test_heating_load_annual_energy(building: str, freq: str) -> None:
+    idx = year_index(freq)
+    kw = call("heating_load", idx, "NOK", building=building, annual=20_000.0, seed=3)
+    assert abs(kw.sum() * hours_per_step(idx) - 20_000.0) / 20_000.0 < 1e-3
+    assert kw.min() > 0.0  # hot water all year
+
+
+def test_heating_load_is_a_winter_load() -> None:
+    # Trondheim's climate: January needs several times July's energy, and the winter peak is
+    # far above the mean (what BDEW electricity profiles lack in Norway).
+    idx = year_index()
+    kw = pd.Series(call("heating_load", idx, "NOK", building="MFH", annual=8760.0), index=idx)
+    monthly = kw.resample("MS").sum()
+    assert monthly.iloc[0] > 3.0 * monthly.iloc[6]
+    assert kw.max() > 2.0 * kw.mean()
+    # A milder climate shifts energy out of winter.
+    mild = call("heating_load", idx, "NOK", building="MFH", annual=8760.0, t_winter=6.0)
+    assert mild[: 31 * 24].sum() < kw.iloc[: 31 * 24].sum()
+
+
+def test_heating_load_seeds_share_the_climate() -> None:
+    from pebdsl.generators.heating import temperature
+
+    seeded_pair("heating_load", building="GKO", annual=5000.0)
+    # Every seed keeps the monthly climate (within 2 K); seeds differ in cold spells.
+    months = [temperature(2023, seed, -2.0, 14.0).resample("MS").mean() for seed in range(5)]
+    for m in months:
+        assert m.iloc[0] == pytest.approx(-2.0, abs=2.0)
+        assert m.iloc[6] == pytest.approx(14.0, abs=2.0)
+    assert months[0].iloc[0] != months[1].iloc[0]
+
+
+def test_heating_load_rejects_bad_arguments() -> None:
+    idx = year_index()
+    with pytest.raises(ValueError, match="unknown heat profile"):
+        call("heating_load", idx, "NOK", building="H0")
+    with pytest.raises(ValueError, match="EFH and MFH only"):
+        call("heating_load", idx, "NOK", building="GKO", building_class=3)
+    with pytest.raises(ValueError, match="must be 1-11"):
+        call("heating_load", idx, "NOK", building="EFH", building_class=12)
+    with pytest.raises(ValueError, match="t_winter <= t_summer"):
+        call("heating_load", idx, "NOK", t_winter=10.0, t_summer=5.0)
 
 
 # --- spot_price -----------------------------------------------------------------------------

@@ -196,6 +196,30 @@ def test_generators_and_annual_scaling() -> None:
     assert codes(text.replace('standard_load("H0")', 'standrd_load("H0")')) == ["E101"]
 
 
+def test_heating_load_in_a_design() -> None:
+    # Appliances and heating side by side: the sum of two generators, each normalised to its
+    # own `annual`; `annual` on the load scales a lone generator's 1 MWh/yr as for standard_load.
+    text = design(
+        'start = 2023-01-09; duration = 7 d; step = 1 h; timezone = "Europe/Oslo"', "", "1 kW"
+    )
+    text = text.replace(
+        "load { profile = 1 kW }", 'load { profile = heating_load("GKO"); annual = 50 MWh }'
+    )
+    text += (
+        'participant b { load { profile = heating_load("GKO", annual = 50 MWh) } }\n'
+        'participant c { load { profile = standard_load("H0", annual = 4 MWh, seed = 7)'
+        ' + heating_load("MFH", annual = 5 MWh, seed = 1) } }\n'
+    )
+    d = resolve(parse(text, "h.peb"))
+    a, b, c = (d.participants[p].load for p in "abc")
+    assert a is not None and b is not None and c is not None
+    np.testing.assert_allclose(a.profile_kw, b.profile_kw)
+    # A January week of a 50 MWh/yr office heating load is well above 50 MWh x 7/365.
+    assert a.profile_kw.sum() > 1.3 * 50_000 * 7 / 365
+    assert np.all(c.profile_kw > 0)
+    assert codes(text.replace('heating_load("GKO")', 'heating_load("XYZ")')) == ["E407"]
+
+
 def test_generator_in_foreign_currency(monkeypatch: pytest.MonkeyPatch) -> None:
     from pebdsl import generators
     from pebdsl.generators.base import Generator

@@ -9,6 +9,7 @@ float64 array of `len(index)` holding the mean over each step, in `REGISTRY[name
 | --------------- | -------- | ----------------------------------------------------------- |
 | `solar`         | ""       | PV output in kW per kWp (pvlib + seeded clouds)             |
 | `standard_load` | kW       | BDEW standard load profile scaled to an annual energy       |
+| `heating_load`  | kW       | electric heating: BDEW heat profile from seeded temperature  |
 | `spot_price`    | NOK/kWh  | day-ahead price of a Norwegian bidding zone (or EUR/kWh)    |
 
 Currency: a design has one currency and the language never converts between currencies, so a
@@ -30,6 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from pebdsl.generators import heating as _heating
 from pebdsl.generators import load as _load
 from pebdsl.generators import prices as _prices
 from pebdsl.generators import solar as _solar
@@ -38,7 +40,7 @@ from pebdsl.generators.base import REQUIRED, FloatArray, Generator, Param
 __all__ = ["REGISTRY", "REQUIRED", "Generator", "Param", "call", "resolve_kwargs", "unit_of"]
 
 REGISTRY: dict[str, Generator] = {
-    g.name: g for g in (_solar.GENERATOR, _load.GENERATOR, _prices.GENERATOR)
+    g.name: g for g in (_solar.GENERATOR, _load.GENERATOR, _heating.GENERATOR, _prices.GENERATOR)
 }
 
 

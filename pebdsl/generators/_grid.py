@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from pebdsl.generators.base import FloatArray
+from pebdsl.generators.base import FloatArray, IntArray
 
 # Standard load profiles are defined per 15 minutes, and a 15-minute PV computation keeps the
 # error of averaging the sun's path below ~1 % even at sunrise; finer steps are honoured.
@@ -127,3 +127,27 @@ def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | float) or float(seed) != int(seed):
         raise ValueError(f"seed must be a whole number, got {seed!r}")
     return int(seed)
+
+
+def wall_clock_slots(year: int, tz: str, res_s: int, slot_s: int) -> IntArray:
+    """For each fine step of the local year, the index of its wall-clock slot of `slot_s`.
+
+    Profiles defined on the wall clock (BDEW's) follow daylight saving time this way: in spring
+    the skipped hour's slots are never read, in autumn the repeated hour reads them twice.
+    """
+    wall = fine_grid(year, tz, res_s).tz_localize(None).as_unit("ns")
+    origin = pd.Timestamp(year, 1, 1).as_unit("ns").value
+    out: IntArray = (wall.asi8 - origin) // (slot_s * 10**9)
+    return out
+
+
+def check_annual(annual: float) -> None:
+    if not math.isfinite(annual) or annual < 0.0:
+        raise ValueError(f"annual energy must be a non-negative number of kWh, got {annual}")
+
+
+def to_annual(kw: FloatArray, res_s: int, annual: float) -> FloatArray:
+    """`kw` (one local year of fine steps) scaled so that its energy is `annual` kWh exactly."""
+    hours = len(kw) * res_s / 3600.0
+    out: FloatArray = kw * (annual / (kw.mean() * hours))
+    return out

@@ -98,9 +98,7 @@ def _wall_clock_year(profile: str, year: int, tz: str, res_s: int, country: str)
     twice; the annual renormalisation downstream absorbs the difference.
     """
     base = _bdew_year(profile, year, country)
-    starts = _grid.fine_grid(year, tz, res_s)
-    wall = starts.tz_localize(None).as_unit("ns")  # local wall-clock time
-    slot = (wall.asi8 - pd.Timestamp(year, 1, 1).as_unit("ns").value) // (900 * 10**9)
+    slot = _grid.wall_clock_slots(year, tz, res_s, 900)
     out: FloatArray = base[np.clip(slot, 0, len(base) - 1)]
     out.setflags(write=False)
     return out
@@ -120,8 +118,7 @@ def standard_load(
         raise ValueError(
             f"unknown standard load profile {profile!r}; expected one of {', '.join(PROFILES)}"
         )
-    if not math.isfinite(annual) or annual < 0.0:
-        raise ValueError(f"annual energy must be a non-negative number of kWh, got {annual}")
+    _grid.check_annual(annual)
     seed_i = _grid.check_seed(seed)
     country_code = country.strip().upper()
     # Participant traits drawn from the seed alone, so they persist across years.
@@ -140,10 +137,7 @@ def standard_load(
         phi = math.exp(-res_s / 3600.0 / _NOISE_TAU_H)
         noise = np.exp(_NOISE_SIGMA * _grid.ar1(rng, n, phi) - 0.5 * _NOISE_SIGMA**2)
         kw = shifted * season * noise
-        # Exact annual energy: mean power x hours in the (local) year == annual.
-        hours = n * res_s / 3600.0
-        scaled: FloatArray = kw * (annual / (kw.mean() * hours))
-        return scaled
+        return _grid.to_annual(kw, res_s, annual)  # mean power x hours in the year == annual
 
     return _grid.over_years(index, per_year)
 
