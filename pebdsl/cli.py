@@ -191,7 +191,14 @@ def solve(
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
                 # The same edits apply to the reference, so the savings compare like with like.
-                ref_design = load(str(file), variant=design.reference, sets=sets)
+                ref_design, skipped = _reference(file, design.reference, sets or [])
+                if skipped:
+                    print(
+                        f"note: the reference `{design.reference}` has nothing for these "
+                        "--set edits to change, so it is solved without them: "
+                        + ", ".join(f"`{s}`" for s in skipped),
+                        file=sys.stderr,
+                    )
                 if ref_design.time == design.time:
                     reference = _solve(ref_design, backend=backend.value, solver=solver)
                 else:  # e.g. a year-long variant and a one-week reference: costs do not compare
@@ -210,6 +217,33 @@ def solve(
         _print_summary(doc)
         if out is not None:
             print(f"report: {out / 'report.html'}")
+
+
+def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
+    """The reference variant with the `--set` edits it can take, and the edits it cannot.
+
+    A reference usually removes things (`without market m`), so an edit of `m` has nothing to
+    change there (E101): such edits are left out. Any other error is the user's to see.
+    """
+    from pebdsl.resolve import load
+
+    try:
+        return load(str(file), variant=name, sets=sets), []
+    except PebdslError as e:
+        if not sets or set(e.codes) != {"E101"}:
+            raise
+    kept: list[str] = []
+    skipped: list[str] = []
+    for edit in sets:
+        try:
+            load(str(file), variant=name, sets=[*kept, edit])
+        except PebdslError as e:
+            if set(e.codes) != {"E101"}:
+                raise
+            skipped.append(edit)
+        else:
+            kept.append(edit)
+    return load(str(file), variant=name, sets=kept), skipped
 
 
 def _print_summary(doc: dict[str, Any]) -> None:

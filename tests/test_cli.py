@@ -142,6 +142,44 @@ def test_solve_report_shows_savings_against_the_reference(tmp_path: Path) -> Non
     assert "saving against the reference" not in (tmp_path / "b" / "report.html").read_text()
 
 
+def test_solve_out_with_set_on_what_the_reference_removed(tmp_path: Path) -> None:
+    # sunny_street's reference `no_trade` has no `street_p2p`: the fee edit applies to the
+    # design, not to its reference, which is solved without it (and says so), while the energy
+    # charge edit applies to both.
+    sunny = tmp_path / "sunny.peb"
+    text = (ROOT / "designs" / "sunny_street.peb").read_text(encoding="utf-8")
+    sunny.write_text(text.replace("currency = EUR", "currency = EUR\n  reference = no_trade", 1))
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            str(sunny),
+            "--set",
+            "market street_p2p.fee = 0 ct/kWh",
+            "--set",
+            "dso.energy_charge = 6 ct/kWh",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert "`market street_p2p.fee = 0 ct/kWh`" in err and "dso.energy_charge" not in err
+    from pebdsl.pipeline import solve
+    from pebdsl.resolve import load
+
+    ref = solve(load(str(sunny), variant="no_trade", sets=["dso.energy_charge = 6 ct/kWh"]))
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "saving against the reference" in report
+    assert f"{ref.objective:.2f}" in report
+    # A misspelt name is still an error, not a silent skip.
+    bad = runner.invoke(
+        app,
+        ["solve", str(sunny), "--set", "market street_p2pp.fee = 0 ct/kWh", "--out", str(tmp_path)],
+    )
+    assert bad.exit_code == 1
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"\x00\x01\x02\xff\xfe binary", b'design "x" { currency = EUR', "é∑🙂".encode()],
