@@ -165,12 +165,31 @@ def test_heating_load_seeds_share_the_climate() -> None:
     assert months[0].iloc[0] != months[1].iloc[0]
 
 
+@pytest.mark.parametrize(("t_winter", "t_summer"), [(-15.0, 12.0), (-30.0, 10.0), (20.0, 40.0)])
+def test_heating_load_extreme_climates(t_winter: float, t_summer: float) -> None:
+    # Inland Norway's winters (and a hot site) lie beyond demandlib's -20..40 deg C classes.
+    idx = year_index()
+    for seed in range(3):
+        kw = call(
+            "heating_load",
+            idx,
+            "NOK",
+            annual=1000.0,
+            seed=seed,
+            t_winter=t_winter,
+            t_summer=t_summer,
+        )
+        assert np.all(np.isfinite(kw)) and kw.sum() == pytest.approx(1000.0, rel=1e-9)
+
+
 def test_heating_load_rejects_bad_arguments() -> None:
     idx = year_index()
     with pytest.raises(ValueError, match="unknown heat profile"):
         call("heating_load", idx, "NOK", building="H0")
     with pytest.raises(ValueError, match="EFH and MFH only"):
         call("heating_load", idx, "NOK", building="GKO", building_class=3)
+    with pytest.raises(ValueError, match="building_class must be a whole number"):
+        call("heating_load", idx, "NOK", building="EFH", building_class=2.5)
     with pytest.raises(ValueError, match="must be 1-11"):
         call("heating_load", idx, "NOK", building="EFH", building_class=12)
     with pytest.raises(ValueError, match="t_winter <= t_summer"):

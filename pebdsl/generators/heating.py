@@ -61,6 +61,7 @@ _ANOMALY_SD = (4.0, 2.0)  # K, winter and summer
 _DIURNAL = (1.5, 3.0)  # K half-range, winter and summer
 _WARMEST_HOUR = 15
 _DRIFT_DAYS = 31  # anomalies slower than a month are removed
+_DEMANDLIB_T = (-19.0, 39.0)  # deg C range of demandlib's temperature classes (after rounding)
 # Monthly means of a cosine are damped by sinc(pi/12); widen so the months hit their targets.
 _MONTH_DAMPING = math.sin(math.pi / 12) / (math.pi / 12)
 
@@ -101,7 +102,9 @@ def _heat_year(
 
         profile = bdew.HeatBuilding(
             temp.index,
-            temperature=temp,
+            # demandlib's temperature classes span -20..40 deg C and SigLinDe divides by zero
+            # at 40; the heat curve is flat beyond both ends, so clipping changes nothing else.
+            temperature=temp.clip(_DEMANDLIB_T[0], _DEMANDLIB_T[1]),
             shlp_type=building,
             building_class=klass,
             wind_class=0,
@@ -141,7 +144,9 @@ def heating_load(
             "t_winter and t_summer are the coldest and warmest monthly mean in deg C, "
             f"t_winter <= t_summer, got {t_winter} and {t_summer}"
         )
-    klass = _grid.check_seed(building_class)
+    if isinstance(building_class, bool) or float(building_class) != int(building_class):
+        raise ValueError(f"building_class must be a whole number, got {building_class!r}")
+    klass = int(building_class)
     if name in RESIDENTIAL:
         klass = klass or _DEFAULT_CLASS
         if not 1 <= klass <= 11:
