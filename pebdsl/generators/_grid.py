@@ -123,21 +123,27 @@ def seed_rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([*stream, seed % 2**32])
 
 
+def check_whole(value: object, name: str) -> int:
+    """`value` as an int; ValueError naming `name` unless it is a whole number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
 def check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int | float) or float(seed) != int(seed):
-        raise ValueError(f"seed must be a whole number, got {seed!r}")
-    return int(seed)
+    return check_whole(seed, "seed")
 
 
-def wall_clock_slots(year: int, tz: str, res_s: int, slot_s: int) -> IntArray:
+def wall_clock_slots(year: int, tz: str, res_s: int, slot_s: int, n_slots: int) -> IntArray:
     """For each fine step of the local year, the index of its wall-clock slot of `slot_s`.
 
     Profiles defined on the wall clock (BDEW's) follow daylight saving time this way: in spring
     the skipped hour's slots are never read, in autumn the repeated hour reads them twice.
+    Indexes are clipped to the profile's `n_slots`.
     """
     wall = fine_grid(year, tz, res_s).tz_localize(None).as_unit("ns")
     origin = pd.Timestamp(year, 1, 1).as_unit("ns").value
-    out: IntArray = (wall.asi8 - origin) // (slot_s * 10**9)
+    out: IntArray = np.clip((wall.asi8 - origin) // (slot_s * 10**9), 0, n_slots - 1)
     return out
 
 

@@ -144,9 +144,7 @@ def heating_load(
             "t_winter and t_summer are the coldest and warmest monthly mean in deg C, "
             f"t_winter <= t_summer, got {t_winter} and {t_summer}"
         )
-    if isinstance(building_class, bool) or float(building_class) != int(building_class):
-        raise ValueError(f"building_class must be a whole number, got {building_class!r}")
-    klass = int(building_class)
+    klass = _grid.check_whole(building_class, "building_class")
     if name in RESIDENTIAL:
         klass = klass or _DEFAULT_CLASS
         if not 1 <= klass <= 11:
@@ -160,8 +158,8 @@ def heating_load(
         hourly = _heat_year(
             name, klass, year, seed_i, float(t_winter), float(t_summer), country_code
         )
-        slot = _grid.wall_clock_slots(year, tz, res_s, 3600)
-        return _grid.to_annual(hourly[np.clip(slot, 0, len(hourly) - 1)], res_s, annual)
+        slot = _grid.wall_clock_slots(year, tz, res_s, 3600, len(hourly))
+        return _grid.to_annual(hourly[slot], res_s, annual)
 
     return _grid.over_years(index, per_year)
 

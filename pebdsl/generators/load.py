@@ -98,8 +98,7 @@ def _wall_clock_year(profile: str, year: int, tz: str, res_s: int, country: str)
     twice; the annual renormalisation downstream absorbs the difference.
     """
     base = _bdew_year(profile, year, country)
-    slot = _grid.wall_clock_slots(year, tz, res_s, 900)
-    out: FloatArray = base[np.clip(slot, 0, len(base) - 1)]
+    out: FloatArray = base[_grid.wall_clock_slots(year, tz, res_s, 900, len(base))]
     out.setflags(write=False)
     return out
 
