@@ -234,16 +234,17 @@ def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
             raise
     kept: list[str] = []
     skipped: list[str] = []
+    ref = None  # the reference with every edit kept so far
     for edit in sets:
         try:
-            load(str(file), variant=name, sets=[*kept, edit])
+            ref = load(str(file), variant=name, sets=[*kept, edit])
         except PebdslError as e:
             if set(e.codes) != {"E101"}:
                 raise
             skipped.append(edit)
         else:
             kept.append(edit)
-    return load(str(file), variant=name, sets=kept), skipped
+    return (ref if ref is not None else load(str(file), variant=name)), skipped
 
 
 def _print_summary(doc: dict[str, Any]) -> None:

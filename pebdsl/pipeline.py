@@ -285,12 +285,20 @@ def _markets(
             sent, recv = f["sent"], f["recv"]
             vol = recv.sum(axis=0)
             lost = loss * sent.sum(axis=0)
+            flow = None
             if f.get("flow"):
                 fl = ir.vars[f["flow"]].values(x)
                 keep = np.asarray(f["link_loss"])[:, None]
                 lost = lost + ((1.0 - keep) * fl).sum(axis=0)
-                for j, ent in enumerate(ir.vars[f["flow"]].entities):
-                    a, b = ent.split("->")
+                ends = [e.split("->") for e in ir.vars[f["flow"]].entities]
+                names = list(info["nodes"])
+                flow = (
+                    fl,
+                    np.array([names.index(a) for a, _ in ends], dtype=np.int64),
+                    np.array([names.index(b) for _, b in ends], dtype=np.int64),
+                    keep[:, 0],
+                )
+                for j, (a, b) in enumerate(ends):
                     key = "--".join(_link_key(d, a, b))
                     lf = link_flow.setdefault(
                         key, {"flow_ab": np.zeros(t), "flow_ba": np.zeros(t), "loss": np.zeros(t)}
@@ -298,7 +306,7 @@ def _markets(
                     direction = "flow_ab" if _link_key(d, a, b)[0] == a else "flow_ba"
                     lf[direction] += fl[j]
                     lf["loss"] += (1.0 - keep[j, 0]) * fl[j]
-            pair_prices = pair_split(info, f, agents, bal, ir, y, dt, x)
+            pair_prices = pair_split(info, f, agents, bal, ir, y, dt, flow)
             f["split"] = pair_prices
             tr_kwh += pair_prices["kwh"]
             price = pair_prices["avg_price"]
@@ -356,7 +364,7 @@ def pair_split(
     ir: ModelIR,
     y: FloatArray,
     dt: float,
-    x: FloatArray | None = None,
+    flow: tuple[FloatArray, IntArray, IntArray, FloatArray] | None = None,
 ) -> dict[str, Any]:
     """Who delivered to whom, at which price, per step.
 
@@ -366,7 +374,7 @@ def pair_split(
     balance dual / dt); p2p trades at the `settlement` rule over the two traders' valuations
     (`valuations`). Compact forms are split by proportional sharing (`node_mix`): buyer r gets
     the mix of sellers of the energy at its node, which is its sellers' share within one node
-    and follows the link flows between nodes (`x`, the primal solution, gives the flows).
+    and follows the link flows between nodes (`flow`, as `node_mix` takes it).
     """
     sent, recv = f["sent"], f["recv"]
     n, t = recv.shape
@@ -403,17 +411,6 @@ def pair_split(
         delivered = (1.0 - loss) * sent
         node = np.asarray(info["trader_node"], dtype=np.int64)
         n_nodes = len(info["nodes"])
-        flow = None
-        if f.get("flow") and x is not None:
-            fv = ir.vars[f["flow"]]
-            ends = [e.split("->") for e in fv.entities]
-            names = list(info["nodes"])
-            flow = (
-                fv.values(x),
-                np.array([names.index(a) for a, _ in ends], dtype=np.int64),
-                np.array([names.index(b) for _, b in ends], dtype=np.int64),
-                np.asarray(f["link_loss"], dtype=np.float64),
-            )
         mix = node_mix(delivered, node, n_nodes, flow)  # t x nodes x sellers
         rkwh = recv * dt  # each buyer's kWh received per step
         kwh = np.zeros((n, n))  # seller x buyer
