@@ -95,7 +95,7 @@ def peak_rss_mb() -> float:
 def run(design: Design, backend: str) -> dict[str, float]:
     from pebdsl.backends import solve_ir
     from pebdsl.lower import lower
-    from pebdsl.pipeline import extract
+    from pebdsl.pipeline import extract, price_rows
     from pebdsl.settle import settle
 
     t0 = time.perf_counter()
@@ -104,7 +104,7 @@ def run(design: Design, backend: str) -> dict[str, float]:
     t0 = time.perf_counter()
     stats = ir.stats()  # assembles the CSC matrix (counted as lowering work)
     t_assemble = time.perf_counter() - t0
-    sol = solve_ir(ir, backend=backend)
+    sol = solve_ir(ir, backend=backend, price_rows=price_rows(ir))
     t0 = time.perf_counter()
     res = extract(design, ir, sol)
     t_extract = time.perf_counter() - t0
@@ -117,6 +117,10 @@ def run(design: Design, backend: str) -> dict[str, float]:
         "solve": sol.timings.get("solve", 0.0),
         "extract": t_extract,
         "settle": t_settle,
+        # Valid intervals of degenerate market prices (backends/intervals.py), apart from the
+        # overhead ratio: work on the solver's answer, not the hand-off.
+        "price_intervals": sol.timings.get("price_intervals", 0.0),
+        **{f"price_{k}": float(v) for k, v in sol.price_stats.items() if k != "seconds"},
         "objective": sol.objective,
         "residual": res.money["residual"],
         **{k: float(v) for k, v in stats.items()},
@@ -163,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  overhead / HiGHS run = {r['overhead']:.3f} / {r['solve']:.3f} = "
             f"{r['ratio']:.3f}  (goal ≤ {goals[b]})"
+        )
+        share = r["price_intervals"] / max(r["solve"], 1e-9)
+        print(
+            f"  price intervals  {r['price_intervals']:8.3f} s  (x{share:.2f} "
+            f"of the run; rows {r.get('price_rows', 0):.0f}, degenerate sides "
+            f"{r.get('price_candidates', 0):.0f}, cone LPs {r.get('price_cone_lps', 0):.0f}, "
+            f"unresolved {r.get('price_unresolved', 0):.0f})"
         )
         print(f"  peak memory (max RSS so far) {peak_rss_mb():.0f} MB")
     return 0

@@ -455,6 +455,8 @@ def _markets(results: Results) -> tuple[float, float, dict[str, dict[str, Any]]]
         traded = vol[:, k] > _EPS
         out[m] = {
             "type": d.markets[m].type,
+            # How degenerate prices were chosen (pipeline._price_rules; docs/model.md).
+            "price_rule": results.extras.get("price_rule", {}).get(m, "dual"),
             "volume_kwh": float(vol_kwh[k]),
             "value": float(value[k]),
             "avg_price": _ratio(float(value[k]), float(vol_kwh[k])),

@@ -9,9 +9,12 @@ timestamps), E502 unbounded, E503 solver failure or unknown backend.
 
 Extraction reads the IR blocks by name (see pebdsl.lower): participant prices are balance
 duals / dt_h (currency/kWh); market prices are market-balance duals / dt_h at each node
-(currency per kWh received). Compact-form markets are split into seller x buyer trades pro rata
-within each step (each seller's delivered energy shared over the buyers in proportion to what
-they receive); docs/model.md explains every choice.
+(currency per kWh received), where a degenerate dual is replaced by the midpoint of its valid
+interval (`price_rows` are sent to the backend, which returns the intervals; the rule that
+applied per market is `extras["price_rule"]`, shown as `markets[m].price_rule`).
+Compact-form markets are split into seller x buyer trades pro rata within each step (each
+seller's delivered energy shared over the buyers in proportion to what they receive);
+docs/model.md explains every choice.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ def solve(design: Design, backend: str = "highs", solver: str | None = None) -> 
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
-    sol = solve_ir(ir, backend=backend, solver=solver)
+    sol = solve_ir(ir, backend=backend, solver=solver, price_rows=price_rows(ir))
     timings["build"] = sol.timings.get("build", 0.0)
     timings["solve"] = sol.timings.get("solve", 0.0)
+    if "price_intervals" in sol.timings:
+        timings["price_intervals"] = sol.timings["price_intervals"]
     if not sol.ok:
         raise diagnose(design, ir, sol)
     t0 = time.perf_counter()
@@ -69,6 +74,38 @@ def solve(design: Design, backend: str = "highs", solver: str | None = None) -> 
 
 
 # -- extraction ------------------------------------------------------------------------------
+
+
+def price_rows(ir: ModelIR) -> IntArray:
+    """The rows whose duals settle local trades: every market balance (pool prices; p2p
+    node prices), and the energy balance of each trader of a per-pair p2p market without a
+    market balance (its valuation of a kWh)."""
+    out: list[IntArray] = []
+    agents: tuple[str, ...] = ir.info["agents"]
+    bal = ir.cons.get("balance")
+    for info in ir.info["markets"].values():
+        for p in info["products"].values():
+            cb = ir.cons.get(p.get("balance", ""))
+            if cb is not None:
+                out.append(np.arange(cb.start, cb.start + cb.size, dtype=np.int64))
+            if info["form"] != "compact" and bal is not None:
+                # Per-pair trades settle at the traders' own valuations.
+                for a in info["traders"]:
+                    e = agents.index(a)
+                    start = bal.start + e * bal.n_steps
+                    out.append(np.arange(start, start + bal.n_steps, dtype=np.int64))
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+
+
+def settlement_duals(sol: Solution) -> FloatArray:
+    """The row duals settlement uses: on price rows the midpoint of the valid interval
+    (solution.price_lo/hi; equal to the dual where it is unique or no basis was left), the
+    solver's dual elsewhere."""
+    if sol.price_lo is None or sol.price_hi is None:
+        return sol.row_dual
+    lo, hi = sol.price_lo, sol.price_hi
+    out: FloatArray = 0.5 * (lo + hi)
+    return out
 
 
 def _frame(index: pd.DatetimeIndex, data: dict[tuple[str, str], FloatArray]) -> pd.DataFrame:
@@ -114,7 +151,8 @@ def market_flows(ir: ModelIR, x: FloatArray) -> dict[str, dict[str, Any]]:
 
 
 def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
-    x, y = sol.x, sol.row_dual
+    x = sol.x
+    y = settlement_duals(sol)
     d = design
     t = d.n_steps
     dt = d.dt_h
@@ -163,7 +201,10 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
         fl = [parts.index(p) for p in ir.vars["shift_in"].entities]
         s_in[fl] = ir.vars["shift_in"].values(x)
         s_out[fl] = ir.vars["shift_out"].values(x)
-    bal = ir.cons["balance"].values(y) / dt
+    # Participants' prices are the solver's balance duals; settlement uses `bal_settle`, whose
+    # price rows hold the midpoint of their valid interval (see `price_rows`).
+    bal = ir.cons["balance"].values(sol.row_dual) / dt
+    bal_settle = ir.cons["balance"].values(y) / dt
     base = np.vstack([d.participants[p].demand_kw(t) for p in parts]) if parts else zeros
     pdata: dict[tuple[str, str], FloatArray] = {}
     for i, p in enumerate(parts):
@@ -212,7 +253,7 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
         bldata[(bl_name, "to_blocks")] = _clean(np.maximum(-exch[bi], 0.0))
         bldata[(bl_name, "flexibility")] = _clean(flex_kw[bi])
         bldata[(bl_name, "flexibility_price")] = _clean(flex_price[bi])
-    mdata, ldata, trades, prices = _markets(d, ir, x, y, flows, bal)
+    mdata, ldata, trades, prices = _markets(d, ir, x, y, flows, bal_settle)
     res = Results(
         design=d,
         status="optimal",
@@ -227,10 +268,36 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
     )
     res.extras["flows"] = flows
     res.extras["market_prices"] = prices
+    res.extras["price_rule"] = _price_rules(ir, sol)
     res.extras["balance_price"] = bal
     res.extras["block_net"] = net
     res.extras["flex_baseline_x"] = base_x
     return res
+
+
+def _price_rules(ir: ModelIR, sol: Solution) -> dict[str, str]:
+    """Per market, the rule its prices follow: "midpoint" of the valid interval, "dual" (the
+    solver's pick: no simplex basis), or "midpoint_partial" (some degenerate rows kept the
+    solver's side: their window outgrew intervals.MAX_WINDOW)."""
+    out: dict[str, str] = {}
+    inexact = set() if sol.price_inexact is None else set(sol.price_inexact.tolist())
+    agents: tuple[str, ...] = ir.info["agents"]
+    bal = ir.cons.get("balance")
+    for mname, info in ir.info["markets"].items():
+        if sol.price_rule != "midpoint":
+            out[mname] = sol.price_rule
+            continue
+        rows: list[int] = []
+        for p in info["products"].values():
+            cb = ir.cons.get(p.get("balance", ""))
+            if cb is not None:
+                rows.extend(range(cb.start, cb.start + cb.size))
+            if info["form"] != "compact" and bal is not None:
+                for a in info["traders"]:
+                    start = bal.start + agents.index(a) * bal.n_steps
+                    rows.extend(range(start, start + bal.n_steps))
+        out[mname] = "midpoint_partial" if inexact.intersection(rows) else "midpoint"
+    return out
 
 
 def _clean(v: FloatArray) -> FloatArray:
@@ -380,10 +447,14 @@ def pair_split(
     n, t = recv.shape
     loss = info["loss"]
     v_sell, v_buy = valuations(info, agents, bal)
-    if info["type"] == "pool" and f.get("balance"):
-        cb = ir.cons[f["balance"]]
-        mu = cb.values(y) / dt  # node x t
-        node = np.asarray(info["trader_node"])
+    mu = ir.cons[f["balance"]].values(y) / dt if f.get("balance") else None  # node x t
+    node = np.asarray(info["trader_node"], dtype=np.int64)
+    if info["form"] == "compact" and mu is not None:
+        # A trader's valuation of a delivered kWh equals its node's price whenever it trades
+        # (KKT of `sell` and `buy`), so compact forms read the node price: one row, whose
+        # valid interval is known, instead of each trader's balance.
+        v_sell = v_buy = mu[node]
+    if info["type"] == "pool" and mu is not None:
         price_s = mu[node]
         price_r = mu[node]
         rule = "pool"
@@ -409,7 +480,6 @@ def pair_split(
         value = (pay * kwh_pair).sum(axis=0)
     else:
         delivered = (1.0 - loss) * sent
-        node = np.asarray(info["trader_node"], dtype=np.int64)
         n_nodes = len(info["nodes"])
         mix = node_mix(delivered, node, n_nodes, flow)  # t x nodes x sellers
         rkwh = recv * dt  # each buyer's kWh received per step

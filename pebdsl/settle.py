@@ -15,8 +15,9 @@ supplier's grid_purchases are −Σ purchases, …), so the sum over all rows of
 exactly the real costs that leave the system (battery throughput and load-shifting costs).
 
 Rules (docs/model.md):
-- local trades are paid per kWh received; pools at the node price (market balance dual / dt),
-  p2p at the `settlement` rule over the two traders' valuations of one delivered kWh;
+- local trades are paid per kWh received; pools at the node price (market balance dual / dt,
+  the midpoint of its valid interval where the dual is not unique), p2p at the `settlement`
+  rule over the two traders' valuations of one delivered kWh (pipeline.pair_split);
 - the buyer pays the fee to the market's operator (the market's row, or "dso" when
   `operator = dso`); link fees are paid by the market to the DSO from its settlement surplus;
 - capacity charges on a block basis are shared by the members pro rata to their own import in

@@ -1,7 +1,10 @@
 """Backends: hand the model IR to a solver and bring back primal and dual values.
 
-Input: a `ModelIR`. Output: `Solution` (status, objective, x, row duals, the backend's own
-timings, and — for infeasible models — the IIS rows/columns). Only this package imports
+Input: a `ModelIR` and optionally `price_rows` (equality rows whose valid dual interval the
+caller needs: market prices). Output: `Solution` (status, objective, x, row duals, the
+backend's own timings, for infeasible models the IIS rows/columns, and for `price_rows` the
+interval [`price_lo`, `price_hi`] of valid duals with the rule that applied, see
+backends/intervals.py). Only this package imports
 highspy or Pyomo. Raises PebdslError E503 when a requested backend or solver is unavailable.
 
 Status strings (linopy-style): "optimal", "infeasible", "unbounded", "infeasible_or_unbounded",
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pebdsl.diagnostics import PebdslError, error
-from pebdsl.ir import FloatArray, ModelIR
+from pebdsl.ir import FloatArray, IntArray, ModelIR
 
 BACKENDS = ("highs", "pyomo")
 
@@ -34,6 +37,14 @@ class Solution:
     solver: str = "highs"
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Valid dual intervals of the requested price rows (n_rows arrays; other rows hold the
+    # dual). "midpoint": computed from the basis (backends/intervals.py); "dual": no basis
+    # (IPM/PDLP without crossover, a Pyomo solver other than HiGHS), lo = hi = the dual.
+    price_lo: FloatArray | None = None
+    price_hi: FloatArray | None = None
+    price_rule: str = "dual"
+    price_inexact: IntArray | None = None  # price rows whose interval kept a solver's side
+    price_stats: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -46,7 +57,12 @@ def empty_solution(ir: ModelIR, status: str, **kw: Any) -> Solution:
     )
 
 
-def solve_ir(ir: ModelIR, backend: str = "highs", solver: str | None = None) -> Solution:
+def solve_ir(
+    ir: ModelIR,
+    backend: str = "highs",
+    solver: str | None = None,
+    price_rows: IntArray | None = None,
+) -> Solution:
     """Solve the IR with the chosen backend ("highs" or "pyomo", the latter with any solver)."""
     if backend == "highs":
         from pebdsl.backends.highs import METHODS, solve
@@ -64,14 +80,36 @@ def solve_ir(ir: ModelIR, backend: str = "highs", solver: str | None = None) -> 
                     ),
                 )
             )
-        return solve(ir, method=METHODS[solver or "choose"])
+        return solve(ir, method=METHODS[solver or "choose"], price_rows=price_rows)
     if backend == "pyomo":
         from pebdsl.backends.pyomo import solve as psolve
 
-        return psolve(ir, solver=solver)
+        return psolve(ir, solver=solver, price_rows=price_rows)
     raise PebdslError(
         error("E503", f"unknown backend `{backend}`", hints=(f"one of {', '.join(BACKENDS)}",))
     )
 
 
-__all__ = ["BACKENDS", "Solution", "empty_solution", "solve_ir"]
+def attach_intervals(
+    sol: Solution,
+    iv: Any,
+    rows_ir: IntArray,
+    stats_time: float,
+) -> None:
+    """Store the intervals `iv` (backends.intervals.Intervals over `rows_ir`, in IR numbering)
+    on the solution; `iv` None keeps the dual (no basis)."""
+    sol.price_lo = sol.row_dual.copy()
+    sol.price_hi = sol.row_dual.copy()
+    if iv is None:
+        sol.price_rule = "dual"
+        return
+    sol.price_lo[rows_ir] = iv.lo
+    sol.price_hi[rows_ir] = iv.hi
+    sol.price_rule = "midpoint"
+    if iv.exact is not None:
+        sol.price_inexact = np.asarray(rows_ir)[~iv.exact]
+    sol.price_stats = {**iv.stats, "seconds": stats_time}
+    sol.timings["price_intervals"] = stats_time
+
+
+__all__ = ["BACKENDS", "Solution", "attach_intervals", "empty_solution", "solve_ir"]

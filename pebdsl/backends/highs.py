@@ -1,7 +1,9 @@
 """The HiGHS backend: the IR's CSC matrix straight into highspy (`Highs.passModel`).
 
-Input: a `ModelIR`. Output: `Solution` with primal values, row duals (`getSolution().row_dual`,
-HiGHS's sign: d objective / d row bound, so a balance `… = load` has a positive dual), the
+Input: a `ModelIR` (and optionally price rows). Output: `Solution` with primal values, row
+duals (`getSolution().row_dual`, HiGHS's sign: d objective / d row bound, so a balance
+`… = load` has a positive dual), the valid dual interval of each price row when the solve left
+a simplex basis (backends/intervals.py; time in `timings["price_intervals"]`), the
 hand-off (`build`) and solver (`solve`) times, and for an infeasible model the IIS
 (`Highs.getIis()`), for an unbounded one the primal ray. No banner, no log (`output_flag`
 False). Raises nothing: the status says what happened (pipeline.py turns it into E5xx).
@@ -20,7 +22,7 @@ import highspy
 import numpy as np
 
 from pebdsl.backends import Solution, empty_solution
-from pebdsl.ir import FloatArray, ModelIR
+from pebdsl.ir import FloatArray, IntArray, ModelIR
 
 _BANNER_SHOWN = False
 
@@ -166,7 +168,9 @@ def iis(h: highspy.Highs) -> tuple[list[int], list[int]]:
     return [int(i) for i in res.row_index_], [int(j) for j in res.col_index_]
 
 
-def solve(ir: ModelIR, method: str = "choose", **_: Any) -> Solution:
+def solve(
+    ir: ModelIR, method: str = "choose", price_rows: IntArray | None = None, **_: Any
+) -> Solution:
     t0 = time.perf_counter()
     h = load(ir)
     t_build = time.perf_counter() - t0
@@ -177,6 +181,14 @@ def solve(ir: ModelIR, method: str = "choose", **_: Any) -> Solution:
         return sol
     sol = run(h, ir.n_cols, ir.n_rows, method)
     sol.timings["build"] = t_build
+    if sol.ok and price_rows is not None:
+        from pebdsl.backends import attach_intervals
+        from pebdsl.backends.intervals import compute, steps
+
+        t0 = time.perf_counter()
+        col_step, row_step = steps(ir)
+        iv = compute(h, price_rows, col_step, row_step)
+        attach_intervals(sol, iv, np.asarray(price_rows), time.perf_counter() - t0)
     return sol
 
 

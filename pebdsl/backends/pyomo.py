@@ -8,9 +8,11 @@ Input: a `ModelIR`. Output: `Solution` (same contract as backends/highs.py), or,
 Solving: with the default solver (HiGHS) the model is compiled to matrices by
 `pyomo.repn.plugins.standard_form.LinearStandardFormCompiler` (mixed form) and passed to
 highspy with `Highs.passModel` — about 4x faster than Pyomo's persistent HiGHS interfaces at
-10^5–10^6 variables. Any other solver name goes through `SolverFactory(name)` with a `dual`
-Suffix. Rows are built vectorised from the IR's CSR matrix as `LinearExpression`s (no
-expression trees from rules). Raises PebdslError E503 when the solver is unavailable.
+10^5–10^6 variables; price rows get their valid dual intervals from that HiGHS instance, as
+on the highs backend (backends/intervals.py). Any other solver name goes through
+`SolverFactory(name)` with a `dual` Suffix, and price rows keep that dual (no basis to range:
+price_rule "dual"). Rows are built vectorised from the IR's CSR matrix as `LinearExpression`s
+(no expression trees from rules). Raises PebdslError E503 when the solver is unavailable.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.backends import Solution
+from pebdsl.backends import Solution, attach_intervals
 from pebdsl.diagnostics import PebdslError, error
-from pebdsl.ir import FloatArray, ModelIR
+from pebdsl.ir import FloatArray, IntArray, ModelIR
 
 
 def component_name(block: str) -> str:
@@ -101,20 +103,29 @@ def _to_pyomo(ir: ModelIR) -> tuple[Any, list[Any], list[Any]]:
     return m, cols, rows
 
 
-def solve(ir: ModelIR, solver: str | None = None) -> Solution:
+def solve(ir: ModelIR, solver: str | None = None, price_rows: IntArray | None = None) -> Solution:
     t0 = time.perf_counter()
     model, cols, rows = to_pyomo(ir)
     t_model = time.perf_counter() - t0
     if solver in (None, "highs"):
-        sol = _solve_standard_form(ir, model, cols, rows)
+        sol = _solve_standard_form(ir, model, cols, rows, price_rows)
     else:
         sol = _solve_factory(ir, model, cols, rows, solver)
+        if sol.ok and price_rows is not None:
+            # No basis to read: the solver's dual stands (price_rule "dual").
+            attach_intervals(sol, None, np.asarray(price_rows), 0.0)
     sol.timings["build"] = sol.timings.get("build", 0.0) + t_model
     sol.timings["pyomo_model"] = t_model
     return sol
 
 
-def _solve_standard_form(ir: ModelIR, model: Any, cols: list[Any], rows: list[Any]) -> Solution:
+def _solve_standard_form(
+    ir: ModelIR,
+    model: Any,
+    cols: list[Any],
+    rows: list[Any],
+    price_rows: IntArray | None = None,
+) -> Solution:
     """Compile to matrices and run HiGHS on them (the fast route)."""
     import highspy
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
@@ -177,7 +188,35 @@ def _solve_standard_form(ir: ModelIR, model: Any, cols: list[Any], rows: list[An
         ray = np.zeros(ir.n_cols)
         ray[colmap] = sub.ray
         sol.ray = ray
+    if sol.ok and price_rows is not None:
+        _intervals(ir, h, sol, np.asarray(price_rows, dtype=np.int64), colmap, rowmap)
     return sol
+
+
+def _intervals(
+    ir: ModelIR,
+    h: Any,
+    sol: Solution,
+    price_rows: IntArray,
+    colmap: IntArray,
+    rowmap: IntArray,
+) -> None:
+    """Valid dual intervals of the price rows, computed on the compiled LP (its own row and
+    column order) and mapped back to the IR's rows."""
+    from pebdsl.backends.intervals import compute, steps
+
+    t0 = time.perf_counter()
+    col_step, row_step = steps(ir)
+    # The compiled LP's row of each IR price row (an equality row appears once; an empty
+    # 0 = 0 row was dropped and keeps its dual, 0).
+    sub_of = np.full(ir.n_rows, -1, dtype=np.int64)
+    sub_of[rowmap] = np.arange(rowmap.size)
+    sub_rows = sub_of[price_rows]
+    keep = sub_rows >= 0
+    iv = compute(h, sub_rows[keep], col_step[colmap], row_step[rowmap])
+    if iv is not None:
+        iv.rows = price_rows[keep]
+    attach_intervals(sol, iv, price_rows[keep], time.perf_counter() - t0)
 
 
 def _solve_factory(

@@ -1,0 +1,281 @@
+"""Valid dual intervals of chosen equality rows: [left, right] derivative of the optimum.
+
+Input: a HiGHS instance holding an optimally solved LP with a simplex basis, the rows to price
+(equality rows, indices into that LP) and the time step of every column and row (−1 for
+columns and rows that belong to no single step, such as monthly peaks). Output: `Intervals`
+(`lo`, `hi` per requested row, the rule that applied and counters), or `None` when the solve
+left no basis (IPM or PDLP without crossover): the caller then keeps the solver's dual.
+Raises nothing.
+
+Why: when a market clears exactly at a kink, every price in an interval is a valid dual and
+HiGHS returns one endpoint of its choice. The interval of row i is the projection of the set
+of optimal duals onto y_i, i.e. [v'(b; −e_i)·(−1), v'(b; e_i)] for the optimal value v(b).
+
+How, in two stages:
+1. `Highs.getRanging()`: `row_bound_up/dn.value_` is how far the row's right-hand side can
+   move before the current basis stops being optimal. Over a range of positive length the
+   objective is linear with slope y_i (the current dual), so that side's derivative is y_i.
+   Only a side of zero length (a degenerate basis: a basic variable sits at its bound) can
+   have another derivative; ranging alone does not tell it (`objective_` there is the current
+   objective), so such sides are *candidates*.
+2. For a candidate, the one-sided derivative v'(b; ±e_i) = min c·dx over directions dx that
+   stay feasible at x* (dx_j ≥ 0 at a lower bound, ≤ 0 at an upper bound, free in between;
+   tight inequality rows one-sided, slack rows dropped) with A·dx = ±e_i: a *cone LP* whose
+   dual is max/min y_i over the optimal dual set. It is solved on a time window around the
+   row's step (columns outside fixed, dx = 0), which can only widen the interval; the
+   window's dual y_W, completed by y* outside, is an optimal dual of the whole LP if the
+   columns at the window's edge keep their reduced-cost signs — then the window's value is
+   exact (a certificate). Otherwise the window doubles, up to `max_window` steps; past it the
+   side keeps the solver's dual and counts as `unresolved`.
+The cone LPs are small (a few steps), so the cost grows with the number of degenerate sides,
+not with the horizon; candidates in one step share a window and warm starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from pebdsl.ir import FloatArray, IntArray, ModelIR
+
+BoolArray = npt.NDArray[np.bool_]
+
+_TOL_RANGE = 1e-9  # a range shorter than this (relative) is a degenerate side
+_TOL_BOUND = 1e-7  # HiGHS's primal feasibility tolerance: a value this close sits at its bound
+_TOL_DUAL = 1e-7  # HiGHS's dual feasibility tolerance, for the certificate
+MAX_WINDOW = 256  # steps; wider windows leave the side at the solver's dual
+
+
+@dataclass
+class Intervals:
+    rows: IntArray
+    lo: FloatArray  # left derivative (the smallest valid dual)
+    hi: FloatArray  # right derivative (the largest valid dual)
+    stats: dict[str, float] = field(default_factory=dict)
+    exact: BoolArray | None = None  # per row: False where a side kept the solver's dual
+
+
+def compute(
+    h: highspy.Highs,
+    rows: IntArray,
+    col_step: IntArray,
+    row_step: IntArray,
+    max_window: int = MAX_WINDOW,
+) -> Intervals | None:
+    """The valid dual interval of each row in `rows` (see the module docstring)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if h.getInfo().basis_validity != 1:
+        return None
+    status, rng = h.getRanging()
+    if status != highspy.HighsStatus.kOk:
+        return None
+    sol = h.getSolution()
+    y = np.asarray(sol.row_dual, dtype=np.float64)
+    lo = y[rows].copy()
+    hi = y[rows].copy()
+    exact = np.ones(rows.size, dtype=bool)
+    stats: dict[str, float] = {
+        "rows": float(rows.size),
+        "candidates": 0.0,
+        "cone_lps": 0.0,
+        "widened": 0.0,
+        "unresolved": 0.0,
+        "unbounded": 0.0,
+    }
+    if rows.size == 0:
+        return Intervals(rows, lo, hi, stats, exact)
+    act = np.asarray(sol.row_value, dtype=np.float64)
+    scale = np.maximum(1.0, np.abs(act[rows]))
+    up_len = np.asarray(rng.row_bound_up.value_, dtype=np.float64)[rows] - act[rows]
+    dn_len = act[rows] - np.asarray(rng.row_bound_dn.value_, dtype=np.float64)[rows]
+    cand_up = up_len <= _TOL_RANGE * scale
+    cand_dn = dn_len <= _TOL_RANGE * scale
+    stats["candidates"] = float(cand_up.sum() + cand_dn.sum())
+    if not (cand_up.any() or cand_dn.any()):
+        return Intervals(rows, lo, hi, stats, exact)
+    cone = _Cone(h, sol, y, np.asarray(col_step), np.asarray(row_step))
+    by_step: dict[int, list[tuple[int, int]]] = {}
+    for k in np.flatnonzero(cand_up | cand_dn).tolist():
+        st = int(row_step[rows[k]])
+        if cand_up[k]:
+            by_step.setdefault(st, []).append((k, 1))
+        if cand_dn[k]:
+            by_step.setdefault(st, []).append((k, -1))
+    for st, todo in by_step.items():
+        width = 1
+        while todo:
+            win = cone.window(st, width)
+            stats["cone_lps"] += 1.0
+            left: list[tuple[int, int]] = []
+            for kk, side in todo:
+                got = win.derivative(int(rows[kk]), side)
+                if got is None:  # the window's answer is not certified: try a wider one
+                    left.append((kk, side))
+                elif np.isinf(got):
+                    # No feasible move that way: the interval is unbounded on this side, and
+                    # the finite side is the price (the dual HiGHS returned, kept here).
+                    stats["unbounded"] += 1.0
+                elif side > 0:
+                    hi[kk] = got
+                else:
+                    lo[kk] = got
+            todo = left
+            if todo:
+                if win.whole or 2 * width + 1 > max_window:
+                    stats["unresolved"] += float(len(todo))
+                    for kk, _ in todo:
+                        exact[kk] = False
+                    break
+                stats["widened"] += 1.0
+                width *= 2
+    return Intervals(rows, lo, hi, stats, exact)
+
+
+class _Cone:
+    """The tangent cone of the LP at x* and the completion of window duals by y*."""
+
+    def __init__(
+        self,
+        h: highspy.Highs,
+        sol: highspy.HighsSolution,
+        y: FloatArray,
+        col_step: IntArray,
+        row_step: IntArray,
+    ) -> None:
+        lp = h.getLp()
+        m = lp.a_matrix_
+        n, r = lp.num_col_, lp.num_row_
+        a = sp.csc_matrix(
+            (np.asarray(m.value_), np.asarray(m.index_), np.asarray(m.start_)), shape=(r, n)
+        )
+        self.a = a
+        self.a_csr = a.tocsr()
+        self.cost = np.asarray(lp.col_cost_, dtype=np.float64)
+        x = np.asarray(sol.col_value, dtype=np.float64)
+        cl = np.asarray(lp.col_lower_, dtype=np.float64)
+        cu = np.asarray(lp.col_upper_, dtype=np.float64)
+        self.c_lo = _at(x, cl, 1.0)
+        self.c_up = _at(x, cu, -1.0)
+        act = np.asarray(sol.row_value, dtype=np.float64)
+        rl = np.asarray(lp.row_lower_, dtype=np.float64)
+        ru = np.asarray(lp.row_upper_, dtype=np.float64)
+        self.r_lo = _at(act, rl, 1.0)
+        self.r_up = _at(act, ru, -1.0)
+        self.r_eq = rl == ru
+        # Slack rows (neither bound tight) impose nothing on directions and have y = 0.
+        self.r_keep = self.r_lo | self.r_up
+        self.y = y
+        self.col_step = col_step
+        self.row_step = row_step
+        self.n_steps = int(max(col_step.max(initial=-1), row_step.max(initial=-1))) + 1
+        self.global_cols = np.flatnonzero(col_step < 0)
+        # Columns sorted by step: a window is a slice (no pass over every column per window).
+        self.order = np.argsort(col_step, kind="stable")
+        self.sorted_steps = col_step[self.order]
+
+    def window(self, step: int, width: int) -> _Window:
+        if step < 0:
+            lo_s, hi_s = 0, self.n_steps - 1
+        else:
+            lo_s, hi_s = max(0, step - width), min(self.n_steps - 1, step + width)
+        whole = lo_s == 0 and hi_s == self.n_steps - 1
+        a0, a1 = np.searchsorted(self.sorted_steps, [lo_s, hi_s + 1])
+        cols = np.union1d(self.order[a0:a1], self.global_cols)
+        rws = np.unique(self.a[:, cols].indices)
+        rws = rws[self.r_keep[rws]]
+        return _Window(self, cols, rws, whole)
+
+
+class _Window:
+    """The cone LP on the window's columns plus its edge columns (outside the window, meeting
+    its rows). An edge column's cost is its reduced cost at y* over the rows outside the
+    window, so any dual of this LP completed by y* is an optimal dual of the whole LP (a lower
+    bound on the largest valid dual); when the edge columns do not move in the optimal
+    direction, that direction is feasible for the whole LP (an upper bound): equal, exact."""
+
+    def __init__(self, cone: _Cone, cols: IntArray, rows: IntArray, whole: bool) -> None:
+        self.cone = cone
+        self.whole = whole
+        self.pos = {int(i): k for k, i in enumerate(rows)}
+        edge = np.setdiff1d(np.unique(cone.a_csr[rows].indices), cols, assume_unique=True)
+        allc = np.concatenate([cols, edge])
+        self.n_in = cols.size
+        a_all = cone.a[:, allc]
+        a = a_all[rows]
+        inside = np.zeros(cone.a.shape[0], dtype=bool)
+        inside[rows] = True
+        y_out = np.where(inside, 0.0, cone.y)
+        cost = cone.cost[allc] - a_all.T @ y_out
+        inf = highspy.kHighsInf
+        c_lo, c_up = cone.c_lo[allc], cone.c_up[allc]
+        r_eq, r_lo, r_up = cone.r_eq[rows], cone.r_lo[rows], cone.r_up[rows]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = allc.size, rows.size
+        lp.col_cost_ = cost
+        lp.col_lower_ = np.where(c_lo, 0.0, -inf)
+        lp.col_upper_ = np.where(c_up, 0.0, inf)
+        lp.row_lower_ = np.where(r_eq | r_lo, 0.0, -inf)
+        lp.row_upper_ = np.where(r_eq | r_up, 0.0, inf)
+        a = a.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(np.float64)
+        from pebdsl.backends.highs import new_highs
+
+        self.h = new_highs()
+        # Candidates of one step re-solve with warm starts: presolve would start from scratch.
+        self.h.setOptionValue("presolve", "off")
+        self.h.passModel(lp)
+        self.row_lo = lp.row_lower_
+        self.row_up = lp.row_upper_
+
+    def derivative(self, row: int, side: int) -> float | None:
+        """v'(b; side·e_row) as a dual value, inf if no move is feasible, None if unsure."""
+        k = self.pos.get(row)
+        if k is None:
+            return None
+        h = self.h
+        h.changeRowBounds(k, float(side), float(side))
+        h.run()
+        status = h.getModelStatus()
+        try:
+            if status == highspy.HighsModelStatus.kInfeasible:
+                return np.inf if self.whole else None
+            if status != highspy.HighsModelStatus.kOptimal:
+                return None
+            s = h.getSolution()
+            dx_edge = np.asarray(s.col_value, dtype=np.float64)[self.n_in :]
+            if dx_edge.size and np.abs(dx_edge).max() > _TOL_BOUND:
+                return None  # the best move leaves the window: widen it
+            return float(s.row_dual[k])
+        finally:
+            h.changeRowBounds(k, float(self.row_lo[k]), float(self.row_up[k]))
+
+
+def _at(v: FloatArray, bound: FloatArray, side: float) -> BoolArray:
+    """Where v sits at a finite bound (side 1: lower, −1: upper), within HiGHS's tolerance."""
+    fin = np.isfinite(bound)
+    b = np.where(fin, bound, 0.0)
+    tol = _TOL_BOUND * np.maximum(1.0, np.abs(b))
+    out: BoolArray = fin & (side * (v - b) <= tol)
+    return out
+
+
+def steps(ir: ModelIR) -> tuple[IntArray, IntArray]:
+    """The step of each column and row of the IR; −1 for blocks not indexed by the horizon's
+    steps (monthly peaks)."""
+    col = np.full(ir.n_cols, -1, dtype=np.int64)
+    row = np.full(ir.n_rows, -1, dtype=np.int64)
+    for out, blocks in ((col, ir.vars.values()), (row, ir.cons.values())):
+        for b in blocks:
+            if b.n_steps == ir.n_steps and not b.step_labels:
+                out[b.start : b.start + b.size] = np.tile(np.arange(b.n_steps), len(b.entities))
+    return col, row
+
+
+__all__ = ["MAX_WINDOW", "Intervals", "compute", "steps"]

@@ -1,0 +1,125 @@
+"""Degenerate local prices follow a stated rule: the midpoint of the valid interval.
+
+When a market clears exactly at a kink, every price in an interval [left, right] is a valid
+dual of the market balance (left/right = the derivative of the optimal cost with respect to
+that row's right-hand side from below/above); HiGHS returns one endpoint of its choice. The
+price is the midpoint of that interval (backends/intervals.py, docs/model.md "Extraction and
+settlement"), so bills do not depend on the solver's pick.
+
+The shared design (`kink`), three hourly steps, grid buy 0.30 and sell 0.10 EUR/kWh, no fee
+and no loss, alice has PV, bob only load:
+- step 0, exact clearing: alice load 1 kW, PV 3 kW (surplus 2 kW), bob load 2 kW. Alice
+  sells 2 kW to bob. One more kW to be delivered than received (right-hand side + 1) needs an
+  import at 0.30: right derivative 0.30; one kW more received than delivered (− 1) leaves bob
+  1 kW to export at 0.10: left derivative 0.10. Interval [0.10, 0.30], price 0.20.
+- step 1, no trade and no energy: alice load 1 kW, PV 1 kW; bob load 0. The same two moves
+  cost an import (0.30) or earn an export (0.10): interval [0.10, 0.30] — the gap between the
+  grid's sell and buy prices — price 0.20, volume 0.
+- step 2, not degenerate: alice load 1 kW, PV 4 kW (surplus 3 kW), bob load 2 kW. Alice sells
+  2 kW and exports 1 kW. One more kW delivered than received is one kW less exported
+  (+0.10 per kW); one kW more received than delivered is one kW less sent, so one kW more
+  exported (−0.10 per kW): both derivatives 0.10, price 0.10 (unique, as before).
+Bills: bob pays 2 kWh × 0.20 (step 0) + 2 kWh × 0.10 (step 2) = 0.60 EUR in all; alice receives
+0.40 (step 0) + 3 kWh × 0.10 (step 2: 2 kWh to bob and 1 kWh exported) = 0.70 EUR. (In step 2
+alice may also sell all 3 kW and bob pass 1 kW on to the grid at the same cost — the LP does
+not choose — so the tests check totals, which are the same either way.)
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from model_helpers import design, market, participant
+
+from pebdsl.backends import solve_ir
+from pebdsl.design import Design
+from pebdsl.pipeline import price_rows, solve
+from pebdsl.results import Results
+
+
+def kink(kind: str) -> Design:
+    extra = {}
+    if kind == "pair":
+        # Pair fees force the per-pair form (no market balance row): prices come from the
+        # traders' own balances. The fee is on bob -> alice only, a direction nobody uses.
+        extra = {"pair_fees_per_kwh": {("bob", "alice"): 0.05}}
+    mtype = "pool" if kind == "pool" else "p2p"
+    return design(
+        [
+            participant("alice", 3, load=[1.0, 1.0, 1.0], pv=[3.0, 1.0, 4.0]),
+            participant("bob", 3, load=[2.0, 0.0, 2.0]),
+        ],
+        n=3,
+        buy=0.30,
+        sell=0.10,
+        markets=[market("m", ["alice", "bob"], type=mtype, **extra)],
+    )
+
+
+def price(res: Results) -> np.ndarray:
+    return res.markets_ts[("m", "price")].to_numpy()
+
+
+@pytest.mark.parametrize("backend", ["highs", "pyomo"])
+@pytest.mark.parametrize("kind", ["pool", "p2p"])
+def test_exact_clearing_midpoint(kind: str, backend: str) -> None:
+    """Pool and compact p2p: prices [0.20, 0.20, 0.10] (module docstring), bills follow."""
+    res = solve(kink(kind), backend=backend)
+    np.testing.assert_allclose(price(res), [0.20, 0.20, 0.10], atol=1e-9)
+    np.testing.assert_allclose(res.markets_ts[("m", "volume")].to_numpy()[:2], [2.0, 0.0])
+    bills = res.bills
+    assert bills is not None
+    assert bills.loc["bob", "total"] == pytest.approx(0.60)
+    assert bills.loc["alice", "total"] == pytest.approx(-0.70)
+    assert bills.loc["bob", "grid_purchases"] == pytest.approx(0.0)
+    assert res.kpis["markets"]["m"]["price_rule"] == "midpoint"
+    assert abs(res.money["residual"]) < 1e-6
+
+
+def test_per_pair_p2p_uses_balance_midpoints() -> None:
+    """Per-pair p2p (no market row): each trader's valuation is the midpoint of its balance
+    dual's interval. Step 0: alice's surplus is sold exactly; one more kW of alice's load costs
+    an import (0.30), one less earns an export (0.10): [0.10, 0.30]; bob's likewise (one more
+    kW imported, one less leaves alice 1 kW to export). Both 0.20: the pair price is 0.20.
+    Step 2: alice exports, both valuations 0.10. Bob pays 2 × 0.20 + 2 × 0.10 = 0.60."""
+    res = solve(kink("pair"))
+    bills = res.bills
+    assert bills is not None
+    assert bills.loc["bob", "total"] == pytest.approx(0.60)
+    assert bills.loc["alice", "total"] == pytest.approx(-0.70)
+    assert res.kpis["markets"]["m"]["price_rule"] == "midpoint"
+    np.testing.assert_allclose(price(res)[[0, 2]], [0.20, 0.10], atol=1e-9)
+
+
+def test_interval_endpoints() -> None:
+    """The interval itself: [0.10, 0.30] in steps 0 and 1, [0.10, 0.10] in step 2 (×Δt = 1 h),
+    whatever endpoint the solver's dual sits on."""
+    d = kink("pool")
+    from pebdsl.lower import lower
+
+    ir = lower(d)
+    rows = price_rows(ir)
+    sol = solve_ir(ir, price_rows=rows)
+    assert sol.price_lo is not None and sol.price_hi is not None
+    np.testing.assert_allclose(sol.price_lo[rows], [0.10, 0.10, 0.10], atol=1e-9)
+    np.testing.assert_allclose(sol.price_hi[rows], [0.30, 0.30, 0.10], atol=1e-9)
+    assert sol.row_dual[rows][2] == pytest.approx(0.10)
+    assert sol.price_rule == "midpoint"
+
+
+def test_no_basis_keeps_the_dual() -> None:
+    """PDLP leaves no simplex basis: prices stay the solver's dual and say so. In step 2 the
+    dual is unique (0.10); the rule recorded is "dual"."""
+    res = solve(kink("pool"), solver="pdlp")
+    assert res.kpis["markets"]["m"]["price_rule"] == "dual"
+    assert price(res)[2] == pytest.approx(0.10, abs=1e-4)
+
+
+def test_price_rule_in_results_json() -> None:
+    """results.json markets[m] carries price_rule."""
+    from pebdsl.output import jsonable, results_json
+
+    doc = json.loads(json.dumps(jsonable(results_json(solve(kink("pool"))))))
+    assert doc["markets"]["m"]["price_rule"] == "midpoint"
