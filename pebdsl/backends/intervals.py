@@ -25,8 +25,8 @@ How, in two stages:
    row's step (columns outside fixed, dx = 0), which can only widen the interval; the
    window's dual y_W, completed by y* outside, is an optimal dual of the whole LP if the
    columns at the window's edge keep their reduced-cost signs — then the window's value is
-   exact (a certificate). Otherwise the window doubles, up to `max_window` steps; past it the
-   side keeps the solver's dual and counts as `unresolved`.
+   exact (a certificate). Otherwise the window grows (4, 16, 64, 256 steps on each side), up to
+   `max_window` steps; past it the side keeps the solver's dual and counts as `unresolved`.
 The cone LPs are small (a few steps), so the cost grows with the number of degenerate sides,
 not with the horizon; candidates in one step share a window and warm starts.
 """
@@ -47,7 +47,11 @@ BoolArray = npt.NDArray[np.bool_]
 _TOL_RANGE = 1e-9  # a range shorter than this (relative) is a degenerate side
 _TOL_BOUND = 1e-7  # HiGHS's primal feasibility tolerance: a value this close sits at its bound
 _TOL_DUAL = 1e-7  # HiGHS's dual feasibility tolerance, for the certificate
-MAX_WINDOW = 256  # steps; wider windows leave the side at the solver's dual
+MAX_WINDOW = 513  # steps; wider windows leave the side at the solver's dual
+# A window spans FIRST_WINDOW steps on each side of the row, then GROWTH times more while the
+# answer is not certified: each failed window costs a solve, so few, quickly growing ones.
+FIRST_WINDOW = 4
+GROWTH = 4
 
 
 @dataclass
@@ -106,7 +110,7 @@ def compute(
         if cand_dn[k]:
             by_step.setdefault(st, []).append((k, -1))
     for st, todo in by_step.items():
-        width = 1
+        width = FIRST_WINDOW
         while todo:
             win = cone.window(st, width)
             stats["cone_lps"] += 1.0
@@ -125,13 +129,13 @@ def compute(
                     lo[kk] = got
             todo = left
             if todo:
-                if win.whole or 2 * width + 1 > max_window:
+                if win.whole or 2 * width * GROWTH + 1 > max_window:
                     stats["unresolved"] += float(len(todo))
                     for kk, _ in todo:
                         exact[kk] = False
                     break
                 stats["widened"] += 1.0
-                width *= 2
+                width *= GROWTH
     return Intervals(rows, lo, hi, stats, exact)
 
 
@@ -176,6 +180,7 @@ class _Cone:
         # Columns sorted by step: a window is a slice (no pass over every column per window).
         self.order = np.argsort(col_step, kind="stable")
         self.sorted_steps = col_step[self.order]
+        self.whole_window: _Window | None = None
 
     def window(self, step: int, width: int) -> _Window:
         if step < 0:
@@ -183,11 +188,17 @@ class _Cone:
         else:
             lo_s, hi_s = max(0, step - width), min(self.n_steps - 1, step + width)
         whole = lo_s == 0 and hi_s == self.n_steps - 1
+        if whole and self.whole_window is not None:
+            # One whole-horizon window serves every step that needs it (warm starts).
+            return self.whole_window
         a0, a1 = np.searchsorted(self.sorted_steps, [lo_s, hi_s + 1])
         cols = np.union1d(self.order[a0:a1], self.global_cols)
         rws = np.unique(self.a[:, cols].indices)
         rws = rws[self.r_keep[rws]]
-        return _Window(self, cols, rws, whole)
+        win = _Window(self, cols, rws, whole)
+        if whole:
+            self.whole_window = win
+        return win
 
 
 class _Window:
@@ -195,23 +206,30 @@ class _Window:
     its rows). An edge column's cost is its reduced cost at y* over the rows outside the
     window, so any dual of this LP completed by y* is an optimal dual of the whole LP (a lower
     bound on the largest valid dual); when the edge columns do not move in the optimal
-    direction, that direction is feasible for the whole LP (an upper bound): equal, exact."""
+    direction, that direction is feasible for the whole LP (an upper bound): equal, exact.
+    The cone LP's optimum is rarely unique, so when HiGHS's direction moves an edge column a
+    second run looks for an equally cheap one that does not: edge moves cost a little extra
+    (free edge columns are split in two, each ≥ 0, so every move away from 0 pays)."""
 
     def __init__(self, cone: _Cone, cols: IntArray, rows: IntArray, whole: bool) -> None:
         self.cone = cone
         self.whole = whole
         self.pos = {int(i): k for k, i in enumerate(rows)}
         edge = np.setdiff1d(np.unique(cone.a_csr[rows].indices), cols, assume_unique=True)
-        allc = np.concatenate([cols, edge])
+        e_lo, e_up = cone.c_lo[edge], cone.c_up[edge]
+        free = edge[~e_lo & ~e_up]  # these get a mirror column (dx = dx⁺ − dx⁻)
+        allc = np.concatenate([cols, edge, free])
+        sign = np.concatenate([np.ones(cols.size + edge.size), -np.ones(free.size)])
         self.n_in = cols.size
-        a_all = cone.a[:, allc]
+        a_all = cone.a[:, allc] @ sp.diags(sign)
         a = a_all[rows]
         inside = np.zeros(cone.a.shape[0], dtype=bool)
         inside[rows] = True
         y_out = np.where(inside, 0.0, cone.y)
-        cost = cone.cost[allc] - a_all.T @ y_out
+        cost = sign * cone.cost[allc] - a_all.T @ y_out
         inf = highspy.kHighsInf
-        c_lo, c_up = cone.c_lo[allc], cone.c_up[allc]
+        c_lo = np.concatenate([cone.c_lo[cols], e_lo | ~e_up, np.ones(free.size, dtype=bool)])
+        c_up = np.concatenate([cone.c_up[cols], e_up, np.zeros(free.size, dtype=bool)])
         r_eq, r_lo, r_up = cone.r_eq[rows], cone.r_lo[rows], cone.r_up[rows]
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = allc.size, rows.size
@@ -233,6 +251,11 @@ class _Window:
         self.h.passModel(lp)
         self.row_lo = lp.row_lower_
         self.row_up = lp.row_upper_
+        self.cost = cost
+        self.edge_idx = np.arange(cols.size, allc.size, dtype=np.int32)
+        # Every edge move (each split column ≥ 0 or ≤ 0) pays this much extra in the second run.
+        eps = 1e-4 * (1.0 + float(np.abs(cost).max(initial=0.0)))
+        self.edge_cost = cost[self.edge_idx] + eps * np.where(c_up[self.edge_idx], -1.0, 1.0)
 
     def derivative(self, row: int, side: int) -> float | None:
         """v'(b; side·e_row) as a dual value, inf if no move is feasible, None if unsure."""
@@ -249,12 +272,31 @@ class _Window:
             if status != highspy.HighsModelStatus.kOptimal:
                 return None
             s = h.getSolution()
-            dx_edge = np.asarray(s.col_value, dtype=np.float64)[self.n_in :]
-            if dx_edge.size and np.abs(dx_edge).max() > _TOL_BOUND:
-                return None  # the best move leaves the window: widen it
-            return float(s.row_dual[k])
+            got = float(s.row_dual[k])
+            if self._edge_still(s):
+                return got
+            if self.whole:
+                return None
+            # Look for an equally cheap direction that keeps the edge still.
+            best = float(h.getInfo().objective_function_value)
+            idx = self.edge_idx
+            h.changeColsCost(idx.size, idx, self.edge_cost)
+            try:
+                h.run()
+                if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                    return None
+                s2 = h.getSolution()
+                x2 = np.asarray(s2.col_value, dtype=np.float64)
+                same = float(self.cost @ x2) <= best + _TOL_DUAL * (1.0 + abs(best))
+                return got if same and self._edge_still(s2) else None
+            finally:
+                h.changeColsCost(idx.size, idx, self.cost[idx])
         finally:
             h.changeRowBounds(k, float(self.row_lo[k]), float(self.row_up[k]))
+
+    def _edge_still(self, s: highspy.HighsSolution) -> bool:
+        dx_edge = np.asarray(s.col_value, dtype=np.float64)[self.n_in :]
+        return not dx_edge.size or bool(np.abs(dx_edge).max() <= _TOL_BOUND)
 
 
 def _at(v: FloatArray, bound: FloatArray, side: float) -> BoolArray:
