@@ -226,6 +226,10 @@ class Dso:
     energy_charge_per_kwh: FloatArray | None = None  # None = no energy charge
     capacity_charge_per_kw_month: float = 0.0
     capacity_charge_basis: Literal["participant", "block"] = "participant"
+    # What the energy and capacity charges apply to: each meter's net withdrawal (gi − ge + local
+    # purchases − local sales; local trades pay like grid energy), or the retail purchases `gi`
+    # only (a sharing regime that exempts local trades from grid charges, stated in the design).
+    charge_on: Literal["meter", "purchase"] = "meter"
     links: tuple[Link, ...] = ()
     flexibility: tuple[FlexibilityNeed, ...] = ()
     reinforcement_cost_per_kw_year: float = 0.0

@@ -543,7 +543,15 @@ def baseline_x(ir: ModelIR, cb: ConBlock) -> FloatArray:
 
 # -- diagnosis of models without an optimum ------------------------------------------------
 
-_PRIORITY = ("connection", "flex_limit", "link_capacity", "peak_def", "charge_local", "origin")
+_PRIORITY = (
+    "connection",
+    "meter_connection",
+    "flex_limit",
+    "link_capacity",
+    "peak_def",
+    "local_energy",
+    "origin",
+)
 
 
 def diagnose(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
@@ -716,9 +724,13 @@ def _entity_span(con: ConBlock, ent: str) -> Span:
 
 
 def unbounded_steps(design: Design) -> IntArray:
-    """Steps where feeding in pays more than buying costs (arbitrage through one meter)."""
+    """Steps where feeding in pays more than buying costs (arbitrage through one meter).
+
+    On the meter basis, importing and exporting at once leaves the meter's net withdrawal
+    unchanged, so the energy charge does not deter it: the threshold is the buy price alone."""
     ec = design.dso.energy_charge_per_kwh
-    buy = design.grid.buy_per_kwh + (0.0 if ec is None else ec)
+    charged = ec is not None and design.dso.charge_on == "purchase"
+    buy = design.grid.buy_per_kwh + (ec if charged and ec is not None else 0.0)
     if design.grid.sell_per_kwh is None:
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(design.grid.sell_per_kwh > buy + 1e-12)

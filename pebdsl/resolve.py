@@ -82,7 +82,13 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "block": ("connection",),
     "market": ("type", "members", "fee", "loss", "operator", "products", "settlement"),
     "product": ("origin", "premium"),
-    "dso": ("energy_charge", "capacity_charge", "capacity_basis", "reinforcement_cost"),
+    "dso": (
+        "energy_charge",
+        "capacity_charge",
+        "capacity_basis",
+        "charge_on",
+        "reinforcement_cost",
+    ),
     "link": ("capacity", "loss", "fee"),
     "flexibility": ("limit", "price"),
     "variant": ("description", "compare"),
@@ -1884,6 +1890,12 @@ class _Builder:
                 basis = self.word(a["capacity_basis"], ("participant", "block"), "capacity_basis")
             except _Failed:
                 failed = True
+        charge_on = "meter"
+        if "charge_on" in a:
+            try:
+                charge_on = self.word(a["charge_on"], ("meter", "purchase"), "charge_on")
+            except _Failed:
+                failed = True
         links: list[D.Link] = []
         needs: list[D.FlexibilityNeed] = []
         blocks = self.m.of_kind("block")
@@ -1901,6 +1913,7 @@ class _Builder:
             energy,
             cap,
             cast(Literal["participant", "block"], basis),
+            cast(Literal["meter", "purchase"], charge_on),
             tuple(links),
             tuple(needs),
             rein,

@@ -97,9 +97,15 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
         book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
         if d.grid.sell_per_kwh is not None:
             book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
-        if ec is not None:
+        if ec is not None and "meter_in" not in ir.vars:
             book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
-    _capacity(res, ir, x, gi, book)
+    if ec is not None and "meter_in" in ir.vars:
+        # `charge_on = meter`: each meter pays on its positive net withdrawal.
+        mv = ir.vars["meter_in"]
+        for name, w in zip(mv.entities, mv.values(x), strict=True):
+            book(name, "energy_charges", float(ec @ w) * dt, "dso")
+    withdrawal = meter_net(ir, x) if d.dso.charge_on == "meter" else gi
+    _capacity(res, ir, x, withdrawal, book)
     non_monetary = 0.0
     surplus = 0.0
     bats = d.batteries()
@@ -187,7 +193,20 @@ def _fees(m: Any, info: dict[str, Any], f: dict[str, Any], t: int) -> FloatArray
     return out
 
 
+def meter_net(ir: ModelIR, x: FloatArray) -> FloatArray:
+    """Net withdrawal at every agent's meter (agents x t, kW; + = imports), from the IR's
+    meter expression: gi − ge + Σ_m received − Σ_m sold."""
+    e = ir.info["meters"]["meter"]
+    rows, cols, vals = e.coo()
+    out = np.zeros(e.n_entities * e.n_steps)
+    np.add.at(out, rows, vals * x[cols])
+    return out.reshape(e.n_entities, e.n_steps)
+
+
 def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: Any) -> None:
+    """Capacity charges per metered entity; a block's charge is shared by its members pro rata
+    to their own withdrawal (`gi`: the meter's net withdrawal, or the purchases on the
+    `purchase` basis) in the step of the block's monthly peak."""
     if "peak" not in ir.vars:
         return
     d = res.design
@@ -201,7 +220,7 @@ def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: An
     mid, _, _ = months(Context.start(d))
     net = res.extras["block_net"]
     for k, e in enumerate(pv.entities):
-        if e in d.participants:
+        if e in d.participants or e in d.shared_batteries:
             book(e, "capacity_charges", float(cost[k].sum()), "dso")
             continue
         members = [p for p in d.blocks[e].participants if p in d.participants]
@@ -211,7 +230,7 @@ def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: An
             if not steps.size or not members:
                 continue
             tpk = steps[int(np.argmax(net[bi, steps]))]
-            imp = np.array([gi[parts.index(p), tpk] for p in members])
+            imp = np.maximum(np.array([gi[parts.index(p), tpk] for p in members]), 0.0)
             w = imp / imp.sum() if imp.sum() > 1e-9 else np.full(len(members), 1 / len(members))
             for p, wp in zip(members, w, strict=True):
                 book(p, "capacity_charges", float(cost[k, mth] * wp), "dso")

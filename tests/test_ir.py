@@ -57,6 +57,8 @@ def test_passes_are_ordered() -> None:
         "lower_storage",
         "lower_flexible",
         "lower_markets",
+        "lower_local",
+        "lower_meters",
         "lower_blocks",
         "lower_tariffs",
         "lower_objective",
