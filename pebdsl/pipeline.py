@@ -27,6 +27,7 @@ from pebdsl.design import Design
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.ir import ConBlock, FloatArray, IntArray, ModelIR, evaluate
 from pebdsl.lower import lower
+from pebdsl.lower.local import LOCAL_BATTERIES_KEY
 from pebdsl.results import Results
 from pebdsl.source import NO_SPAN, Span
 
@@ -165,6 +166,9 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
         s_out[fl] = ir.vars["shift_out"].values(x)
     bal = ir.cons["balance"].values(y) / dt
     base = np.vstack([d.participants[p].demand_kw(t) for p in parts]) if parts else zeros
+    lab = local_labels(d, ir, flows, used, base + s_in - s_out, ch, dis, sold)
+    bought_local = lab["bought_local"]
+    meter = evaluate(ir.info["meters"]["meter"], x)
     pdata: dict[tuple[str, str], FloatArray] = {}
     for i, p in enumerate(parts):
         for q, v in (
@@ -180,7 +184,9 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
             ("battery_discharge", own_d[i]),
             ("soc", own_s[i]),
             ("local_bought", bought[i]),
+            ("local_bought_local", bought_local[i]),
             ("local_sold", sold[i]),
+            ("meter", meter[i]),
             ("shift_in", s_in[i]),
             ("shift_out", s_out[i]),
             ("price", bal[i]),
@@ -213,6 +219,8 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
         bldata[(bl_name, "flexibility")] = _clean(flex_kw[bi])
         bldata[(bl_name, "flexibility_price")] = _clean(flex_price[bi])
     mdata, ldata, trades, prices = _markets(d, ir, x, y, flows, bal)
+    for mname, vol_local in lab["market_local"].items():
+        mdata[(mname, "local_volume")] = _clean(vol_local)
     res = Results(
         design=d,
         status="optimal",
@@ -231,6 +239,73 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
     res.extras["block_net"] = net
     res.extras["flex_baseline_x"] = base_x
     return res
+
+
+def local_labels(
+    d: Design,
+    ir: ModelIR,
+    flows: dict[str, dict[str, Any]],
+    used: FloatArray,
+    load_served: FloatArray,
+    ch: FloatArray | None,
+    dis: FloatArray | None,
+    sold: FloatArray,
+) -> dict[str, Any]:
+    """Which local trades carried local energy (Lüth et al.: generation surplus, what batteries
+    of local energy give back, local purchases of it) and which resold grid energy.
+
+    Per agent and step, own use first: surplus = max(0, used − load served). The local energy an
+    agent can sell is surplus + discharge of a battery holding local energy only + purchases in
+    local-energy markets − its own battery's charge (which takes local energy first: a
+    conservative split); the local share of its sales is min(1, that / sales). A market's local
+    deliveries in a step are its deliveries x the sellers' sales-weighted local share. Buyers
+    receive their market's share (`local_bought_local`). The LP guarantees a share of 1 for
+    every seller bound by the local-energy rules (lower/local.py); elsewhere grid energy passed
+    on is reported as such, not as local trade.
+    Returns `bought_local` (agents x t, kW), `market_local` (market -> kW delivered, per step)
+    and `share` (agents x t)."""
+    agents: tuple[str, ...] = ir.info["agents"]
+    na, t = len(agents), d.n_steps
+    np_ = len(d.participants)
+    src = np.zeros((na, t))
+    src[:np_] = np.maximum(used - load_served, 0.0)
+    is_local = ir.info.get(LOCAL_BATTERIES_KEY, {})
+    local_markets = ir.info.get("local_markets", frozenset())
+    if ch is not None and dis is not None:
+        for j, (bname, bi) in enumerate(ir.info["batteries"].items()):
+            a = agents.index(bi["owner"] or bname)
+            if is_local.get(bname, False):
+                src[a] += dis[j]
+            src[a] -= ch[j] if bi["owner"] is not None else 0.0
+    for mname, prods in flows.items():
+        if mname not in local_markets:
+            continue
+        tr = [agents.index(a) for a in ir.info["markets"][mname]["traders"]]
+        for f in prods.values():
+            np.add.at(src, tr, f["recv"])
+    # Shared batteries buy their charge in the markets: it is netted against their purchases.
+    if ch is not None:
+        for j, (bname, bi) in enumerate(ir.info["batteries"].items()):
+            if bi["owner"] is None and not is_local.get(bname, False):
+                src[agents.index(bname)] -= ch[j]
+            elif bi["owner"] is None:
+                src[agents.index(bname)] = np.inf  # holds local energy only
+    share = np.where(
+        sold > _EPS, np.clip(np.maximum(src, 0.0) / np.maximum(sold, _EPS), 0.0, 1.0), 1.0
+    )
+    bought_local = np.zeros((na, t))
+    market_local: dict[str, FloatArray] = {}
+    for mname, prods in flows.items():
+        tr = [agents.index(a) for a in ir.info["markets"][mname]["traders"]]
+        vol_local = np.zeros(t)
+        for f in prods.values():
+            sent = f["sent"]
+            tot = sent.sum(axis=0)
+            mu = np.where(tot > _EPS, (sent * share[tr]).sum(axis=0) / np.maximum(tot, _EPS), 1.0)
+            np.add.at(bought_local, tr, f["recv"] * mu)
+            vol_local += f["recv"].sum(axis=0) * mu
+        market_local[mname] = vol_local
+    return {"bought_local": bought_local, "market_local": market_local, "share": share}
 
 
 def _clean(v: FloatArray) -> FloatArray:

@@ -72,8 +72,11 @@ def local_batteries(ctx: Context) -> dict[str, bool]:
     return out
 
 
+LOCAL_BATTERIES_KEY = "local_batteries"
+
+
 def lower_local(ctx: Context) -> None:
-    ctx.ir.info["own_use_kw"] = own_use_kw(ctx)
+    ctx.ir.info[LOCAL_BATTERIES_KEY] = local_batteries(ctx)
     _local_energy_rows(ctx)
     _origin_rows(ctx)
     _premium_rows(ctx)
