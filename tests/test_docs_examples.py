@@ -182,3 +182,20 @@ def test_errors_md_warning_output(
     assert denied.exit_code == 1
     assert denied.stderr.startswith(f"error[{code}]: ")
     assert denied.stdout == ""
+
+
+def test_complete_doc_designs_have_no_warnings() -> None:
+    """Every complete design in the docs, except the warning examples themselves, checks
+    without warnings (base and variants together, as `pebdsl check FILE` prints them)."""
+    from pebdsl.lint import merge
+
+    shown = {body for *_, body, _ in WARNING_EXAMPLES}
+    complete = [
+        (doc, line, body)
+        for doc, line, body, rejected, _ in BLOCKS
+        if not rejected and body.lstrip().startswith("design") and body not in shown
+    ]
+    assert complete
+    for doc, line, body in complete:
+        warnings = merge(resolve_all(parse(body, f"{doc}:{line}")))
+        assert warnings == [], "\n\n".join(w.render() for w in warnings)
