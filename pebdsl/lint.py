@@ -353,6 +353,9 @@ def _idle_markets(design: Design, where: Where) -> list[Diagnostic]:
 
 
 # -- series -----------------------------------------------------------------------------------
+_LEAVES = (S.Number, S.Quantity, S.String, S.Bool, S.DateTime, S.Unit, S.Name, Span)
+
+
 def refs(node: Any) -> set[str]:
     """Every one-part name a syntax subtree refers to (`spot`, `home`, `alice`, `p2p`, …)."""
     out: set[str] = set()
@@ -363,9 +366,11 @@ def refs(node: Any) -> set[str]:
             if len(x.path.parts) == 1:
                 out.add(x.path.parts[0])
             continue
+        if isinstance(x, _LEAVES):
+            continue  # no names inside: skips a long inline list's numbers cheaply
         if isinstance(x, tuple | list):
             stack.extend(x)
-        elif dataclasses.is_dataclass(x) and not isinstance(x, type | Span):
+        elif dataclasses.is_dataclass(x) and not isinstance(x, type):
             stack.extend(getattr(x, f.name) for f in dataclasses.fields(x))
     return out
 

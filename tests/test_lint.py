@@ -307,7 +307,8 @@ def test_compare_collects_warnings(tmp_path: Path) -> None:
         "c.peb",
         "series spare = 1 kW\n"
         + GRID
-        + "participant a { load { profile = 1 kW } }\nvariant dear { set grid.buy = 0.40 EUR/kWh }\n",
+        + "participant a { load { profile = 1 kW } }\n"
+        + "variant dear { set grid.buy = 0.40 EUR/kWh }\n",
     )
     comparison = compare([path], progress=False)
     assert [w.code for w in comparison.warnings] == ["W105"]
