@@ -1,8 +1,11 @@
 """The `pebdsl` command line (Typer).
 
-Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model),
-2 (usage); diagnostics on stderr, results on stdout or in `--out DIR`. Every `PebdslError` is
-rendered like a compiler; any other exception is a bug and keeps its traceback.
+Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model,
+or warnings under `check --deny-warnings`), 2 (usage); diagnostics on stderr, results on
+stdout or in `--out DIR`. Every `PebdslError` is rendered like a compiler; any other exception
+is a bug and keeps its traceback. Check-time warnings (W1xx, `pebdsl.lint`) are rendered the
+same way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print
+them to stderr and go on.
 Heavy modules are imported inside the commands so `check` and `fmt` start fast.
 """
 
@@ -11,13 +14,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from pebdsl.diagnostics import PebdslError
+from pebdsl.diagnostics import Diagnostic, PebdslError
 
 app = typer.Typer(
     name="pebdsl",
@@ -69,24 +74,57 @@ SetOpt = Annotated[
 ]
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _warn(warnings: Sequence[Diagnostic]) -> None:
+    """Print check-time warnings to stderr, like errors, with a count."""
+    if warnings:
+        print("\n\n".join(w.render(color=_color()) for w in warnings), file=sys.stderr)
+        print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
+
+
 @app.command()
-def check(files: FilesArg, variant: VariantOpt = None) -> None:
-    """Check design files: syntax, names, units and rules. Exit 0 valid, 1 errors, 2 usage."""
+def check(
+    files: FilesArg,
+    variant: VariantOpt = None,
+    deny_warnings: Annotated[
+        bool, typer.Option("--deny-warnings", help="Treat warnings as errors (exit 1).")
+    ] = False,
+) -> None:
+    """Check design files: syntax, names, units and rules. Exit 0 valid (warnings are printed),
+    1 errors (or warnings with --deny-warnings), 2 usage.
+
+    Without --variant the base design and every variant are checked; a warning that a variant's
+    edits cause on the base's text (a link its `without market` leaves unused) shows only when
+    that variant is checked on its own (--variant NAME)."""
+    from pebdsl.design import Design
+    from pebdsl.lint import merge
     from pebdsl.resolve import load, load_all
 
     errors: list[PebdslError] = []
+    warnings: list[Diagnostic] = []
     for f in files:
         _existing(f)
         try:
-            designs = {variant: load(str(f), variant=variant)} if variant else load_all(str(f))
+            designs: dict[str | None, Design] = (
+                {variant: load(str(f), variant=variant)} if variant else load_all(str(f))
+            )
         except PebdslError as e:
             errors.append(e)
             continue
+        found = merge(designs)
+        if deny_warnings and found:
+            warnings += [replace(w, severity="error") for w in found]
+            continue
+        warnings += found
         names = ", ".join("base" if k is None else k for k in designs)
         print(f"ok: {f} ({names})")
-    if errors:
+    if errors or (deny_warnings and warnings):
         diags = [d for e in errors for d in e.diagnostics]
-        _fail(PebdslError(diags))
+        _fail(PebdslError([*diags, *warnings]))
+    _warn(warnings)
 
 
 @app.command()
@@ -186,6 +224,7 @@ def solve(
     argv = "pebdsl " + " ".join(sys.argv[1:])
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets)
+        _warn(design.warnings)
         results = _solve(design, backend=backend.value, solver=solver)
         if out is not None:
             reference = None
@@ -305,6 +344,7 @@ def compare(
         )
     except PebdslError as e:
         _fail(e)
+    _warn(comparison.warnings)
     if as_json:
         print(json.dumps(comparison.to_json(), indent=2))
     else:

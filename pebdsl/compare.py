@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pebdsl.diagnostics import PebdslError
+from pebdsl.diagnostics import Diagnostic, PebdslError
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -86,6 +86,9 @@ class Comparison:
     cases: list[Case]
     files: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    # Check-time warnings of the compared designs (`lint.merge` per file), sorted by position;
+    # `pebdsl compare` prints them to stderr.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """{"files": [...], "cases": [summary + {"error": …}, …]}: one summary per variant."""
@@ -349,8 +352,10 @@ def compare(
     `compare = false`; None: the base and every variant not written `compare = false`. A name
     that no file declares is E108 (raised before anything is solved)."""
     from pebdsl.kpis import three_values
+    from pebdsl.lint import merge
 
     t0 = time.perf_counter()
+    warnings: list[Diagnostic] = []
     files = [str(p) for p in paths]
     cases: list[Case] = []
     refs: dict[int, str | None] = {}
@@ -364,6 +369,13 @@ def compare(
             cases.append(Case(path, None, _label(None), None, file_error))
             continue
         any_loaded = True
+        warnings += merge(
+            {
+                v: d
+                for v, d, _ in loaded
+                if d is not None and (variants is None or v is not None or BASE_LABEL in variants)
+            }
+        )
         for variant, design, err in loaded:
             if variant is None and design is not None:
                 refs[fi] = design.reference
@@ -414,7 +426,7 @@ def compare(
             )
             if c.results is not None:
                 c.results.values = {**c.results.values, **three_values(c.results, ref)}
-    comparison = Comparison(cases, files)
+    comparison = Comparison(cases, files, warnings=warnings)
     if out is not None:
         write_comparison(comparison, Path(out), command)
     comparison.timings = {

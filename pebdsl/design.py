@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from pebdsl.source import NO_SPAN, SourceFile, Span
+
+if TYPE_CHECKING:
+    from pebdsl.diagnostics import Diagnostic
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -263,6 +266,11 @@ class Design:
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
     # Seconds spent in the front end (parse, resolve) making this design; for results.json.
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    # Check-time warnings (W1xx, pebdsl.lint) of this design as loaded, sorted by position.
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False, repr=False)
+    # The variant's declaration (NO_SPAN for the base): tells a warning about text the variant
+    # wrote from one its edits cause on the base's text (`lint.merge`).
+    variant_span: Span = _span()
     span: Span = _span()
 
     @property

@@ -157,6 +157,7 @@ def results_json(results: Results) -> dict[str, Any]:
         "kpis": k.get("design", {}),
         "values": results.values,
         "money": results.money,
+        "notes": results.notes,
         "model": {
             "variables": results.model_stats.get("variables"),
             "constraints": results.model_stats.get("constraints"),

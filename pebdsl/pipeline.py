@@ -3,7 +3,7 @@
 Input: a validated `Design`. Output: `Results` (pebdsl.results) with every time series, the
 trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.score`),
 timings per stage (parse and resolve from the design, lower, build, solve, extract, settle,
-kpis) and model_stats.
+kpis, notes), model_stats and the post-solve notes (`pebdsl.notes`).
 Raises `PebdslError`: E501 infeasible (an IIS mapped back to declarations, entities and local
 timestamps), E502 unbounded, E503 solver failure or unknown backend.
 
@@ -64,6 +64,11 @@ def solve(design: Design, backend: str = "highs", solver: str | None = None) -> 
     t0 = time.perf_counter()
     kpis.score(res)
     timings["kpis"] = time.perf_counter() - t0
+    from pebdsl.notes import find_notes
+
+    t0 = time.perf_counter()
+    res.notes = find_notes(res)
+    timings["notes"] = time.perf_counter() - t0
     # Front-end stages (parse, resolve) were timed by pebdsl.resolve.load, when it made the design.
     res.timings = {**design.timings, **timings}
     return res
@@ -799,16 +804,11 @@ def _entity_span(con: ConBlock, ent: str) -> Span:
 
 
 def unbounded_steps(design: Design) -> IntArray:
-    """Steps where feeding in pays more than buying costs (arbitrage through one meter).
+    """Steps where feeding in pays more than buying costs (arbitrage through one meter; the
+    same rule as the check-time warning W101)."""
+    from pebdsl.lint import arbitrage_steps
 
-    On the meter basis, importing and exporting at once leaves the meter's net withdrawal
-    unchanged, so the energy charge does not deter it: the threshold is the buy price alone."""
-    ec = design.dso.energy_charge_per_kwh
-    charged = ec is not None and design.dso.charge_on == "purchase"
-    buy = design.grid.buy_per_kwh + (ec if charged and ec is not None else 0.0)
-    if design.grid.sell_per_kwh is None:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(design.grid.sell_per_kwh > buy + 1e-12)
+    return arbitrage_steps(design).astype(np.int64)
 
 
 def _unbounded(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
@@ -825,13 +825,19 @@ def _unbounded(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
     msg = "unbounded: the total cost can decrease without limit"
     hints = []
     if steps.size:
+        on_meter = design.dso.charge_on == "meter"
         msg += (
-            f"; the grid's sell price exceeds its buy price plus the energy charge at "
-            f"{_when(design, int(steps[0]))}"
+            "; the grid's sell price exceeds its buy price"
+            + ("" if on_meter else " plus the energy charge")
+            + f" at {_when(design, int(steps[0]))}"
         )
         hints.append(
-            "a participant without connection limits can import and export at once for profit: "
-            "give it a `connection`, or make `sell` at most `buy`"
+            "importing and exporting at once through one meter pays (W101): make `sell` at "
+            "most `buy` at every step (the meter nets import and export: an energy charge does "
+            "not deter it)"
+            if on_meter
+            else "importing and exporting at once through one meter pays (W101): make `sell` "
+            "at most `buy` plus the energy charge at every step"
         )
     if where:
         hints.append("growing without limit: " + ", ".join(where))

@@ -19,7 +19,10 @@ E105 unknown template, E107 reserved name, E108 unknown variant, E109 attribute 
 E2xx units (`units.py`), E301 missing attribute, E302 value out of range, E303 step does not
 divide, E304 misplaced declaration, E305 market with < 2 members, E306 bad link, E307 wrong kind
 of value, E308 member listed twice / not a member, E309 empty block, E310 battery states,
-E311 unknown timezone, E4xx data (`series.py`), E901 design file not readable.
+E311 unknown timezone, E312 `flexibility` as a market product, E313 a market across DSO
+links with members outside every block (`checks.py`), E4xx data (`series.py`), E901 design
+file not readable. Warnings (W1xx, `lint.py`) do not stop a design: they are kept on
+`Design.warnings`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.checks import Where, check_battery, check_design
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
+from pebdsl.lint import lint, series_used
 from pebdsl.series import SeriesContext, strip
 from pebdsl.source import NO_SPAN, SourceFile, Span
 
@@ -847,6 +851,7 @@ class _Resolver:
         self.errs = _Errors()
         self.base = _collect(file, self.errs)
         self.base_errors = list(self.errs.diags)
+        self._series_used: set[str] | None = None  # file-wide, for W105 (computed once)
 
     def design(self, variant: str | None, sets: list[str] | None) -> D.Design:
         errs = _Errors()
@@ -854,6 +859,7 @@ class _Resolver:
         errs.raise_if_any()
         m = self.base.copy()
         vattrs: list[S.Attribute] = []
+        variant_span = NO_SPAN
         if variant is not None:
             node = m.nodes.get(variant)
             if node is None or node.kind != "variant":
@@ -871,11 +877,18 @@ class _Resolver:
                 )
             _apply_variant(m, node.decl, errs)
             vattrs = [it for it in node.decl.items if isinstance(it, S.Attribute)]
+            variant_span = node.decl.span
+        set_edits: list[S.SetEdit] = []
         if sets:
-            v = S.VariantDecl(S.Name("--set"), tuple(_parse_sets(sets)))
+            set_edits = _parse_sets(sets)
+            v = S.VariantDecl(S.Name("--set"), tuple(set_edits))
             _apply_variant(m, v, errs)
         errs.raise_if_any()
-        return _Builder(m, self.source, errs, variant, vattrs).build()
+        if self._series_used is None:
+            self._series_used = series_used(self.file)
+        used = self._series_used | (series_used(self.file, set_edits) if set_edits else set())
+        design = _Builder(m, self.source, errs, variant, vattrs).build(used)
+        return replace(design, variant_span=variant_span) if variant is not None else design
 
 
 def _attr_span(a: S.Attribute) -> Span:
@@ -1050,7 +1063,9 @@ class _Builder:
         return cast(str, text)
 
     # -- the design -------------------------------------------------------------------------
-    def build(self) -> D.Design:
+    def build(self, series_used: set[str] | None = None) -> D.Design:
+        """The design, its errors raised together; `series_used` (the series the whole file
+        uses, `lint.series_used`) tells which declared series to warn about (W105)."""
         m = self.m
         errs = self.errs
         design_s = m.singles.get("design", Single(NO_SPAN))
@@ -1160,7 +1175,16 @@ class _Builder:
         diags = check_design(design, self.where)
         if diags:
             raise PebdslError(_dedupe(diags))
-        return design
+        unused = (
+            {}
+            if series_used is None
+            else {k: d.name.span for k, d in series_decls.items() if k not in series_used}
+        )
+        for node in m.of_kind("market").values():
+            self.where[("market", node.name, "@name")] = node.name_span
+        for node in m.of_kind("battery").values():
+            self.where[("battery", node.name, "@name")] = node.name_span
+        return replace(design, warnings=tuple(lint(design, self.where, unused)))
 
     def variant_attributes(self) -> tuple[str, bool]:
         """The variant's `description` (a string) and `compare` (true or false)."""
@@ -1305,6 +1329,8 @@ class _Builder:
     def grid(self) -> D.Grid:
         single = self.required_single("grid", "grid { buy = 0.30 EUR/kWh; sell = 0.05 EUR/kWh }")
         a = self.attrs(single.items, "grid")
+        for k, at in a.items():
+            self.where[("grid", k)] = at.value.span
         buy = None
         with contextlib.suppress(_Failed):
             buy = self.series(
@@ -1831,6 +1857,23 @@ class _Builder:
             it = strip(it)
             name = it.name if isinstance(it, S.Ref) else None
             node = self.m.nodes.get(name) if name else None
+            if name == "flexibility":
+                # Built in, but no rule gives it a meaning yet: traded, it would be plain
+                # energy under another name (issue 8), so it is refused until it has one.
+                self.errs.add(
+                    error(
+                        "E312",
+                        "the product `flexibility` cannot be traded in a market yet",
+                        it.span,
+                        "no market semantics",
+                        (
+                            "the DSO's flexibility needs are declared in `dso { flexibility "
+                            "BLOCK { limit = …; price = … } }`; trade `energy` or a declared "
+                            "product here",
+                        ),
+                    )
+                )
+                raise _Failed
             if name in D.BUILTIN_PRODUCTS or (node is not None and node.kind == "product"):
                 out.append(cast(str, name))
                 continue

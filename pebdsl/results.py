@@ -31,6 +31,7 @@ blocks_ts (entity = block): import, export (kW at the block connection, net of i
 markets_ts (entity = market): price (currency/kWh, dual of the balance), volume (kW delivered),
   loss (kW lost in transit), fees (currency per hour collected)
 links_ts (entity = "a--b"): flow_ab, flow_ba (kW sent), loss (kW)
+notes: post-solve notes, [{"code": "N101", "message": …, …}] (pebdsl.notes)
 trades: market -> DataFrame seller x buyer of kWh received over the horizon (compact-form
   markets are split pro rata within each step; documented in docs/model.md)
 """
@@ -73,6 +74,9 @@ class Results:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
     backend: str = "highs"
     solver: str = "highs"
+    # Post-solve notes (pebdsl.notes, codes N1xx): markets that traded nothing, simultaneous
+    # grid import and export, circulating trades, opposite link flows; JSON-safe dicts.
+    notes: list[dict[str, Any]] = field(default_factory=list)
     # Roles of the rows of `bills`: "participant", "grid", "dso", "market", "battery".
     bill_roles: dict[str, str] = field(default_factory=dict)
     # Model-side arrays for settle.py and debugging (flows per market, prices, block nets);

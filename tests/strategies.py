@@ -225,11 +225,17 @@ def designs(draw: st.DrawFn) -> str:
         products.append("green")
         lines.append(f"product green {{ origin = [pv, wind]; premium = 1 {cent}/kWh }}")
     markets = []
+    # A DSO link joins blocks only: a market across it may not hold members outside every
+    # block (E313), so with a link and such participants the city market names the blocks.
+    link = len(blocks) >= 2 and draw(st.booleans())
+    outside = any(p.startswith("solo") for p in participants) or "battery community" in "".join(
+        lines
+    )
     if len(participants) >= 2 and draw(st.booleans()):
         mtype = draw(st.sampled_from(["p2p", "pool"]))
         body = [
             f"type = {mtype}",
-            "members = all",
+            f"members = [{', '.join(blocks)}]" if link and outside else "members = all",
             f"fee = {draw(st.integers(0, 3))} {cent}/kWh",
             f"loss = {draw(st.integers(0, 9))} %",
         ]
@@ -250,7 +256,7 @@ def designs(draw: st.DrawFn) -> str:
         dso = [f"energy_charge = {draw(st.integers(0, 6))} {cent}/kWh"]
         if draw(st.booleans()):
             dso.append(f"capacity_charge = {draw(st.integers(0, 9))} {currency}/kW/month")
-        if len(blocks) >= 2 and draw(st.booleans()):
+        if link:
             dso.append(
                 f"link {blocks[0]} -- {blocks[1]} {{ capacity = 200 kW; loss = 1 %; "
                 f"fee = 1 {cent}/kWh }}"

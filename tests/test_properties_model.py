@@ -177,6 +177,9 @@ def check_design(d: Design, k: float) -> None:
     assert r.status == "optimal"
     check_energy_balances(r)
     check_money(r)
+    # Post-solve notes never fail a solve and stay within their codes and the horizon.
+    assert all(n["code"] in ("N101", "N102", "N103", "N104") for n in r.notes)
+    assert all(0 <= n.get("first_step", 0) < d.n_steps for n in r.notes)
     scale = max(1.0, abs(r.objective))
     assert solve(permuted(d)).objective == pytest.approx(r.objective, abs=1e-7 * scale)
     assert solve(scaled_prices(d, k)).objective == pytest.approx(

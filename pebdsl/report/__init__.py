@@ -994,6 +994,7 @@ def render_report(results: Results, *, reference: Results | None = None, command
         },
         "reference_name": _variant_name(reference) if reference is not None else None,
         "headline": _headline(results, reference, values),
+        "notes": list(results.notes),
         "blocks": blocks,
         "peak_chart": _peak_chart(results, reference),
         "price_chart": _price_chart(results, axis),
