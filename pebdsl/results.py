@@ -55,7 +55,7 @@ def empty_frame(index: pd.DatetimeIndex) -> pd.DataFrame:
 class Results:
     design: Design
     status: str  # "optimal" | "infeasible" | "unbounded" | "error" | ...
-    objective: float  # total cost, in design.currency
+    objective: float  # the LP objective, in design.currency (total_cost + shadow_cost)
     participants_ts: pd.DataFrame
     batteries_ts: pd.DataFrame
     blocks_ts: pd.DataFrame
@@ -78,6 +78,14 @@ class Results:
     # Model-side arrays for settle.py and debugging (flows per market, prices, block nets);
     # not serialised.
     extras: dict[str, Any] = field(default_factory=dict)
+    # The objective's terms that are not money (settle.py): priced-flexibility excess x price
+    # minus product premiums. 0 until settled.
+    shadow_cost: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        """Real money: the objective without its shadow terms (docs/kpis.md, `total_cost`)."""
+        return self.objective - self.shadow_cost
 
     def _repr_html_(self) -> str:
         """A compact summary for Jupyter notebooks."""
