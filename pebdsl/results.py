@@ -62,9 +62,9 @@ class Results:
     markets_ts: pd.DataFrame
     links_ts: pd.DataFrame
     trades: dict[str, pd.DataFrame] = field(default_factory=dict)
-    # Filled by settle.py: one row per participant (and one per operator: "dso", market names),
-    # columns in currency: grid_purchases, grid_sales, energy_charges, capacity_charges,
-    # local_purchases, local_sales, fees, flexibility, total
+    # Filled by settle.py: one row per participant, then one per other party ("grid", "dso",
+    # market operators by market name, shared batteries); columns in currency as listed in
+    # settle.py's docstring (grid_purchases, …, rent, shared_battery, total)
     bills: pd.DataFrame | None = None
     money: dict[str, float] = field(default_factory=dict)  # the closing of the account
     kpis: dict[str, Any] = field(default_factory=dict)  # design-level, per participant, per block

@@ -7,9 +7,11 @@ solution. Output: `results.bills` (one row per participant, then one per other p
 Raises nothing.
 
 Columns: grid_purchases, grid_sales, energy_charges, capacity_charges, local_purchases,
-local_sales, fees, flexibility, battery_costs, shift_costs, link_fees, total, where
+local_sales, fees, flexibility, battery_costs, shift_costs, link_fees, rent, shared_battery,
+total, where
 total = grid_purchases − grid_sales + energy_charges + capacity_charges + local_purchases
-        − local_sales + fees + flexibility + battery_costs + shift_costs + link_fees.
+        − local_sales + fees + flexibility + battery_costs + shift_costs + link_fees + rent
+        + shared_battery.
 For the other parties each column is the counter-entry of the participants' one (the grid
 supplier's grid_purchases are −Σ purchases, …), so the sum over all rows of `total` is
 exactly the real costs that leave the system (battery throughput and load-shifting costs).
@@ -18,20 +20,30 @@ Rules (docs/model.md):
 - local trades are paid per kWh received; pools at the node price (market balance dual / dt),
   p2p at the `settlement` rule over the two traders' valuations of one delivered kWh;
 - the buyer pays the fee to the market's operator (the market's row, or "dso" when
-  `operator = dso`); link fees are paid by the market to the DSO from its settlement surplus;
+  `operator = dso`); shared batteries buy fee-free (a stored kWh pays the fee once);
+- a pool pays the DSO's link fees from its surplus; in a p2p market the traders whose energy
+  crossed a link pay its fee (`pipeline.link_fee_shares`);
+- the market's surplus (after the link fees it pays) goes by its `rent` rule: `operator` (its
+  operator's account: the market's row or "dso"), `dso`, or `members` (the traders, per step pro
+  rata to the kWh each bought and sold);
+- a shared battery's row keeps its gross; its net passes to its owners (`shared_battery`
+  column, `Design.battery_owners`), so the row ends at zero;
 - capacity charges on a block basis are shared by the members pro rata to their own import in
   the step of the block's monthly peak (equally if none imported then);
 - the DSO pays for flexibility delivered at the local flexibility price (its dual), shared by
   the block's members pro rata to how far each cut its grid import against the baseline.
 
 Money closing (`results.money`, residual asserted ≈ 0 in tests):
-  total_bills = objective − non_monetary − flexibility_payments + market_surplus
-                + shared_batteries
-  non_monetary          objective terms nobody pays: priced-flexibility excess x price
-                        (a shadow cost) minus product premiums (a buyer's valuation)
+  total_bills = total_cost − flexibility_payments + rent_retained
+  total_cost            real money = objective − shadow_cost (`Results.total_cost`)
+  shadow_cost           objective terms nobody pays: priced-flexibility excess x price (a
+                        shadow cost) minus product premiums (a buyer's valuation); also kept
+                        as `non_monetary`
   flexibility_payments  paid by the DSO to participants
-  market_surplus        Σ markets (buyers' payments for energy − sellers' receipts − link fees)
-  shared_batteries      what shared batteries earn from the participants (their owners' net)
+  rent_retained         market surplus kept by operators or the DSO (not `rent = members`)
+  market_surplus        Σ markets (buyers' payments for energy − sellers' receipts − link fees
+                        the market pays); rent_to_members = market_surplus − rent_retained
+  shared_batteries      what shared batteries earned, passed to their owners
 """
 
 from __future__ import annotations
