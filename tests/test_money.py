@@ -395,3 +395,18 @@ def test_owners_on_a_private_battery_is_misplaced(tmp_path) -> None:  # type: ig
     with pytest.raises(PebdslError) as e:
         load(str(path))
     assert e.value.diagnostics[0].code == "E304"
+
+
+def test_owners_and_rent_format_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`fmt` keeps `owners`, `shares` and `rent` (idempotent, same design after formatting)."""
+    from pebdsl.formatter import format_source
+    from pebdsl.resolve import load
+
+    once = format_source(TEXT)
+    assert format_source(once) == once
+    a, b = tmp_path / "a.peb", tmp_path / "b.peb"
+    a.write_text(TEXT)
+    b.write_text(once)
+    da, db = load(str(a)), load(str(b))
+    assert da.shared_batteries["store"].owners == db.shared_batteries["store"].owners
+    assert da.markets["pool"].rent == db.markets["pool"].rent == "members"
