@@ -10,7 +10,9 @@ Raises nothing for a bad case: a variant that fails to resolve or to solve (Pebd
 e.g. infeasible) is recorded with its error and the others go on. A file that cannot be read at
 all is recorded as one failed case too.
 
-Savings (docs/compare.md): against the file's reference variant (`Design.reference`),
+Savings (docs/compare.md) are in real money: cost is `Results.total_cost` (the objective
+without its shadow terms: priced-flexibility excess and product premiums, which nobody pays).
+Against the file's reference variant (`Design.reference`),
     saving         = cost(reference) - cost(case)
     storage value  = cost(design without any battery) - cost(design), for the case and the ref.
     saving_storage = storage value(case) - storage value(reference)
@@ -124,7 +126,8 @@ class Comparison:
             {c.summary["currency"] for c in self.cases if c.summary.get("currency")}
         )
         table = Table(
-            title=f"pebdsl compare (costs and savings in {', '.join(currencies) or '–'})",
+            title=f"pebdsl compare (costs and savings in {', '.join(currencies) or '–'}; "
+            "total cost = real money, shadow cost = priced flexibility and premiums, not paid)",
             title_justify="left",
         )
         # Two-line headers and one row per case: the table stays readable in 120 columns.
@@ -132,6 +135,7 @@ class Comparison:
             "case",
             "status",
             "total\ncost",
+            "shadow\ncost",
             "saving",
             "saving\n%",
             "from\ntrade",
@@ -152,6 +156,7 @@ class Comparison:
                 c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}",
                 s.get("status", ""),
                 _num(s.get("total_cost")),
+                _num(s.get("shadow_cost")),
                 _num(s.get("saving")),
                 f"{s['saving_pct']:.1f}" if s.get("saving_pct") is not None else "–",
                 _num(s.get("saving_trade")),
@@ -499,6 +504,8 @@ def summarize(
         "description": case.description,
         "status": "error" if r is None else r.status,
         "total_cost": None,
+        "shadow_cost": None,
+        "objective": None,
         "currency": None,
         "saving": None,
         "saving_pct": None,
@@ -519,9 +526,11 @@ def summarize(
 
         score(r)
     k = r.kpis["design"]
-    cost = float(r.objective)
+    cost = float(r.total_cost)
     s.update(
         total_cost=cost,
+        shadow_cost=float(r.shadow_cost),
+        objective=float(r.objective),
         currency=r.design.currency,
         grid_import_kwh=k["grid_import_kwh"],
         grid_export_kwh=k["grid_export_kwh"],
@@ -532,9 +541,9 @@ def summarize(
     v = three_values(r, ref)
     s["values"] = {key: v[key] for key in VALUE_KEYS}
     if ref is not None:
-        saving = float(ref.objective) - cost
+        saving = float(ref.total_cost) - cost
         s["saving"] = saving
-        s["saving_pct"] = 100.0 * saving / float(ref.objective) if ref.objective else None
+        s["saving_pct"] = 100.0 * saving / float(ref.total_cost) if ref.total_cost else None
         case_value = _storage_value(r, no_battery)
         ref_value = _storage_value(ref, ref_no_battery)
         storage = None if case_value is None or ref_value is None else case_value - ref_value
@@ -544,7 +553,7 @@ def summarize(
 
 
 def _storage_value(r: Results, no_battery: Results | None) -> float | None:
-    """What the batteries of a solved design save: cost without them - cost with them.
+    """What the batteries of a solved design save: real cost without them - with them.
 
     None when the design without batteries could not be solved (e.g. infeasible: the batteries
     were needed to meet a hard limit), so no split is claimed."""
@@ -552,7 +561,7 @@ def _storage_value(r: Results, no_battery: Results | None) -> float | None:
         return 0.0
     if no_battery is None:
         return None
-    return float(no_battery.objective) - float(r.objective)
+    return float(no_battery.total_cost) - float(r.total_cost)
 
 
 def write_comparison(comparison: Comparison, out: Path, command: str = "") -> None:

@@ -111,6 +111,9 @@ class Battery:
     owner: str | None = None
     block: str | None = None
     span: Span = _span()
+    # A shared battery's owners and their shares (summing to 1), as declared (`owners`,
+    # `shares`); empty: the default of `Design.battery_owners`. Private batteries: empty.
+    owners: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,9 @@ class Market:
     products: tuple[str, ...] = ("energy",)
     settlement: Literal["midpoint", "seller", "buyer"] = "midpoint"
     span: Span = _span()
+    # Who receives the market's surplus (congestion rent net of link fees): the market's
+    # operator (its own account, or the DSO with `operator = dso`), its traders, or the DSO.
+    rent: Literal["operator", "members", "dso"] = "operator"
 
     @property
     def uniform(self) -> bool:
@@ -286,6 +292,25 @@ class Design:
         out = {p.battery.name: p.battery for p in self.participants.values() if p.battery}
         out.update(self.shared_batteries)
         return out
+
+    def battery_owners(self, name: str) -> dict[str, float]:
+        """Who receives a shared battery's earnings, with shares summing to 1.
+
+        The declared `owners` still in the design (a variant may remove some; the shares of the
+        rest are scaled up), else the participants of the battery's block equally, else (a
+        top-level battery, or a block left without participants) every participant equally.
+        """
+        b = self.shared_batteries[name]
+        declared = {p: w for p, w in b.owners if p in self.participants}
+        total = sum(declared.values())
+        if declared and total > 0:
+            return {p: w / total for p, w in declared.items()}
+        members: list[str] = []
+        if b.block in self.blocks:
+            members = [p for p in self.blocks[b.block].participants if p in self.participants]
+        if not members:
+            members = list(self.participants)
+        return {p: 1.0 / len(members) for p in members}
 
     def block_of(self, participant: str) -> str | None:
         return self.participants[participant].block

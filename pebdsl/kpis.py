@@ -279,7 +279,9 @@ def score(results: Results) -> None:
     usable_all = sum(_usable(b) for b in batteries.values())
     design_kpis: dict[str, Any] = {
         "currency": d.currency,
-        "total_cost": _f(results.objective),
+        "total_cost": _f(results.total_cost),
+        "shadow_cost": _f(results.shadow_cost),
+        "objective": _f(results.objective),
         "total_bills": _f(sum(bills[p].get("total", math.nan) for p in names if p in bills))
         if bills
         else None,

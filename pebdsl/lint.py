@@ -11,11 +11,14 @@ stop a valid design, so every rule here only reads what the design holds.
 
 Codes (docs/errors.md has an example and the fix of each):
 W101 the grid's sell price exceeds buy (+ energy charge on the purchase basis) at some step
-     (import and export at once through one meter pays); W102 negative buy + energy charge
-     while markets, links or batteries lose energy (energy can be burnt on purpose); W103 a DSO link no market can use;
-     W104 a shared battery no market reaches; W105 a declared series never used; W106 a market
-     that can never trade (no member has energy to sell, only one member has and nobody else
-     can use it, or another market with the same members is never worse).
+     (import and export at once through one meter pays);
+W102 negative buy + energy charge while markets, links or batteries lose energy (energy can be
+     burnt on purpose);
+W103 a DSO link no market can use;
+W104 a shared battery no market reaches;
+W105 a declared series never used;
+W106 a market that can never trade (no member has energy to sell, only one member has and
+     nobody else can use it, or another market with the same members is never worse).
 
 Vectorised: price rules are numpy comparisons over the whole horizon; nothing loops over steps.
 Only numpy and the design objects are imported (`pebdsl check` stays fast).

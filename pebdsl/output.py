@@ -132,6 +132,9 @@ def results_json(results: Results) -> dict[str, Any]:
     doc = {
         "status": results.status,
         "objective": {"value": results.objective, "unit": d.currency},
+        # Real money (the objective without shadow terms) and the shadow terms (docs/kpis.md).
+        "total_cost": {"value": results.total_cost, "unit": d.currency},
+        "shadow_cost": {"value": results.shadow_cost, "unit": d.currency},
         "design": {
             "title": d.title,
             "file": files[0] if files else None,
@@ -287,7 +290,8 @@ def repr_html(results: Results) -> str:
     e = html.escape
     title = e(d.title) + (f" — {e(d.variant)}" if d.variant else "")
     rows = [
-        ("total cost", f"{_fmt(results.objective)} {e(d.currency)}"),
+        ("total cost (real money)", f"{_fmt(results.total_cost)} {e(d.currency)}"),
+        ("shadow cost (not paid)", f"{_fmt(results.shadow_cost)} {e(d.currency)}"),
         ("demand", f"{_fmt(k.get('demand_kwh'), 1)} kWh"),
         (
             "grid import / export",

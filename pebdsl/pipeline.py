@@ -322,12 +322,14 @@ def _clean(v: FloatArray) -> FloatArray:
 def valuations(
     info: dict[str, Any], agents: tuple[str, ...], bal: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Each trader's value of one kWh delivered: as seller λ/(1 − loss), as buyer λ − fee."""
+    """Each trader's value of one kWh delivered: as seller λ/(1 − loss), as buyer λ − fee
+    (a shared battery buys fee-free: λ)."""
     tr = [agents.index(a) for a in info["traders"]]
     lam = bal[tr]
     loss = info["loss"]
     v_sell = lam / (1.0 - loss) if loss < 1.0 else lam
-    v_buy = lam - info["fee_per_kwh"]
+    payer = np.asarray(info.get("fee_payer", [True] * len(tr)), dtype=bool)
+    v_buy = lam - np.where(payer, info["fee_per_kwh"], 0.0)[:, None]
     return v_sell, v_buy
 
 
@@ -387,6 +389,10 @@ def _markets(
                     lf[direction] += fl[j]
                     lf["loss"] += (1.0 - keep[j, 0]) * fl[j]
             pair_prices = pair_split(info, f, agents, bal, ir, y, dt, flow)
+            if flow is not None and pair_prices["rule"] != "pool":
+                # p2p: the DSO's link fees are paid by the traders whose energy crossed the link.
+                cost_l = ir.vars[f["flow"]].cost.reshape(len(flow[1]), t) * flow[0]
+                pair_prices["link_fees"] = link_fee_shares(info, f, flow, cost_l)
             f["split"] = pair_prices
             tr_kwh += pair_prices["kwh"]
             price = pair_prices["avg_price"]
@@ -400,7 +406,8 @@ def _markets(
                 )
                 fees = (fee[:, None] * q).sum(axis=0)
             else:
-                fees = info["fee_per_kwh"] * vol
+                payer = np.asarray(info.get("fee_payer", [True] * n), dtype=bool)
+                fees = info["fee_per_kwh"] * recv[payer].sum(axis=0)
             total_vol += vol
             total_loss += lost
             total_fees += fees
@@ -483,6 +490,7 @@ def pair_split(
         seller_gets = np.zeros(n)
         np.add.at(buyer_pays, pr, (pay * kwh_pair).sum(axis=1))
         np.add.at(seller_gets, ps, (get * kwh_pair).sum(axis=1))
+        surplus_t = ((pay - get) * kwh_pair).sum(axis=0)
         kwh = np.zeros((n, n))
         np.add.at(kwh, (ps, pr), kwh_pair.sum(axis=1))
         vol = kwh_pair.sum(axis=0)
@@ -503,6 +511,7 @@ def pair_split(
             # Sellers are paid their node's price per kWh delivered (before link losses).
             seller_gets = (price_s * delivered * dt).sum(axis=1)
             value = (price_r * rkwh).sum(axis=0)
+            surplus_t = value - (price_s * delivered * dt).sum(axis=0)
         else:
             # Σ_s mix_s·π(s, r) per buyer and Σ_r recv_r·π(s, r) per seller, per step,
             # without forming the n x n x t tensor: every rule is linear in v_s and v_r.
@@ -514,11 +523,12 @@ def pair_split(
             rv_k = np.zeros((n_nodes, t))
             np.add.at(tot_k, node, rkwh)  # kWh received at each node
             np.add.at(rv_k, node, rkwh * v_buy)  # Σ_(r at node) recv_r v_r
-            seller_gets = (
-                ws * v_sell * np.einsum("tks,kt->st", mix, tot_k)
-                + wb * np.einsum("tks,kt->st", mix, rv_k)
-            ).sum(axis=1)
+            gets_st = ws * v_sell * np.einsum("tks,kt->st", mix, tot_k) + wb * np.einsum(
+                "tks,kt->st", mix, rv_k
+            )
+            seller_gets = gets_st.sum(axis=1)
             value = (pay_r * rkwh).sum(axis=0)
+            surplus_t = value - gets_st.sum(axis=0)
         vol = rkwh.sum(axis=0)
     avg = np.where(vol > _EPS, value / np.maximum(vol, _EPS), np.nan)
     if rule == "pool":
@@ -533,7 +543,46 @@ def pair_split(
         "seller_gets": seller_gets,
         "avg_price": avg,
         "rule": rule,
+        "surplus_t": surplus_t,
     }
+
+
+def link_fee_shares(
+    info: dict[str, Any],
+    f: dict[str, Any],
+    flow: tuple[FloatArray, IntArray, IntArray, FloatArray],
+    cost_l: FloatArray,
+) -> FloatArray:
+    """The DSO's link fees of a p2p market, per trader and step (currency per step).
+
+    The energy on a link from node k to node m is traced upstream to the sellers whose energy
+    it carries (their shares of the mix at k, `node_mix`) and downstream to the buyers it
+    reaches (the same proportional sharing on the reversed network: the energy passing through
+    m goes to its buyers and its outgoing links alike). Each trading pair's part of the fee is
+    paid like the gains of trade are shared: the buyer pays the seller's weight of the
+    `settlement` rule and the seller the buyer's weight (midpoint: half each; `seller`: the
+    price is the seller's valuation, the buyer keeps the gains and pays the fee; `buyer`: the
+    reverse), so no side is left worse off than without the trade. `cost_l` is (links, steps).
+    """
+    fl, fr, to, _keep = flow
+    sent, recv = f["sent"], f["recv"]
+    n, t = recv.shape
+    node = np.asarray(info["trader_node"], dtype=np.int64)
+    n_nodes = len(info["nodes"])
+    up = node_mix((1.0 - info["loss"]) * sent, node, n_nodes, flow)  # t x nodes x sellers
+    back = (fl, to, fr, np.ones(len(fr)))
+    down = node_mix(recv, node, n_nodes, back)  # t x nodes x buyers
+    ws, wb = _weights(info["settlement"])
+    out = np.zeros((n, t))
+    for j in range(len(fr)):
+        for mix, k, w in ((up, fr[j], wb), (down, to[j], ws)):
+            share = mix[:, k, :].T  # traders x t
+            tot = share.sum(axis=0)
+            # Normalised so each link's fee is allocated whole (no money lost to rounding);
+            # a node without traced energy (never with a positive flow) shares it equally.
+            share = np.where(tot > _EPS, share / np.maximum(tot, _EPS), 1.0 / max(n, 1))
+            out += w * share * cost_l[j]
+    return out
 
 
 def node_mix(

@@ -78,13 +78,15 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "final",
         "charge_from",
         "throughput_cost",
+        "owners",
+        "shares",
     ),
     "flexible": ("share", "window", "cost"),
     "connection": ("import", "export"),
     "participant": ("connection",),
     "template": ("connection",),
     "block": ("connection",),
-    "market": ("type", "members", "fee", "loss", "operator", "products", "settlement"),
+    "market": ("type", "members", "fee", "loss", "operator", "products", "settlement", "rent"),
     "product": ("origin", "premium"),
     "dso": (
         "energy_charge",
@@ -1541,6 +1543,7 @@ class _Builder:
         if "charge_from" in a:
             charge_from = self.word(a["charge_from"], ("any", "local"), "charge_from")
         cost = self.const(a.get("throughput_cost"), "price", "throughput_cost", lo=0, default=0.0)
+        owners = self.battery_owners(a, span, owner is not None)
         b = D.Battery(
             name,
             cap,
@@ -1554,6 +1557,7 @@ class _Builder:
             owner,
             block,
             span,
+            owners,
         )
         assert self.ctx is not None
         diags = check_battery(b, self.ctx.grid.duration_h, self.where)
@@ -1561,6 +1565,118 @@ class _Builder:
             self.errs.diags.extend(diags)
             raise _Failed
         return b
+
+    def battery_owners(
+        self, a: dict[str, S.Attribute], span: Span, private: bool
+    ) -> tuple[tuple[str, float], ...]:
+        """A shared battery's `owners` (participants) and `shares` (positive numbers or
+        percentages, one per owner, scaled to sum to 1; default equal shares). Owners removed
+        by a variant are dropped. E304 on a participant's own battery, E301 `shares` without
+        `owners`, E101/E103/E308 bad names, E307/E302 bad shares."""
+        if private:
+            for k in ("owners", "shares"):
+                if k in a:
+                    self.errs.add(
+                        error(
+                            "E304",
+                            f"`{k}` applies to shared batteries only",
+                            a[k].name.span,
+                            "misplaced",
+                            ("a participant's own battery belongs to that participant",),
+                        )
+                    )
+                    raise _Failed
+            return ()
+        if "owners" not in a:
+            if "shares" in a:
+                self.need(a, "owners", "a battery with `shares`", span, "[alice, bob]")
+            return ()
+        v = strip(a["owners"].value)
+        items = [strip(it) for it in (v.items if isinstance(v, S.List) else (v,))]
+        names: list[tuple[str, Span]] = []
+        seen: dict[str, Span] = {}
+        ok = True
+        for it in items:
+            if not (isinstance(it, S.Ref) and len(it.path.parts) == 1):
+                self.errs.add(error("E307", "owners are participant names", it.span, "not a name"))
+                ok = False
+                continue
+            if it.name in seen:
+                self.errs.add(
+                    Diagnostic(
+                        "E308",
+                        f"`{it.name}` is listed twice",
+                        it.span,
+                        "listed again",
+                        related=((seen[it.name], "first listed here"),),
+                    )
+                )
+                ok = False
+                continue
+            seen[it.name] = it.span
+            node = self.m.nodes.get(it.name)
+            if node is not None and node.kind == "participant":
+                names.append((it.name, it.span))
+            elif node is not None:
+                self.errs.add(
+                    error(
+                        "E103",
+                        f"`{it.name}` is a {node.kind}, not a participant",
+                        it.span,
+                        "expected a participant",
+                    )
+                )
+                ok = False
+            elif it.name in self.m.removed_names:
+                names.append((it.name, it.span))  # dropped below, after the shares line up
+            else:
+                cands = [k for k, n in self.m.nodes.items() if n.kind == "participant"]
+                self.errs.add(
+                    error(
+                        "E101",
+                        f"unknown participant `{it.name}`",
+                        it.span,
+                        "not declared",
+                        (*did_you_mean(it.name, cands),),
+                    )
+                )
+                ok = False
+        if not ok:
+            raise _Failed
+        shares = [1.0] * len(names)
+        if "shares" in a:
+            sv = strip(a["shares"].value)
+            sitems = list(sv.items) if isinstance(sv, S.List) else [sv]
+            if len(sitems) != len(names):
+                self.errs.add(
+                    error(
+                        "E307",
+                        f"`shares` needs one share per owner: {len(names)} owners, "
+                        f"{len(sitems)} shares",
+                        a["shares"].value.span,
+                        "wrong number of shares",
+                    )
+                )
+                raise _Failed
+            assert self.ctx is not None
+            shares = []
+            for it in sitems:
+                try:
+                    x = self.ctx.constant(it, "ratio", "share")
+                except PebdslError as e:
+                    self.errs.diags.extend(e.diagnostics)
+                    raise _Failed from None
+                if not x > 0:
+                    self.errs.add(
+                        error("E302", f"a share must be positive, got {x:g}", it.span, "not > 0")
+                    )
+                    raise _Failed
+                shares.append(x)
+        kept = [
+            (n, w) for (n, _), w in zip(names, shares, strict=True) if n not in self.m.removed_names
+        ]
+        total = sum(w for _, w in kept)
+        return tuple((n, w / total) for n, w in kept) if kept else ()
 
     def soc(self, a: S.Attribute | None, cap_kwh: float, what: str, default: float) -> float:
         """A state of charge given as a share of the capacity or as an energy."""
@@ -1766,6 +1882,9 @@ class _Builder:
         settlement = "midpoint"
         if "settlement" in a:
             settlement = self.word(a["settlement"], ("midpoint", "seller", "buyer"), "settlement")
+        rent = "operator"
+        if "rent" in a:
+            rent = self.word(a["rent"], ("operator", "members", "dso"), "rent")
         pair_fees: dict[tuple[str, str], float] = {}
         member_set = set(members)
         failed = False
@@ -1807,6 +1926,7 @@ class _Builder:
             products,
             cast(Literal["midpoint", "seller", "buyer"], settlement),
             node.span,
+            cast(Literal["operator", "members", "dso"], rent),
         )
 
     def pair_fee(

@@ -206,7 +206,7 @@ def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
     k = r.kpis["design"]
     return {
         "status": r.status,
-        "total_cost": float(r.objective),
+        "total_cost": float(r.total_cost),
         "currency": r.design.currency,
         **{key: k.get(key) for key in ROW_KPIS},
         "pv_surplus_local_share": r.values.get("pv_surplus_local_share"),

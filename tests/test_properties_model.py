@@ -3,7 +3,8 @@
 For every generated, feasible design:
 - every participant's energy balance closes in every step, and every battery's state of charge
   follows its charge and discharge;
-- money is conserved: the bills and the operators' accounts add up to the total cost;
+- money is conserved: the bills and the operators' accounts add up to the total cost, real
+  money and shadow terms make up the objective, and every term sits with a named party;
 - the solution does not depend on declaration order (participants, members, markets permuted);
 - scaling every price by k scales the total cost by k.
 Two sources of designs: `strategies.designs()` (texts from the resolver engineer, through the
@@ -102,6 +103,53 @@ def check_money(r: Results) -> None:
     total_bills = float(b.loc[participants, "total"].sum())
     assert r.money["total_bills"] == pytest.approx(total_bills, abs=1e-6 * scale)
     assert abs(r.money["residual"]) <= 1e-6 * scale, r.money
+    check_honest_money(r, scale)
+
+
+def check_honest_money(r: Results, scale: float) -> None:
+    """Honest money (issue 8): real money and shadow terms make up the objective; real money is
+    exactly what the outside parties receive for goods and services (the grid supplier for
+    energy, the DSO for its charges and link fees, the operators for their fees) plus the real
+    costs nobody receives; every row is a named party (participants, grid, dso, market
+    operators, shared batteries), a shared battery's row and the row of a market whose rent or
+    fees go elsewhere end at zero (no money left in an anonymous account); the participants
+    together pay the real money minus the DSO's flexibility payments plus the rent kept by
+    operators and the DSO."""
+    d = r.design
+    b = r.bills
+    assert b is not None
+    tol = 1e-6 * scale
+    m = r.money
+    assert m["total_cost"] + m["shadow_cost"] == pytest.approx(r.objective, abs=tol)
+    assert r.total_cost + r.shadow_cost == pytest.approx(r.objective, abs=tol)
+    roles = r.bill_roles
+    assert list(b.index) == list(roles)
+    expected = {p: "participant" for p in d.participants}
+    expected.update({"grid": "grid", "dso": "dso"})
+    expected.update({mk: "market" for mk in d.markets})
+    expected.update({bt: "battery" for bt in d.shared_batteries})
+    assert roles == expected
+    goods = ["energy_charges", "capacity_charges", "link_fees", "fees"]
+    outside = -float(b.loc["grid", "total"]) - float(b.loc["dso", goods].sum())
+    outside -= float(b.loc[list(d.markets), "fees"].sum()) if d.markets else 0.0
+    outside += float(b["battery_costs"].sum() + b["shift_costs"].sum())
+    assert m["total_cost"] == pytest.approx(outside, abs=tol)
+    for bt in d.shared_batteries:
+        assert float(b.loc[bt, "total"]) == pytest.approx(0.0, abs=tol), bt
+        owners = d.battery_owners(bt)
+        assert sum(owners.values()) == pytest.approx(1.0)
+        assert set(owners) <= set(d.participants)
+    for name, mk in d.markets.items():
+        keeps = mk.operator != "dso" and mk.rent == "operator"
+        if not keeps:
+            # Its fees (if any) and its rent went to the DSO or the traders.
+            fees = float(b.loc[name, "fees"]) if mk.operator != "dso" else 0.0
+            assert float(b.loc[name, "total"]) == pytest.approx(fees, abs=tol), name
+    participants = list(d.participants)
+    bills = float(b.loc[participants, "total"].sum()) if participants else 0.0
+    assert bills == pytest.approx(
+        m["total_cost"] - m["flexibility_payments"] + m["rent_retained"], abs=tol
+    )
 
 
 def permuted(d: Design) -> Design:

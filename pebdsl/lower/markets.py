@@ -16,7 +16,8 @@ products):
   without links, one node (the blocks trade limited only by their connections). Either way
   each block's net import gains Σ_{a∈block} (buy − (1 − loss)·sell).
 Traders are the members, then the market's shared batteries (no grid access of their own).
-The buyer pays the fee per kWh received (cost Δt·fee·buy). Every trade also enters the agents'
+The buyer pays the fee per kWh received (cost Δt·fee·buy); shared batteries buy fee-free, so a
+stored kWh pays the fee once, when it is sold on. Every trade also enters the agents'
 meters (`ctx.meter`: + received, − sent), their total sales (`ctx.sold`), their purchases from
 local-energy markets (`ctx.received_local`) and their purchases of premium products
 (`ctx.premium_bought`); `lower/local.py` turns those into the rules on local energy (what may
@@ -117,6 +118,7 @@ def _lower_market(
         "between_blocks": multi,
         "loss": loss,
         "fee_per_kwh": m.fee_per_kwh,
+        "fee_payer": tuple(bool(x) for x in is_part),  # shared batteries buy fee-free
         "settlement": m.settlement,
         "operator": m.operator,
         "local_only": is_local,
@@ -133,13 +135,15 @@ def _lower_market(
         meta: dict[str, Any] = dict(span=m.span, spans=(m.span,), index=("a", "t"))
         if compact:
             prem = np.where(is_part, premium, 0.0)[:, None]
+            # A shared battery buys fee-free: its stored kWh pays the fee once, when sold.
+            fee_a = np.where(is_part, m.fee_per_kwh, 0.0)[:, None]
             up = np.where((is_part & (premium > 0))[:, None], cap_buy, INF)
             sell = ctx.ir.add_var(f"{tag}.sell", traders, doc=f"kW sent into {tag}", **meta)
             buy = ctx.ir.add_var(
                 f"{tag}.buy",
                 traders,
                 upper=up,
-                cost=(m.fee_per_kwh - prem) * dt,
+                cost=(fee_a - prem) * dt,
                 doc=f"kW received from {tag}",
                 cost_doc=f"Δt·fee·buy[{tag},a,t]" + (" − Δt·premium·buy" if premium else ""),
                 **meta,
@@ -167,7 +171,12 @@ def _lower_market(
             ps = np.array([s for s, _ in pairs], dtype=np.int64)
             pr = np.array([r for _, r in pairs], dtype=np.int64)
             fee = np.array(
-                [m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh) for s, r in pairs]
+                [
+                    m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh)
+                    if is_part[r]
+                    else 0.0  # a shared battery buys fee-free (one fee per stored kWh)
+                    for s, r in pairs
+                ]
             )
             prem = np.where(is_part[pr], premium, 0.0)
             # The fee and the premium are per kWh received: (1 − loss) per kW sent.

@@ -123,7 +123,9 @@ def _num(value: Any) -> float | None:
 
 # KPI keys → (label, unit kind). Unit kinds: kwh, kw, share, money, price, count, text.
 KPI_LABELS: dict[str, tuple[str, str]] = {
-    "total_cost": ("total cost", "money"),
+    "total_cost": ("total cost (real money)", "money"),
+    "shadow_cost": ("shadow cost (not paid)", "money"),
+    "objective": ("objective (total cost + shadow cost)", "money"),
     "total_bills": ("sum of participant bills", "money"),
     "bill": ("bill", "money"),
     "demand_kwh": ("demand", "kwh"),
@@ -758,24 +760,35 @@ def _headline(results: Results, reference: Results | None, values: Mapping[str, 
     cur = d.currency
     cards = [
         Card(
-            "total cost",
-            _money(results.objective, cur),
-            f"over {_plural(d.time.duration_h / 24, 'day')}, all participants together",
+            "total cost (real money)",
+            _money(results.total_cost, cur),
+            f"over {_plural(d.time.duration_h / 24, 'day')}: grid, DSO charges, fees and "
+            "battery and shifting costs, all participants together",
         )
     ]
+    if abs(results.shadow_cost) > 1e-9:
+        cards.append(
+            Card(
+                "shadow cost (not paid)",
+                _money(results.shadow_cost, cur),
+                "priced flexibility excess minus product premiums: in the optimisation's "
+                f"objective ({_money(results.objective, cur)}), billed to nobody",
+            )
+        )
     saving = saving_pct = None
     if reference is not None:
-        saving = reference.objective - results.objective
+        ref_cost = reference.total_cost
+        saving = ref_cost - results.total_cost
         # A share of a negative or zero reference cost (a net-exporting community) means nothing.
-        saving_pct = saving / reference.objective if reference.objective > 1e-9 else None
+        saving_pct = saving / ref_cost if ref_cost > 1e-9 else None
         cards.append(
             Card(
                 "saving against the reference",
                 _money(saving, cur),
-                f"{_pct(saving_pct)} of {_money(reference.objective, cur)} "
-                f"({_variant_name(reference)})"
+                f"{_pct(saving_pct)} of {_money(ref_cost, cur)} "
+                f"({_variant_name(reference)}), in real money"
                 if saving_pct is not None
-                else f"reference: {_money(reference.objective, cur)}",
+                else f"reference: {_money(ref_cost, cur)}",
                 "good" if saving > 1e-9 else "bad" if saving < -1e-9 else "",
             )
         )
@@ -1083,7 +1096,7 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             (sv - (t or 0.0) - (st or 0.0)) if sv is not None else None
             for sv, t, st in zip(saving, trade, storage, strict=True)
         ]
-        cost_series = [BarSeries(f"total cost ({currency})", costs, "#BFBFBF")]
+        cost_series = [BarSeries(f"total cost, real money ({currency})", costs, "#BFBFBF")]
         if any(x for x in trade):
             cost_series.append(BarSeries("saving from trade", trade, C_LOCAL))
         if any(x for x in storage):
@@ -1211,6 +1224,7 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
                 "failed": c.error is not None or c.results is None,
                 "cells": [
                     _money(_s(s, "total_cost")),
+                    _money(_s(s, "shadow_cost")),
                     _money(_s(s, "saving")),
                     fmt_num(_s(s, "saving_pct"), 1),  # already in per cent
                     _money(_s(s, "saving_trade")),
@@ -1232,7 +1246,8 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             }
         )
     columns = [
-        ("total cost", currency),
+        ("total cost (real money)", currency),
+        ("shadow cost (not paid)", currency),
         ("saving", currency),
         ("saving", "%"),
         ("from trade", currency),
@@ -1276,7 +1291,8 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
                 f"{c.label}: energy balance of all participants",
             )
             sec["facts"] = [
-                ("total cost", _money(r.objective, r.design.currency)),
+                ("total cost (real money)", _money(r.total_cost, r.design.currency)),
+                ("shadow cost", _money(r.shadow_cost, r.design.currency)),
                 ("status", r.status),
                 ("horizon", _horizon_text(r.design, axis.index)),
                 ("design hash", r.design.digest()[:16] + "…"),
