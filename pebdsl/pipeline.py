@@ -261,12 +261,14 @@ def local_labels(
 
     Per agent and step, own use first: surplus = max(0, used − load served). The local energy an
     agent can sell is surplus + discharge of a battery holding local energy only + purchases in
-    local-energy markets − its own battery's charge (which takes local energy first: a
-    conservative split); the local share of its sales is min(1, that / sales). A market's local
-    deliveries in a step are its deliveries x the sellers' sales-weighted local share. Buyers
-    receive their market's share (`local_bought_local`). The LP guarantees a share of 1 for
-    every seller bound by the local-energy rules (lower/local.py); elsewhere grid energy passed
-    on is reported as such, not as local trade.
+    local-energy markets − the charge of its own local-only battery (the same accounting as the
+    LP's rule, lower/local.py: a battery that may charge from the grid is not a local use, so
+    it may take grid energy while its owner sells its surplus); the local share of its sales is
+    min(1, that / sales). A market's local deliveries in a step are its deliveries x the
+    sellers' sales-weighted local share. Buyers receive their market's share
+    (`local_bought_local`). The LP guarantees a share of 1 for every seller bound by the
+    local-energy rules (lower/local.py); elsewhere grid energy passed on through a market is
+    reported as such, not as local trade.
     Returns `bought_local` (agents x t, kW), `market_local` (market -> kW delivered, per step)
     and `share` (agents x t)."""
     agents: tuple[str, ...] = ir.info["agents"]
@@ -281,7 +283,9 @@ def local_labels(
             a = agents.index(bi["owner"] or bname)
             if is_local.get(bname, False):
                 src[a] += dis[j]
-            src[a] -= ch[j] if bi["owner"] is not None else 0.0
+                # A local-only battery's charge takes local energy first (lower/local.py);
+                # a battery that may charge from the grid is not a local use.
+                src[a] -= ch[j] if bi["owner"] is not None else 0.0
     for mname, prods in flows.items():
         if mname not in local_markets:
             continue
