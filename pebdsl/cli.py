@@ -252,9 +252,11 @@ def solve(
                 ref_design, skipped = _reference(file, design.reference, sets or [])
                 if skipped:
                     print(
-                        f"note: the reference `{design.reference}` has nothing for these "
-                        "--set edits to change, so it is solved without them: "
-                        + ", ".join(f"`{s}`" for s in skipped),
+                        terminal_text(
+                            f"note: the reference `{design.reference}` has nothing for these "
+                            "--set edits to change, so it is solved without them: "
+                            + ", ".join(f"`{s}`" for s in skipped)
+                        ),
                         file=sys.stderr,
                     )
                 if ref_design.time == design.time:

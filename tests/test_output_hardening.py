@@ -438,3 +438,39 @@ def test_source_date_epoch_makes_reports_byte_reproducible(tmp_path: Path) -> No
     html = pages[0][0].decode()
     assert "2023-11-14 22:13:20 UTC" in html
     assert "left out (SOURCE_DATE_EPOCH is set)" in html
+
+
+# --- docs/errors.md: the command-line examples of E902 and E903 -----------------------------
+
+
+def _cli_examples() -> dict[str, tuple[str, str]]:
+    """{code: (command, shown output)} of the ```sh + ```text pairs in docs/errors.md."""
+    lines = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8").splitlines()
+    out: dict[str, tuple[str, str]] = {}
+    code = None
+    for i, line in enumerate(lines):
+        if line.startswith("## "):
+            code = line.split()[1]
+        if code and line.strip() == "```sh":
+            j = lines.index("```", i + 1)
+            k = lines.index("```text", j)
+            m = lines.index("```", k + 1)
+            out[code] = ("\n".join(lines[i + 1 : j]), "\n".join(lines[k + 1 : m]))
+    return out
+
+
+@pytest.mark.parametrize("code", ["E902", "E903"])
+def test_errors_md_output_examples(
+    code: str, read_only: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    command, shown = _cli_examples()[code]
+    # /read-only in the docs stands for any read-only place: here the `read_only` fixture.
+    command, shown = (t.replace("/read-only", str(read_only)) for t in (command, shown))
+    argv = shlex.split(command)
+    assert argv[0] == "pebdsl"
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, argv[1:])
+    assert result.exit_code == (2 if code == "E902" else 1)
+    assert result.stderr.strip().removesuffix("1 error").strip() == shown.strip()
