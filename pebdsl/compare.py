@@ -5,7 +5,9 @@ design; default: the base and every variant not written `compare = false`). Outp
 `Comparison` with one `Case` per (file, variant): its
 `Results` (or the rendered error that stopped it) and a summary dict with exactly the keys of
 docs/dev/contracts.md. With `out`, each case's outputs go to `out/<file-stem>/<label>/`
-(`output.write_outputs`) and the side-by-side report to `out/compare.html`, atomically.
+(`output.write_into`) and the side-by-side report to `out/compare.html`, all as one set (a
+temporary sibling folder renamed into place: `out` holds the previous comparison or this one,
+never a mix; fsutil.replace_dir).
 Raises nothing for a bad case: a variant that fails to resolve or to solve (PebdslError,
 e.g. infeasible) is recorded with its error and the others go on. A file that cannot be read at
 all is recorded as one failed case too.
@@ -114,9 +116,15 @@ class Comparison:
         raise KeyError(label)
 
     def print_table(self, console: Any = None) -> None:
-        """The comparison as a rich table on stdout, failed cases listed below it."""
+        """The comparison as a rich table on stdout, failed cases listed below it.
+
+        Design text (labels, descriptions, errors) goes to rich as `Text` through
+        `safetext.terminal_text`: no markup, no escape sequence reaches the terminal."""
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        from pebdsl.safetext import terminal_text
 
         if console is None:
             console = Console()
@@ -153,8 +161,12 @@ class Comparison:
             s = c.summary
             v = s.get("values") or {}
             table.add_row(
-                c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}",
-                s.get("status", ""),
+                Text(
+                    terminal_text(
+                        c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}"
+                    )
+                ),
+                Text(terminal_text(str(s.get("status", "")))),
                 _num(s.get("total_cost")),
                 _num(s.get("shadow_cost")),
                 _num(s.get("saving")),
@@ -177,11 +189,11 @@ class Comparison:
         for c in self.cases:
             if c.description:
                 label = c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}"
-                console.print(f"{label}: {c.description}", markup=False, highlight=False)
+                console.print(Text(terminal_text(f"{label}: {c.description}")))
         for c in self.cases:
             if c.error:
-                console.print(f"[bold red]{c.label}[/bold red] failed:", markup=True)
-                console.print(c.error, markup=False, highlight=False)
+                console.print(Text(terminal_text(f"{c.label}"), style="bold red") + " failed:")
+                console.print(Text(terminal_text(c.error)))
 
 
 def _num(x: Any, unit: str = "", digits: int = 2) -> str:
@@ -565,9 +577,11 @@ def _storage_value(r: Results, no_battery: Results | None) -> float | None:
 
 
 def write_comparison(comparison: Comparison, out: Path, command: str = "") -> None:
-    """Each case's outputs to out/<file-stem>/<label>/, and out/compare.html, atomically."""
-    from pebdsl.fsutil import atomic_write_text
-    from pebdsl.output import write_outputs
+    """Each case's outputs to out/<file-stem>/<label>/, and out/compare.html, as one set: the
+    whole tree is written into a temporary sibling folder that then replaces `out`
+    (`fsutil.replace_dir`), so `out` never mixes two comparisons."""
+    from pebdsl.fsutil import atomic_write_text, replace_dir
+    from pebdsl.output import write_into
 
     refs: dict[str, Results | None] = {}
     for c in comparison.cases:
@@ -575,13 +589,14 @@ def write_comparison(comparison: Comparison, out: Path, command: str = "") -> No
             ref_name = c.results.design.reference
             rc = _reference_case(comparison.cases, c.file, ref_name)
             refs[c.file] = rc.results if rc else None
-    for c in comparison.cases:
-        target = out / Path(c.file).stem / c.label
-        if c.results is not None:
-            write_outputs(c.results, target, command=command, reference=refs.get(c.file))
-        elif c.error:
-            atomic_write_text(target / "error.txt", c.error + "\n")
-    atomic_write_text(out / "compare.html", _render_compare(comparison, command))
+    with replace_dir(out) as tmp:
+        for c in comparison.cases:
+            target = tmp / Path(c.file).stem / c.label
+            if c.results is not None:
+                write_into(c.results, target, command=command, reference=refs.get(c.file))
+            elif c.error:
+                atomic_write_text(target / "error.txt", c.error + "\n")
+        atomic_write_text(tmp / "compare.html", _render_compare(comparison, command))
 
 
 def _render_compare(comparison: Comparison, command: str) -> str:

@@ -5,7 +5,7 @@ Output:
 - `results_json(results) -> dict`: the results.json contract of ARCHITECTURE.md and
   docs/dev/contracts.md, JSON-safe (NaN and inf become null, numpy scalars become floats; full
   float precision is kept: rounding belongs to whoever displays the numbers).
-- `write_outputs(results, out_dir, command="")`: writes into `out_dir`
+- `write_outputs(results, out_dir, command="")`: writes into `out_dir`, as one set
     results.json                          the dict above
     participants.csv batteries.csv        time series in tidy (long) form: columns
     blocks.csv markets.csv links.csv        time, entity, quantity, value (time = step start,
@@ -14,9 +14,13 @@ Output:
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
     *.parquet                             the same tables (Parquet, same columns)
     report.html                           pebdsl.report.render_report(results, command=...)
-  every file atomically (temporary file + rename), so a crash never leaves half a file.
+  into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
+  a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
+  and no file of an earlier run survives. `write_into(results, folder, …)` writes the same
+  files into a folder without that (for callers that stage a larger tree, as compare does).
 - `repr_html(results) -> str`: a compact HTML summary for notebooks (`Results._repr_html_`).
-Raises OSError when a file cannot be written; nothing else.
+Raises OSError when a file cannot be written, PebdslError E902 when `out_dir` is a file or a
+folder of other files (fsutil); nothing else.
 
 Tidy rather than wide tables: one format for every table, no multi-row headers, and it loads
 straight into pandas (`pivot`), R or a spreadsheet filter. Parquet keeps the size small for
@@ -40,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pebdsl.fsutil import atomic_write_bytes, atomic_write_text
+from pebdsl.fsutil import atomic_write_bytes, atomic_write_text, replace_dir
 
 if TYPE_CHECKING:
     from pebdsl.results import Results
@@ -243,25 +247,40 @@ def write_outputs(
     command: str = "",
     reference: Results | None = None,
 ) -> None:
-    """Write results.json, CSV + Parquet tables and report.html into `out_dir`, atomically.
+    """Write results.json, CSV + Parquet tables and report.html as one set into `out_dir`.
 
-    `reference` (optional) is passed to the report, which then shows savings against it."""
+    Everything is written into a temporary sibling folder that then replaces `out_dir` whole
+    (`fsutil.replace_dir`): the folder holds either the previous run or this one, never a mix,
+    and no file of an earlier run survives. `reference` (optional) is passed to the report,
+    which then shows savings against it. Raises E902 (PebdslError) when `out_dir` is not a
+    folder pebdsl may replace, OSError when the OS refuses a write."""
+    with replace_dir(out_dir) as tmp:
+        write_into(results, tmp, command=command, reference=reference)
+
+
+def write_into(
+    results: Results,
+    folder: Path,
+    command: str = "",
+    reference: Results | None = None,
+) -> None:
+    """The files of `write_outputs`, written into `folder` (created) one by one, not as a set:
+    for callers that stage a larger tree themselves (compare)."""
     import json
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     _ensure_scored(results)
     for stem, df in tables(results).items():
-        atomic_write_bytes(out / f"{stem}.csv", _csv_bytes(df))
-        atomic_write_bytes(out / f"{stem}.parquet", _parquet_bytes(df))
+        atomic_write_bytes(folder / f"{stem}.csv", _csv_bytes(df))
+        atomic_write_bytes(folder / f"{stem}.parquet", _parquet_bytes(df))
     t0 = time.perf_counter()
     report = _report(results, command, reference)
     doc = results_json(results)
     doc["timings"]["report"] = time.perf_counter() - t0  # the last stage of ARCHITECTURE.md
     if command:
         doc["command"] = command
-    atomic_write_text(out / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    atomic_write_text(out / "report.html", report)
+    atomic_write_text(folder / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(folder / "report.html", report)
 
 
 def _report(results: Results, command: str, reference: Results | None = None) -> str:

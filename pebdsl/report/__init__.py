@@ -7,7 +7,12 @@ Output: one self-contained HTML document as a string: inline CSS, charts as inli
 (`pebdsl.report.charts`), one tiny inline script (opens collapsed sections before printing) that
 a Content-Security-Policy pins by hash; no network access of any kind (no CDN, fonts or images).
 Every text that comes from a design (title, description, names, source) is escaped by Jinja2's
-autoescaping, so a title such as `<script>…` shows as text.
+autoescaping, so a title such as `<script>…` shows as text, and every bidirectional control
+character in the page is replaced by a visible `<U+202E>` mark (`safetext.neutralise_bidi`), so
+no name or title can reorder the text around it.
+Reproducible: with `SOURCE_DATE_EPOCH` set (a whole number of seconds since 1970, as
+reproducible-builds.org defines it) the "rendered at" time is that moment and the stage
+timings are left out, so the same inputs give byte-identical pages (docs/report.md).
 Raises nothing for a well-formed `Results`: the formulation (`pebdsl.explain`) is imported lazily
 and, if it fails, the report shows the error text instead.
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
@@ -36,6 +42,7 @@ from markupsafe import Markup
 
 from pebdsl.report import charts as ch
 from pebdsl.report.charts import OKABE_ITO, BarSeries, Layer, TimeAxis, fmt_num
+from pebdsl.safetext import neutralise_bidi
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -963,6 +970,7 @@ def _horizon_text(design: Design, index: pd.DatetimeIndex) -> str:
 
 def render_report(results: Results, *, reference: Results | None = None, command: str = "") -> str:
     """The HTML report of one solve (optionally against a reference solve)."""
+    ch.reset_chart_ids()
     d = results.design
     index = _index(results)
     axis = TimeAxis(index, d.dt_h)
@@ -1025,7 +1033,24 @@ def render_report(results: Results, *, reference: Results | None = None, command
         "sources": _sources(d),
         "provenance": _provenance(results, command),
     }
-    return _environment().get_template("report.html.j2").render(**ctx)
+    return neutralise_bidi(_environment().get_template("report.html.j2").render(**ctx))
+
+
+def _source_date_epoch() -> datetime | None:
+    """The moment SOURCE_DATE_EPOCH names, or None when it is unset or not a whole number
+    (a malformed value is ignored rather than failing a finished solve's report)."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value.isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _rendered_at() -> str:
+    moment = _source_date_epoch() or datetime.now(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _provenance(results: Results, command: str) -> list[tuple[str, str]]:
@@ -1036,7 +1061,7 @@ def _provenance(results: Results, command: str) -> list[tuple[str, str]]:
         ("design hash (sha256)", d.digest()),
         ("data hash (sha256)", d.data_digest or "no data files"),
         ("command", command or "–"),
-        ("rendered at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("rendered at", _rendered_at()),
         ("solver status", results.status),
     ]
     rows += [(f"version: {k}", v) for k, v in _versions(results)]
@@ -1047,7 +1072,10 @@ def _provenance(results: Results, command: str) -> list[tuple[str, str]]:
                 ", ".join(f"{fmt_num(float(v), 0)} {k}" for k, v in results.model_stats.items()),
             )
         )
-    if results.timings:
+    if _source_date_epoch() is not None:
+        # Timings differ from run to run; a reproducible page leaves them to results.json.
+        rows.append(("timings", "left out (SOURCE_DATE_EPOCH is set); see results.json"))
+    elif results.timings:
         rows.append(("timings", ", ".join(f"{k} {v:.3f} s" for k, v in results.timings.items())))
     rows.append(
         ("platform", f"{platform.system()} {platform.machine()}, {sys.implementation.name}")
@@ -1078,6 +1106,7 @@ def _case_href(case: Any) -> str:
 
 def render_compare(comparison: Any, *, command: str = "") -> str:
     """The comparison page: one row and one colour per case (a variant of a file)."""
+    ch.reset_chart_ids()
     cases = list(comparison.cases)
     ok = [c for c in cases if c.results is not None and c.error is None]
     labels = [str(c.label) for c in ok]
@@ -1318,9 +1347,9 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             sections=sections,
             provenance=[
                 ("command", command or "–"),
-                ("rendered at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+                ("rendered at", _rendered_at()),
                 *[(f"version: {k}", v) for k, v in _versions()],
             ],
         )
     )
-    return html
+    return neutralise_bidi(html)
