@@ -6,6 +6,8 @@ The public API mirrors the pipeline (parse → resolve → lower → solve → s
     >>> design = pebdsl.load("designs/sunny_street.peb")            # validated Design
     >>> designs = pebdsl.load_all("designs/sunny_street.peb")       # {None: base, "no_trade": …}
     >>> results = pebdsl.solve(design)                              # Results (bills, KPIs, …)
+    >>> design.warnings                                             # check-time warnings (W1xx)
+    >>> results.notes                                               # post-solve notes (N1xx)
 
 Heavy modules (Pyomo, highspy, pandas-based reporting) are imported lazily, so `pebdsl check`
 and `pebdsl fmt` start fast.

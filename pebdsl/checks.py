@@ -11,15 +11,18 @@ Errors: E101 a name that is not declared (market member, flexibility block), E30
 range (loss, efficiency, shares), E305 market with fewer than two members, E306 link between
 unknown or identical blocks, E308 a participant in two blocks (or listed twice), E309 an empty
 block, E310 battery states of charge that contradict each other (min_soc <= initial <= capacity,
-min_soc <= capacity, final <= capacity, final reachable from initial at full power).
+min_soc <= capacity, final <= capacity, final reachable from initial at full power), E313 a
+market whose trades cross DSO links (the DSO declares links and the market has traders in a
+block) with members or shared batteries outside every block: links join blocks only, so those
+would be cut off from the rest of the market.
 
 A shared battery that no market reaches is allowed: it stays idle (a variant `without market X`
-must still be a valid design), see docs/language.md.
+must still be a valid design), see docs/language.md; `lint.py` warns about it (W104).
 """
 
 from __future__ import annotations
 
-from pebdsl.design import Battery, Design
+from pebdsl.design import Battery, Design, Market
 from pebdsl.diagnostics import Diagnostic, did_you_mean, error
 from pebdsl.source import Span
 
@@ -201,7 +204,40 @@ def _check_markets(design: Design, where: Where) -> list[Diagnostic]:
                 out.append(
                     error("E101", f"unknown shared battery `{b}` in market `{m.name}`", m.span)
                 )
+        out += _outside_blocks(design, m, members_span)
     return out
+
+
+def _outside_blocks(design: Design, m: Market, span: Span) -> list[Diagnostic]:
+    """E313: with DSO links, a market's nodes are its blocks; traders outside every block
+    would form a node no link reaches."""
+    if not design.dso.links:
+        return []
+    blocks: dict[str, str | None] = {
+        p: design.participants[p].block for p in m.members if p in design.participants
+    }
+    blocks.update(
+        {b: design.shared_batteries[b].block for b in m.batteries if b in design.shared_batteries}
+    )
+    outside = [a for a, b in blocks.items() if b is None]
+    if not outside or len(outside) == len(blocks):
+        return []
+    shown = ", ".join(f"`{a}`" for a in outside[:5]) + (
+        f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+    )
+    return [
+        error(
+            "E313",
+            f"market `{m.name}` trades between blocks over DSO links, but {shown} "
+            f"{'is' if len(outside) == 1 else 'are'} outside every block",
+            span,
+            "members outside every block",
+            (
+                "DSO links join blocks only, so these could not trade with the members in "
+                "blocks; put them in a block (or leave them out of this market)",
+            ),
+        )
+    ]
 
 
 def _check_dso(design: Design, where: Where) -> list[Diagnostic]:

@@ -1,8 +1,16 @@
 """The `pebdsl` command line (Typer).
 
-Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model),
-2 (usage); diagnostics on stderr, results on stdout or in `--out DIR`. Every `PebdslError` is
-rendered like a compiler; any other exception is a bug and keeps its traceback.
+Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model,
+or warnings under `check --deny-warnings`, an output the OS refused to write (E903), a
+`compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
+`--out`/`-o` target that cannot be used E902); diagnostics on stderr, results on stdout or in
+`--out DIR`. Every `PebdslError` is rendered like a compiler; any other exception is a bug and
+keeps its traceback. Check-time warnings (W1xx, `pebdsl.lint`) are rendered the same way, as
+`warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them to
+stderr and go on.
+`--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
+Text from designs, data and paths reaches the terminal only through `safetext.terminal_text`
+and as rich `Text` (never as markup), so it cannot drive the terminal.
 Heavy modules are imported inside the commands so `check` and `fmt` start fast.
 """
 
@@ -11,13 +19,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from pebdsl.diagnostics import PebdslError
+from pebdsl.diagnostics import Diagnostic, PebdslError, error
+from pebdsl.safetext import terminal_text
 
 app = typer.Typer(
     name="pebdsl",
@@ -32,18 +43,65 @@ def _color() -> bool:
     return sys.stderr.isatty() and "NO_COLOR" not in os.environ
 
 
+# Codes that are usage errors: the command line exits 2 for them, as for a bad option.
+USAGE_CODES = frozenset({"E901", "E902"})
+
+
 def _fail(err: PebdslError) -> NoReturn:
     print(err.render(color=_color()), file=sys.stderr)
     n = len(err.diagnostics) + err.truncated
     print(f"\n{n} error{'s' if n != 1 else ''}", file=sys.stderr)
-    raise typer.Exit(1)
+    raise typer.Exit(2 if set(err.codes) <= USAGE_CODES else 1)
 
 
 def _existing(path: Path) -> Path:
     if not path.is_file():
-        print(f"error[E901]: no such file: {path}", file=sys.stderr)
+        print(f"error[E901]: no such file: {terminal_text(str(path))}", file=sys.stderr)
         raise typer.Exit(2)
     return path
+
+
+def _write_error(path: Path, exc: OSError) -> PebdslError:
+    """E903: the OS refused to write an output (read-only, permission, no space, …)."""
+    reason = exc.strerror or str(exc)
+    return PebdslError(
+        error(
+            "E903",
+            f"cannot write `{path}`: {reason}",
+            hints=("nothing was written; an earlier output at this path is unchanged",),
+        )
+    )
+
+
+def _check_out(out: Path | None) -> None:
+    """E902 / E903 for an `--out` folder before anything is solved (fsutil.check_out_dir), so
+    a bad target costs no solve time."""
+    if out is None:
+        return
+    from pebdsl.fsutil import check_out_dir
+
+    try:
+        check_out_dir(out)
+    except PebdslError as e:
+        _fail(e)
+    above = next((p for p in [out.absolute(), *out.absolute().parents] if p.exists()), None)
+    if above is not None and not os.access(above, os.W_OK | os.X_OK):
+        where = out if above == out.absolute() else above
+        _fail(_write_error(out, PermissionError(13, f"`{where}` is not writable")))
+
+
+def _check_out_file(path: Path) -> None:
+    """E902 for `-o PATH` naming a folder (a file is wanted)."""
+    if path.is_dir():
+        _fail(
+            PebdslError(
+                error(
+                    "E902",
+                    f"output file `{path}` is an existing folder",
+                    hints=("-o names the file to write, e.g. -o model.lp",),
+                )
+            )
+        )
 
 
 class Backend(StrEnum):
@@ -69,24 +127,57 @@ SetOpt = Annotated[
 ]
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _warn(warnings: Sequence[Diagnostic]) -> None:
+    """Print check-time warnings to stderr, like errors, with a count."""
+    if warnings:
+        print("\n\n".join(w.render(color=_color()) for w in warnings), file=sys.stderr)
+        print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
+
+
 @app.command()
-def check(files: FilesArg, variant: VariantOpt = None) -> None:
-    """Check design files: syntax, names, units and rules. Exit 0 valid, 1 errors, 2 usage."""
+def check(
+    files: FilesArg,
+    variant: VariantOpt = None,
+    deny_warnings: Annotated[
+        bool, typer.Option("--deny-warnings", help="Treat warnings as errors (exit 1).")
+    ] = False,
+) -> None:
+    """Check design files: syntax, names, units and rules. Exit 0 valid (warnings are printed),
+    1 errors (or warnings with --deny-warnings), 2 usage.
+
+    Without --variant the base design and every variant are checked; a warning that a variant's
+    edits cause on the base's text (a link its `without market` leaves unused) shows only when
+    that variant is checked on its own (--variant NAME)."""
+    from pebdsl.design import Design
+    from pebdsl.lint import merge
     from pebdsl.resolve import load, load_all
 
     errors: list[PebdslError] = []
+    warnings: list[Diagnostic] = []
     for f in files:
         _existing(f)
         try:
-            designs = {variant: load(str(f), variant=variant)} if variant else load_all(str(f))
+            designs: dict[str | None, Design] = (
+                {variant: load(str(f), variant=variant)} if variant else load_all(str(f))
+            )
         except PebdslError as e:
             errors.append(e)
             continue
+        found = merge(designs)
+        if deny_warnings and found:
+            warnings += [replace(w, severity="error") for w in found]
+            continue
+        warnings += found
         names = ", ".join("base" if k is None else k for k in designs)
-        print(f"ok: {f} ({names})")
-    if errors:
+        print(terminal_text(f"ok: {f} ({names})"))
+    if errors or (deny_warnings and warnings):
         diags = [d for e in errors for d in e.diagnostics]
-        _fail(PebdslError(diags))
+        _fail(PebdslError([*diags, *warnings]))
+    _warn(warnings)
 
 
 @app.command()
@@ -109,9 +200,11 @@ def fmt(
         if new != text:
             changed.append(f)
             if not check_only:
+                if not os.access(f, os.W_OK):  # rename would replace it: respect read-only
+                    _fail(_write_error(f, PermissionError(13, "the file is read-only")))
                 _atomic_write(f, new)
     for f in changed:
-        print(f"{'would reformat' if check_only else 'reformatted'} {f}")
+        print(terminal_text(f"{'would reformat' if check_only else 'reformatted'} {f}"))
     if check_only and changed:
         raise typer.Exit(1)
 
@@ -128,16 +221,18 @@ def compile_cmd(
     from pebdsl.emit import emit as _emit
     from pebdsl.resolve import load
 
+    if output is not None:
+        _check_out_file(output)
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets)
         text = _emit(design, emit.value)
     except PebdslError as e:
         _fail(e)
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(terminal_text(text))
     else:
         _atomic_write(output, text)
-        print(f"wrote {output}", file=sys.stderr)
+        print(terminal_text(f"wrote {output}"), file=sys.stderr)
 
 
 @app.command()
@@ -147,7 +242,7 @@ def explain(file: FileArg, variant: VariantOpt = None) -> None:
     from pebdsl.resolve import load
 
     try:
-        print(_explain(load(str(_existing(file)), variant=variant)))
+        print(terminal_text(_explain(load(str(_existing(file)), variant=variant))))
     except PebdslError as e:
         _fail(e)
 
@@ -184,8 +279,10 @@ def solve(
     from pebdsl.resolve import load
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
+    _check_out(out)
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets)
+        _warn(design.warnings)
         results = _solve(design, backend=backend.value, solver=solver)
         if out is not None:
             reference = None
@@ -194,9 +291,11 @@ def solve(
                 ref_design, skipped = _reference(file, design.reference, sets or [])
                 if skipped:
                     print(
-                        f"note: the reference `{design.reference}` has nothing for these "
-                        "--set edits to change, so it is solved without them: "
-                        + ", ".join(f"`{s}`" for s in skipped),
+                        terminal_text(
+                            f"note: the reference `{design.reference}` has nothing for these "
+                            "--set edits to change, so it is solved without them: "
+                            + ", ".join(f"`{s}`" for s in skipped)
+                        ),
                         file=sys.stderr,
                     )
                 if ref_design.time == design.time:
@@ -207,7 +306,7 @@ def solve(
                         "the report shows no savings",
                         file=sys.stderr,
                     )
-            write_outputs(results, out, command=argv, reference=reference)
+            _write(out, lambda: write_outputs(results, out, command=argv, reference=reference))
     except PebdslError as e:
         _fail(e)
     doc = results_json(results)
@@ -216,7 +315,7 @@ def solve(
     else:
         _print_summary(doc)
         if out is not None:
-            print(f"report: {out / 'report.html'}")
+            print(terminal_text(f"report: {out / 'report.html'}"))
 
 
 def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
@@ -247,20 +346,33 @@ def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
     return (ref if ref is not None else load(str(file), variant=name)), skipped
 
 
+def _write(out: Path, write: Any) -> None:
+    """Run `write()`; an OSError (read-only target, no space, …) becomes E903."""
+    try:
+        write()
+    except OSError as e:
+        _fail(_write_error(out, e))
+
+
 def _print_summary(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     obj = doc["objective"]
     title = doc["design"]["title"] + (f" — {doc['variant']}" if doc.get("variant") else "")
-    console.print(
-        f"[bold]{title}[/bold]: {doc['status']}, total cost {obj['value']:.2f} {obj['unit']}"
+    # Design text as Text, never as markup: `[/]` or `[link=…]` in a title is shown as written.
+    line = Text(terminal_text(title), style="bold")
+    line.append(
+        terminal_text(f": {doc['status']}, total cost {obj['value']:.2f} {obj['unit']}"),
+        style="",
     )
+    console.print(line)
     table = Table("participant", "bill", "grid import kWh", "grid export kWh", "local kWh")
     for name, p in doc.get("participants", {}).items():
         table.add_row(
-            name,
+            Text(terminal_text(name)),
             f"{p['bill']['total']:.2f}",
             f"{p['energy']['grid_import_kwh']:.1f}",
             f"{p['energy']['grid_export_kwh']:.1f}",
@@ -294,6 +406,7 @@ def compare(
     from pebdsl.compare import compare as _compare
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
+    _check_out(out)
     try:
         comparison = _compare(
             [str(_existing(f)) for f in files],
@@ -305,12 +418,17 @@ def compare(
         )
     except PebdslError as e:
         _fail(e)
+    except OSError as e:
+        _fail(_write_error(out or Path("."), e))
+    _warn(comparison.warnings)
     if as_json:
         print(json.dumps(comparison.to_json(), indent=2))
     else:
         comparison.print_table()
         if out is not None:
-            print(f"report: {out / 'compare.html'}")
+            print(terminal_text(f"report: {out / 'compare.html'}"))
+    if any(c.error is not None or c.results is None for c in comparison.cases):
+        raise typer.Exit(1)  # the table is printed; the status says not every case solved
 
 
 @app.command()
@@ -330,8 +448,9 @@ def sweep(
     """Solve the cartesian product of parameter values in parallel (locally or on Dask)."""
     from pebdsl.sweep import sweep as _sweep
 
+    _check_out(out)
     try:
-        _sweep(
+        result = _sweep(
             str(_existing(file)),
             sets,
             variant=variant,
@@ -341,12 +460,19 @@ def sweep(
         )
     except PebdslError as e:
         _fail(e)
+    except OSError as e:
+        _fail(_write_error(out or Path("."), e))
+    if any(r.get("error") is not None for r in result.rows):
+        raise typer.Exit(1)  # the table is printed; the status says not every case solved
 
 
 def _atomic_write(path: Path, text: str) -> None:
     from pebdsl.fsutil import atomic_write_text
 
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        _fail(_write_error(path, e))
 
 
 def _print_version(value: bool) -> None:

@@ -5,12 +5,16 @@ design; default: the base and every variant not written `compare = false`). Outp
 `Comparison` with one `Case` per (file, variant): its
 `Results` (or the rendered error that stopped it) and a summary dict with exactly the keys of
 docs/dev/contracts.md. With `out`, each case's outputs go to `out/<file-stem>/<label>/`
-(`output.write_outputs`) and the side-by-side report to `out/compare.html`, atomically.
+(`output.write_into`) and the side-by-side report to `out/compare.html`, all as one set (a
+temporary sibling folder renamed into place: `out` holds the previous comparison or this one,
+never a mix; fsutil.replace_dir).
 Raises nothing for a bad case: a variant that fails to resolve or to solve (PebdslError,
 e.g. infeasible) is recorded with its error and the others go on. A file that cannot be read at
 all is recorded as one failed case too.
 
-Savings (docs/compare.md): against the file's reference variant (`Design.reference`),
+Savings (docs/compare.md) are in real money: cost is `Results.total_cost` (the objective
+without its shadow terms: priced-flexibility excess and product premiums, which nobody pays).
+Against the file's reference variant (`Design.reference`),
     saving         = cost(reference) - cost(case)
     storage value  = cost(design without any battery) - cost(design), for the case and the ref.
     saving_storage = storage value(case) - storage value(reference)
@@ -41,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pebdsl.diagnostics import PebdslError
+from pebdsl.diagnostics import Diagnostic, PebdslError
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -86,6 +90,9 @@ class Comparison:
     cases: list[Case]
     files: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    # Check-time warnings of the compared designs (`lint.merge` per file), sorted by position;
+    # `pebdsl compare` prints them to stderr.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """{"files": [...], "cases": [summary + {"error": …}, …]}: one summary per variant."""
@@ -109,9 +116,15 @@ class Comparison:
         raise KeyError(label)
 
     def print_table(self, console: Any = None) -> None:
-        """The comparison as a rich table on stdout, failed cases listed below it."""
+        """The comparison as a rich table on stdout, failed cases listed below it.
+
+        Design text (labels, descriptions, errors) goes to rich as `Text` through
+        `safetext.terminal_text`: no markup, no escape sequence reaches the terminal."""
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        from pebdsl.safetext import terminal_text
 
         if console is None:
             console = Console()
@@ -121,7 +134,8 @@ class Comparison:
             {c.summary["currency"] for c in self.cases if c.summary.get("currency")}
         )
         table = Table(
-            title=f"pebdsl compare (costs and savings in {', '.join(currencies) or '–'})",
+            title=f"pebdsl compare (costs and savings in {', '.join(currencies) or '–'}; "
+            "total cost = real money, shadow cost = priced flexibility and premiums, not paid)",
             title_justify="left",
         )
         # Two-line headers and one row per case: the table stays readable in 120 columns.
@@ -129,6 +143,7 @@ class Comparison:
             "case",
             "status",
             "total\ncost",
+            "shadow\ncost",
             "saving",
             "saving\n%",
             "from\ntrade",
@@ -146,9 +161,14 @@ class Comparison:
             s = c.summary
             v = s.get("values") or {}
             table.add_row(
-                c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}",
-                s.get("status", ""),
+                Text(
+                    terminal_text(
+                        c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}"
+                    )
+                ),
+                Text(terminal_text(str(s.get("status", "")))),
                 _num(s.get("total_cost")),
+                _num(s.get("shadow_cost")),
                 _num(s.get("saving")),
                 f"{s['saving_pct']:.1f}" if s.get("saving_pct") is not None else "–",
                 _num(s.get("saving_trade")),
@@ -169,11 +189,11 @@ class Comparison:
         for c in self.cases:
             if c.description:
                 label = c.label if len(self.files) == 1 else f"{Path(c.file).stem}/{c.label}"
-                console.print(f"{label}: {c.description}", markup=False, highlight=False)
+                console.print(Text(terminal_text(f"{label}: {c.description}")))
         for c in self.cases:
             if c.error:
-                console.print(f"[bold red]{c.label}[/bold red] failed:", markup=True)
-                console.print(c.error, markup=False, highlight=False)
+                console.print(Text(terminal_text(f"{c.label}"), style="bold red") + " failed:")
+                console.print(Text(terminal_text(c.error)))
 
 
 def _num(x: Any, unit: str = "", digits: int = 2) -> str:
@@ -349,8 +369,10 @@ def compare(
     `compare = false`; None: the base and every variant not written `compare = false`. A name
     that no file declares is E108 (raised before anything is solved)."""
     from pebdsl.kpis import three_values
+    from pebdsl.lint import merge
 
     t0 = time.perf_counter()
+    warnings: list[Diagnostic] = []
     files = [str(p) for p in paths]
     cases: list[Case] = []
     refs: dict[int, str | None] = {}
@@ -364,6 +386,13 @@ def compare(
             cases.append(Case(path, None, _label(None), None, file_error))
             continue
         any_loaded = True
+        warnings += merge(
+            {
+                v: d
+                for v, d, _ in loaded
+                if d is not None and (variants is None or v is not None or BASE_LABEL in variants)
+            }
+        )
         for variant, design, err in loaded:
             if variant is None and design is not None:
                 refs[fi] = design.reference
@@ -414,7 +443,7 @@ def compare(
             )
             if c.results is not None:
                 c.results.values = {**c.results.values, **three_values(c.results, ref)}
-    comparison = Comparison(cases, files)
+    comparison = Comparison(cases, files, warnings=warnings)
     if out is not None:
         write_comparison(comparison, Path(out), command)
     comparison.timings = {
@@ -487,6 +516,8 @@ def summarize(
         "description": case.description,
         "status": "error" if r is None else r.status,
         "total_cost": None,
+        "shadow_cost": None,
+        "objective": None,
         "currency": None,
         "saving": None,
         "saving_pct": None,
@@ -507,9 +538,11 @@ def summarize(
 
         score(r)
     k = r.kpis["design"]
-    cost = float(r.objective)
+    cost = float(r.total_cost)
     s.update(
         total_cost=cost,
+        shadow_cost=float(r.shadow_cost),
+        objective=float(r.objective),
         currency=r.design.currency,
         grid_import_kwh=k["grid_import_kwh"],
         grid_export_kwh=k["grid_export_kwh"],
@@ -520,9 +553,9 @@ def summarize(
     v = three_values(r, ref)
     s["values"] = {key: v[key] for key in VALUE_KEYS}
     if ref is not None:
-        saving = float(ref.objective) - cost
+        saving = float(ref.total_cost) - cost
         s["saving"] = saving
-        s["saving_pct"] = 100.0 * saving / float(ref.objective) if ref.objective else None
+        s["saving_pct"] = 100.0 * saving / float(ref.total_cost) if ref.total_cost else None
         case_value = _storage_value(r, no_battery)
         ref_value = _storage_value(ref, ref_no_battery)
         storage = None if case_value is None or ref_value is None else case_value - ref_value
@@ -532,7 +565,7 @@ def summarize(
 
 
 def _storage_value(r: Results, no_battery: Results | None) -> float | None:
-    """What the batteries of a solved design save: cost without them - cost with them.
+    """What the batteries of a solved design save: real cost without them - with them.
 
     None when the design without batteries could not be solved (e.g. infeasible: the batteries
     were needed to meet a hard limit), so no split is claimed."""
@@ -540,13 +573,15 @@ def _storage_value(r: Results, no_battery: Results | None) -> float | None:
         return 0.0
     if no_battery is None:
         return None
-    return float(no_battery.objective) - float(r.objective)
+    return float(no_battery.total_cost) - float(r.total_cost)
 
 
 def write_comparison(comparison: Comparison, out: Path, command: str = "") -> None:
-    """Each case's outputs to out/<file-stem>/<label>/, and out/compare.html, atomically."""
-    from pebdsl.fsutil import atomic_write_text
-    from pebdsl.output import write_outputs
+    """Each case's outputs to out/<file-stem>/<label>/, and out/compare.html, as one set: the
+    whole tree is written into a temporary sibling folder that then replaces `out`
+    (`fsutil.replace_dir`), so `out` never mixes two comparisons."""
+    from pebdsl.fsutil import atomic_write_text, replace_dir
+    from pebdsl.output import write_into
 
     refs: dict[str, Results | None] = {}
     for c in comparison.cases:
@@ -554,13 +589,14 @@ def write_comparison(comparison: Comparison, out: Path, command: str = "") -> No
             ref_name = c.results.design.reference
             rc = _reference_case(comparison.cases, c.file, ref_name)
             refs[c.file] = rc.results if rc else None
-    for c in comparison.cases:
-        target = out / Path(c.file).stem / c.label
-        if c.results is not None:
-            write_outputs(c.results, target, command=command, reference=refs.get(c.file))
-        elif c.error:
-            atomic_write_text(target / "error.txt", c.error + "\n")
-    atomic_write_text(out / "compare.html", _render_compare(comparison, command))
+    with replace_dir(out) as tmp:
+        for c in comparison.cases:
+            target = tmp / Path(c.file).stem / c.label
+            if c.results is not None:
+                write_into(c.results, target, command=command, reference=refs.get(c.file))
+            elif c.error:
+                atomic_write_text(target / "error.txt", c.error + "\n")
+        atomic_write_text(tmp / "compare.html", _render_compare(comparison, command))
 
 
 def _render_compare(comparison: Comparison, command: str) -> str:

@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from pebdsl.source import NO_SPAN, SourceFile, Span
+
+if TYPE_CHECKING:
+    from pebdsl.diagnostics import Diagnostic
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -108,6 +111,9 @@ class Battery:
     owner: str | None = None
     block: str | None = None
     span: Span = _span()
+    # A shared battery's owners and their shares (summing to 1), as declared (`owners`,
+    # `shares`); empty: the default of `Design.battery_owners`. Private batteries: empty.
+    owners: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,9 @@ class Market:
     products: tuple[str, ...] = ("energy",)
     settlement: Literal["midpoint", "seller", "buyer"] = "midpoint"
     span: Span = _span()
+    # Who receives the market's surplus (congestion rent net of link fees): the market's
+    # operator (its own account, or the DSO with `operator = dso`), its traders, or the DSO.
+    rent: Literal["operator", "members", "dso"] = "operator"
 
     @property
     def uniform(self) -> bool:
@@ -226,6 +235,10 @@ class Dso:
     energy_charge_per_kwh: FloatArray | None = None  # None = no energy charge
     capacity_charge_per_kw_month: float = 0.0
     capacity_charge_basis: Literal["participant", "block"] = "participant"
+    # What the energy and capacity charges apply to: each meter's net withdrawal (gi − ge + local
+    # purchases − local sales; local trades pay like grid energy), or the retail purchases `gi`
+    # only (a sharing regime that exempts local trades from grid charges, stated in the design).
+    charge_on: Literal["meter", "purchase"] = "meter"
     links: tuple[Link, ...] = ()
     flexibility: tuple[FlexibilityNeed, ...] = ()
     reinforcement_cost_per_kw_year: float = 0.0
@@ -259,6 +272,11 @@ class Design:
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
     # Seconds spent in the front end (parse, resolve) making this design; for results.json.
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    # Check-time warnings (W1xx, pebdsl.lint) of this design as loaded, sorted by position.
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False, repr=False)
+    # The variant's declaration (NO_SPAN for the base): tells a warning about text the variant
+    # wrote from one its edits cause on the base's text (`lint.merge`).
+    variant_span: Span = _span()
     span: Span = _span()
 
     @property
@@ -274,6 +292,25 @@ class Design:
         out = {p.battery.name: p.battery for p in self.participants.values() if p.battery}
         out.update(self.shared_batteries)
         return out
+
+    def battery_owners(self, name: str) -> dict[str, float]:
+        """Who receives a shared battery's earnings, with shares summing to 1.
+
+        The declared `owners` still in the design (a variant may remove some; the shares of the
+        rest are scaled up), else the participants of the battery's block equally, else (a
+        top-level battery, or a block left without participants) every participant equally.
+        """
+        b = self.shared_batteries[name]
+        declared = {p: w for p, w in b.owners if p in self.participants}
+        total = sum(declared.values())
+        if declared and total > 0:
+            return {p: w / total for p, w in declared.items()}
+        members: list[str] = []
+        if b.block in self.blocks:
+            members = [p for p in self.blocks[b.block].participants if p in self.participants]
+        if not members:
+            members = list(self.participants)
+        return {p: 1.0 / len(members) for p in members}
 
     def block_of(self, participant: str) -> str | None:
         return self.participants[participant].block

@@ -4,7 +4,10 @@ Input: a code, a message and the `Span` it concerns. Output: `Diagnostic` values
 one `PebdslError`, rendered like a compiler (`error[E201]: …  --> file:line:col`, a caret excerpt,
 `= help:` hints). Codes: E0xx syntax, E1xx names, E2xx units, E3xx rules and values,
 E4xx data (series, CSV), E5xx model (infeasible, unbounded, solver), E9xx internal/usage.
-Every code is documented in docs/errors.md.
+Every code is documented in docs/errors.md. Rendering shows design text (messages, labels,
+hints, the source line, the file name) through `safetext.terminal_text`, so escape sequences
+in a design are shown as `\x1b` and never act on the terminal; the caret stays under the
+escaped text.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from pebdsl.safetext import terminal_text as _safe
 from pebdsl.source import NO_SPAN, Span
 
 MAX_REPORTED = 50
@@ -92,28 +96,36 @@ def render(d: Diagnostic, color: bool = False) -> str:
     def c(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 
-    head = c(_COLORS.get(d.severity, ""), f"{d.severity}[{d.code}]") + c(_BOLD, f": {d.message}")
+    head = c(_COLORS.get(d.severity, ""), f"{d.severity}[{d.code}]") + c(
+        _BOLD, f": {_safe(d.message)}"
+    )
     lines = [head]
     span = d.span
     if span is not NO_SPAN and span.source.path != "<generated>":
         line, col = span.source.line_col(span.start)
         gutter = " " * len(str(line))
-        lines.append(f"{gutter}{c(_BLUE, '-->')} {span.location()}")
-        src = span.source.line_text(line).replace("\t", " ")
+        lines.append(f"{gutter}{c(_BLUE, '-->')} {_safe(span.location())}")
+        raw = span.source.line_text(line).replace("\t", " ")
+        src = _safe(raw)
         lines.append(f"{gutter} {c(_BLUE, '|')}")
         lines.append(f"{c(_BLUE, str(line))} {c(_BLUE, '|')} {src}")
-        width = max(1, min(span.end - span.start, len(src) - col + 1))
+        width = max(1, min(span.end - span.start, len(raw) - col + 1))
         # A span that crosses lines is underlined to the end of its first line.
         first_line_text = span.text.split("\n", 1)[0]
         width = max(1, min(width, len(first_line_text) or 1))
-        caret = " " * (col - 1) + "^" * width
-        label = f" {d.label}" if d.label else ""
+        # Measured in the escaped line: an escaped control is wider than one column.
+        lead = len(_safe(raw[: col - 1]))
+        width = max(1, len(_safe(raw[col - 1 : col - 1 + width])))
+        caret = " " * lead + "^" * width
+        label = f" {_safe(d.label)}" if d.label else ""
         lines.append(f"{gutter} {c(_BLUE, '|')} {c(_COLORS.get(d.severity, ''), caret + label)}")
         for rspan, rlabel in d.related:
-            lines.append(f"{gutter} {c(_BLUE, '=')} note: {rlabel} at {rspan.location()}")
+            lines.append(
+                f"{gutter} {c(_BLUE, '=')} note: {_safe(rlabel)} at {_safe(rspan.location())}"
+            )
     elif d.label:
-        lines.append(f"  = {d.label}")
+        lines.append(f"  = {_safe(d.label)}")
     for h in d.hints:
         gutter = " " * (len(str(span.line)) if span is not NO_SPAN else 1)
-        lines.append(f"{gutter} {c(_BLUE, '=')} help: {h}")
+        lines.append(f"{gutter} {c(_BLUE, '=')} help: {_safe(h)}")
     return "\n".join(lines)

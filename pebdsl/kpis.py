@@ -150,6 +150,9 @@ def score(results: Results) -> None:
     gi, ge = q("grid_import"), q("grid_export")
     charge, discharge = q("battery_charge"), q("battery_discharge")
     bought, sold = q("local_bought"), q("local_sold")
+    # Local purchases that carried local energy (pipeline.local_labels); grid energy passed on
+    # through a market is grid energy in the demand shares.
+    bought_local = q("local_bought_local") if _has(pts, "local_bought_local") else bought
 
     # Batteries (private and shared) from their own table.
     batteries = d.batteries()
@@ -163,7 +166,7 @@ def score(results: Results) -> None:
     shared_fraction = np.divide(
         shared_dis, offered, out=np.zeros(n), where=offered > _EPS * max(dt_h, 1.0)
     )
-    alloc = demand_allocation(load, used, discharge, bought, shared_fraction)
+    alloc = demand_allocation(load, used, discharge, bought_local, shared_fraction)
 
     # Generation exported in a step: what left through the grid, up to the generation used.
     exported_gen = np.minimum(ge, used)
@@ -276,7 +279,9 @@ def score(results: Results) -> None:
     usable_all = sum(_usable(b) for b in batteries.values())
     design_kpis: dict[str, Any] = {
         "currency": d.currency,
-        "total_cost": _f(results.objective),
+        "total_cost": _f(results.total_cost),
+        "shadow_cost": _f(results.shadow_cost),
+        "objective": _f(results.objective),
         "total_bills": _f(sum(bills[p].get("total", math.nan) for p in names if p in bills))
         if bills
         else None,
@@ -437,7 +442,8 @@ def _bills(results: Results, names: Iterable[str]) -> dict[str, dict[str, float]
 
 
 def _markets(results: Results) -> tuple[float, float, dict[str, dict[str, Any]]]:
-    """Total local volume (kWh delivered), its value at local prices, and per-market figures."""
+    """Local trade of local energy (kWh delivered), its value at local prices, and per-market
+    figures (all deliveries, of which local energy and resold grid energy)."""
     d = results.design
     mnames = list(d.markets)
     mts = results.markets_ts
@@ -445,11 +451,15 @@ def _markets(results: Results) -> tuple[float, float, dict[str, dict[str, Any]]]
         return 0.0, 0.0, {}
     dt_h = d.dt_h
     vol = quantity(mts, "volume", mnames)
+    # Only deliveries of local energy count as local trade (grid energy resold is not).
+    lvol = quantity(mts, "local_volume", mnames) if _has(mts, "local_volume") else vol
     price = quantity(mts, "price", mnames)
     loss = quantity(mts, "loss", mnames)
     fees = quantity(mts, "fees", mnames)
     vol_kwh = vol.sum(axis=0) * dt_h
+    lvol_kwh = lvol.sum(axis=0) * dt_h
     value = (vol * price).sum(axis=0) * dt_h
+    lvalue = (lvol * price).sum(axis=0) * dt_h
     out: dict[str, dict[str, Any]] = {}
     for k, m in enumerate(mnames):
         traded = vol[:, k] > _EPS
@@ -458,6 +468,8 @@ def _markets(results: Results) -> tuple[float, float, dict[str, dict[str, Any]]]
             # How degenerate prices were chosen (pipeline._price_rules; docs/model.md).
             "price_rule": results.extras.get("price_rule", {}).get(m, "dual"),
             "volume_kwh": float(vol_kwh[k]),
+            "local_energy_kwh": float(lvol_kwh[k]),
+            "resold_grid_kwh": float(max(vol_kwh[k] - lvol_kwh[k], 0.0)),
             "value": float(value[k]),
             "avg_price": _ratio(float(value[k]), float(vol_kwh[k])),
             "min_price": float(price[traded, k].min()) if traded.any() else None,
@@ -466,7 +478,16 @@ def _markets(results: Results) -> tuple[float, float, dict[str, dict[str, Any]]]
             # fees is a currency-per-hour rate in markets_ts: x dt_h gives currency per step.
             "fees": float(fees[:, k].sum() * dt_h),
         }
-    return float(vol_kwh.sum()), float(value.sum()), out
+    return float(lvol_kwh.sum()), float(lvalue.sum()), out
+
+
+def _has(ts: pd.DataFrame, name: str) -> bool:
+    cols = ts.columns
+    return (
+        isinstance(cols, pd.MultiIndex)
+        and "quantity" in cols.names
+        and name in cols.get_level_values("quantity")
+    )
 
 
 def _flexibility(results: Results, blocks: Sequence[str]) -> tuple[float, float]:

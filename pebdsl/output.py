@@ -5,7 +5,7 @@ Output:
 - `results_json(results) -> dict`: the results.json contract of ARCHITECTURE.md and
   docs/dev/contracts.md, JSON-safe (NaN and inf become null, numpy scalars become floats; full
   float precision is kept: rounding belongs to whoever displays the numbers).
-- `write_outputs(results, out_dir, command="")`: writes into `out_dir`
+- `write_outputs(results, out_dir, command="")`: writes into `out_dir`, as one set
     results.json                          the dict above
     participants.csv batteries.csv        time series in tidy (long) form: columns
     blocks.csv markets.csv links.csv        time, entity, quantity, value (time = step start,
@@ -14,9 +14,13 @@ Output:
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
     *.parquet                             the same tables (Parquet, same columns)
     report.html                           pebdsl.report.render_report(results, command=...)
-  every file atomically (temporary file + rename), so a crash never leaves half a file.
+  into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
+  a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
+  and no file of an earlier run survives. `write_into(results, folder, …)` writes the same
+  files into a folder without that (for callers that stage a larger tree, as compare does).
 - `repr_html(results) -> str`: a compact HTML summary for notebooks (`Results._repr_html_`).
-Raises OSError when a file cannot be written; nothing else.
+Raises OSError when a file cannot be written, PebdslError E902 when `out_dir` is a file or a
+folder of other files (fsutil); nothing else.
 
 Tidy rather than wide tables: one format for every table, no multi-row headers, and it loads
 straight into pandas (`pivot`), R or a spreadsheet filter. Parquet keeps the size small for
@@ -40,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pebdsl.fsutil import atomic_write_bytes, atomic_write_text
+from pebdsl.fsutil import atomic_write_bytes, atomic_write_text, replace_dir
 
 if TYPE_CHECKING:
     from pebdsl.results import Results
@@ -132,6 +136,9 @@ def results_json(results: Results) -> dict[str, Any]:
     doc = {
         "status": results.status,
         "objective": {"value": results.objective, "unit": d.currency},
+        # Real money (the objective without shadow terms) and the shadow terms (docs/kpis.md).
+        "total_cost": {"value": results.total_cost, "unit": d.currency},
+        "shadow_cost": {"value": results.shadow_cost, "unit": d.currency},
         "design": {
             "title": d.title,
             "file": files[0] if files else None,
@@ -157,6 +164,7 @@ def results_json(results: Results) -> dict[str, Any]:
         "kpis": k.get("design", {}),
         "values": results.values,
         "money": results.money,
+        "notes": results.notes,
         "model": {
             "variables": results.model_stats.get("variables"),
             "constraints": results.model_stats.get("constraints"),
@@ -239,25 +247,40 @@ def write_outputs(
     command: str = "",
     reference: Results | None = None,
 ) -> None:
-    """Write results.json, CSV + Parquet tables and report.html into `out_dir`, atomically.
+    """Write results.json, CSV + Parquet tables and report.html as one set into `out_dir`.
 
-    `reference` (optional) is passed to the report, which then shows savings against it."""
+    Everything is written into a temporary sibling folder that then replaces `out_dir` whole
+    (`fsutil.replace_dir`): the folder holds either the previous run or this one, never a mix,
+    and no file of an earlier run survives. `reference` (optional) is passed to the report,
+    which then shows savings against it. Raises E902 (PebdslError) when `out_dir` is not a
+    folder pebdsl may replace, OSError when the OS refuses a write."""
+    with replace_dir(out_dir) as tmp:
+        write_into(results, tmp, command=command, reference=reference)
+
+
+def write_into(
+    results: Results,
+    folder: Path,
+    command: str = "",
+    reference: Results | None = None,
+) -> None:
+    """The files of `write_outputs`, written into `folder` (created) one by one, not as a set:
+    for callers that stage a larger tree themselves (compare)."""
     import json
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     _ensure_scored(results)
     for stem, df in tables(results).items():
-        atomic_write_bytes(out / f"{stem}.csv", _csv_bytes(df))
-        atomic_write_bytes(out / f"{stem}.parquet", _parquet_bytes(df))
+        atomic_write_bytes(folder / f"{stem}.csv", _csv_bytes(df))
+        atomic_write_bytes(folder / f"{stem}.parquet", _parquet_bytes(df))
     t0 = time.perf_counter()
     report = _report(results, command, reference)
     doc = results_json(results)
     doc["timings"]["report"] = time.perf_counter() - t0  # the last stage of ARCHITECTURE.md
     if command:
         doc["command"] = command
-    atomic_write_text(out / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    atomic_write_text(out / "report.html", report)
+    atomic_write_text(folder / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(folder / "report.html", report)
 
 
 def _report(results: Results, command: str, reference: Results | None = None) -> str:
@@ -286,7 +309,8 @@ def repr_html(results: Results) -> str:
     e = html.escape
     title = e(d.title) + (f" — {e(d.variant)}" if d.variant else "")
     rows = [
-        ("total cost", f"{_fmt(results.objective)} {e(d.currency)}"),
+        ("total cost (real money)", f"{_fmt(results.total_cost)} {e(d.currency)}"),
+        ("shadow cost (not paid)", f"{_fmt(results.shadow_cost)} {e(d.currency)}"),
         ("demand", f"{_fmt(k.get('demand_kwh'), 1)} kWh"),
         (
             "grid import / export",

@@ -3,7 +3,7 @@
 Input: a validated `Design`. Output: `Results` (pebdsl.results) with every time series, the
 trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.score`),
 timings per stage (parse and resolve from the design, lower, build, solve, extract, settle,
-kpis) and model_stats.
+kpis, notes), model_stats and the post-solve notes (`pebdsl.notes`).
 Raises `PebdslError`: E501 infeasible (an IIS mapped back to declarations, entities and local
 timestamps), E502 unbounded, E503 solver failure or unknown backend.
 
@@ -30,6 +30,7 @@ from pebdsl.design import Design
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.ir import ConBlock, FloatArray, IntArray, ModelIR, evaluate
 from pebdsl.lower import lower
+from pebdsl.lower.local import LOCAL_BATTERIES_KEY
 from pebdsl.results import Results
 from pebdsl.source import NO_SPAN, Span
 
@@ -68,6 +69,11 @@ def solve(design: Design, backend: str = "highs", solver: str | None = None) -> 
     t0 = time.perf_counter()
     kpis.score(res)
     timings["kpis"] = time.perf_counter() - t0
+    from pebdsl.notes import find_notes
+
+    t0 = time.perf_counter()
+    res.notes = find_notes(res)
+    timings["notes"] = time.perf_counter() - t0
     # Front-end stages (parse, resolve) were timed by pebdsl.resolve.load, when it made the design.
     res.timings = {**design.timings, **timings}
     return res
@@ -206,6 +212,9 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
     bal = ir.cons["balance"].values(sol.row_dual) / dt
     bal_settle = ir.cons["balance"].values(y) / dt
     base = np.vstack([d.participants[p].demand_kw(t) for p in parts]) if parts else zeros
+    lab = local_labels(d, ir, flows, used, base + s_in - s_out, ch, dis, sold)
+    bought_local = lab["bought_local"]
+    meter = evaluate(ir.info["meters"]["meter"], x)
     pdata: dict[tuple[str, str], FloatArray] = {}
     for i, p in enumerate(parts):
         for q, v in (
@@ -221,7 +230,9 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
             ("battery_discharge", own_d[i]),
             ("soc", own_s[i]),
             ("local_bought", bought[i]),
+            ("local_bought_local", bought_local[i]),
             ("local_sold", sold[i]),
+            ("meter", meter[i]),
             ("shift_in", s_in[i]),
             ("shift_out", s_out[i]),
             ("price", bal[i]),
@@ -254,6 +265,8 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
         bldata[(bl_name, "flexibility")] = _clean(flex_kw[bi])
         bldata[(bl_name, "flexibility_price")] = _clean(flex_price[bi])
     mdata, ldata, trades, prices = _markets(d, ir, x, y, flows, bal_settle)
+    for mname, vol_local in lab["market_local"].items():
+        mdata[(mname, "local_volume")] = _clean(vol_local)
     res = Results(
         design=d,
         status="optimal",
@@ -300,6 +313,77 @@ def _price_rules(ir: ModelIR, sol: Solution) -> dict[str, str]:
     return out
 
 
+def local_labels(
+    d: Design,
+    ir: ModelIR,
+    flows: dict[str, dict[str, Any]],
+    used: FloatArray,
+    load_served: FloatArray,
+    ch: FloatArray | None,
+    dis: FloatArray | None,
+    sold: FloatArray,
+) -> dict[str, Any]:
+    """Which local trades carried local energy (Lüth et al.: generation surplus, what batteries
+    of local energy give back, local purchases of it) and which resold grid energy.
+
+    Per agent and step, own use first: surplus = max(0, used − load served). The local energy an
+    agent can sell is surplus + discharge of a battery holding local energy only + purchases in
+    local-energy markets − the charge of its own local-only battery (the same accounting as the
+    LP's rule, lower/local.py: a battery that may charge from the grid is not a local use, so
+    it may take grid energy while its owner sells its surplus); the local share of its sales is
+    min(1, that / sales). A market's local deliveries in a step are its deliveries x the
+    sellers' sales-weighted local share. Buyers receive their market's share
+    (`local_bought_local`). The LP guarantees a share of 1 for every seller bound by the
+    local-energy rules (lower/local.py); elsewhere grid energy passed on through a market is
+    reported as such, not as local trade.
+    Returns `bought_local` (agents x t, kW), `market_local` (market -> kW delivered, per step)
+    and `share` (agents x t)."""
+    agents: tuple[str, ...] = ir.info["agents"]
+    na, t = len(agents), d.n_steps
+    np_ = len(d.participants)
+    src = np.zeros((na, t))
+    src[:np_] = np.maximum(used - load_served, 0.0)
+    is_local = ir.info.get(LOCAL_BATTERIES_KEY, {})
+    local_markets = ir.info.get("local_markets", frozenset())
+    if ch is not None and dis is not None:
+        for j, (bname, bi) in enumerate(ir.info["batteries"].items()):
+            a = agents.index(bi["owner"] or bname)
+            if is_local.get(bname, False):
+                src[a] += dis[j]
+                # A local-only battery's charge takes local energy first (lower/local.py);
+                # a battery that may charge from the grid is not a local use.
+                src[a] -= ch[j] if bi["owner"] is not None else 0.0
+    for mname, prods in flows.items():
+        if mname not in local_markets:
+            continue
+        tr = [agents.index(a) for a in ir.info["markets"][mname]["traders"]]
+        for f in prods.values():
+            np.add.at(src, tr, f["recv"])
+    # Shared batteries buy their charge in the markets: it is netted against their purchases.
+    if ch is not None:
+        for j, (bname, bi) in enumerate(ir.info["batteries"].items()):
+            if bi["owner"] is None and not is_local.get(bname, False):
+                src[agents.index(bname)] -= ch[j]
+            elif bi["owner"] is None:
+                src[agents.index(bname)] = np.inf  # holds local energy only
+    share = np.where(
+        sold > _EPS, np.clip(np.maximum(src, 0.0) / np.maximum(sold, _EPS), 0.0, 1.0), 1.0
+    )
+    bought_local = np.zeros((na, t))
+    market_local: dict[str, FloatArray] = {}
+    for mname, prods in flows.items():
+        tr = [agents.index(a) for a in ir.info["markets"][mname]["traders"]]
+        vol_local = np.zeros(t)
+        for f in prods.values():
+            sent = f["sent"]
+            tot = sent.sum(axis=0)
+            mu = np.where(tot > _EPS, (sent * share[tr]).sum(axis=0) / np.maximum(tot, _EPS), 1.0)
+            np.add.at(bought_local, tr, f["recv"] * mu)
+            vol_local += f["recv"].sum(axis=0) * mu
+        market_local[mname] = vol_local
+    return {"bought_local": bought_local, "market_local": market_local, "share": share}
+
+
 def _clean(v: FloatArray) -> FloatArray:
     """Round solver noise (|v| < 1e-9) to exact zeros so tables and KPIs read cleanly."""
     v = np.asarray(v, dtype=np.float64)
@@ -309,12 +393,14 @@ def _clean(v: FloatArray) -> FloatArray:
 def valuations(
     info: dict[str, Any], agents: tuple[str, ...], bal: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Each trader's value of one kWh delivered: as seller λ/(1 − loss), as buyer λ − fee."""
+    """Each trader's value of one kWh delivered: as seller λ/(1 − loss), as buyer λ − fee
+    (a shared battery buys fee-free: λ)."""
     tr = [agents.index(a) for a in info["traders"]]
     lam = bal[tr]
     loss = info["loss"]
     v_sell = lam / (1.0 - loss) if loss < 1.0 else lam
-    v_buy = lam - info["fee_per_kwh"]
+    payer = np.asarray(info.get("fee_payer", [True] * len(tr)), dtype=bool)
+    v_buy = lam - np.where(payer, info["fee_per_kwh"], 0.0)[:, None]
     return v_sell, v_buy
 
 
@@ -374,6 +460,10 @@ def _markets(
                     lf[direction] += fl[j]
                     lf["loss"] += (1.0 - keep[j, 0]) * fl[j]
             pair_prices = pair_split(info, f, agents, bal, ir, y, dt, flow)
+            if flow is not None and pair_prices["rule"] != "pool":
+                # p2p: the DSO's link fees are paid by the traders whose energy crossed the link.
+                cost_l = ir.vars[f["flow"]].cost.reshape(len(flow[1]), t) * flow[0]
+                pair_prices["link_fees"] = link_fee_shares(info, f, flow, cost_l)
             f["split"] = pair_prices
             tr_kwh += pair_prices["kwh"]
             price = pair_prices["avg_price"]
@@ -387,7 +477,8 @@ def _markets(
                 )
                 fees = (fee[:, None] * q).sum(axis=0)
             else:
-                fees = info["fee_per_kwh"] * vol
+                payer = np.asarray(info.get("fee_payer", [True] * n), dtype=bool)
+                fees = info["fee_per_kwh"] * recv[payer].sum(axis=0)
             total_vol += vol
             total_loss += lost
             total_fees += fees
@@ -474,6 +565,7 @@ def pair_split(
         seller_gets = np.zeros(n)
         np.add.at(buyer_pays, pr, (pay * kwh_pair).sum(axis=1))
         np.add.at(seller_gets, ps, (get * kwh_pair).sum(axis=1))
+        surplus_t = ((pay - get) * kwh_pair).sum(axis=0)
         kwh = np.zeros((n, n))
         np.add.at(kwh, (ps, pr), kwh_pair.sum(axis=1))
         vol = kwh_pair.sum(axis=0)
@@ -493,6 +585,7 @@ def pair_split(
             # Sellers are paid their node's price per kWh delivered (before link losses).
             seller_gets = (price_s * delivered * dt).sum(axis=1)
             value = (price_r * rkwh).sum(axis=0)
+            surplus_t = value - (price_s * delivered * dt).sum(axis=0)
         else:
             # Σ_s mix_s·π(s, r) per buyer and Σ_r recv_r·π(s, r) per seller, per step,
             # without forming the n x n x t tensor: every rule is linear in v_s and v_r.
@@ -504,11 +597,12 @@ def pair_split(
             rv_k = np.zeros((n_nodes, t))
             np.add.at(tot_k, node, rkwh)  # kWh received at each node
             np.add.at(rv_k, node, rkwh * v_buy)  # Σ_(r at node) recv_r v_r
-            seller_gets = (
-                ws * v_sell * np.einsum("tks,kt->st", mix, tot_k)
-                + wb * np.einsum("tks,kt->st", mix, rv_k)
-            ).sum(axis=1)
+            gets_st = ws * v_sell * np.einsum("tks,kt->st", mix, tot_k) + wb * np.einsum(
+                "tks,kt->st", mix, rv_k
+            )
+            seller_gets = gets_st.sum(axis=1)
             value = (pay_r * rkwh).sum(axis=0)
+            surplus_t = value - gets_st.sum(axis=0)
         vol = rkwh.sum(axis=0)
     avg = np.where(vol > _EPS, value / np.maximum(vol, _EPS), np.nan)
     if rule == "pool":
@@ -523,7 +617,46 @@ def pair_split(
         "seller_gets": seller_gets,
         "avg_price": avg,
         "rule": rule,
+        "surplus_t": surplus_t,
     }
+
+
+def link_fee_shares(
+    info: dict[str, Any],
+    f: dict[str, Any],
+    flow: tuple[FloatArray, IntArray, IntArray, FloatArray],
+    cost_l: FloatArray,
+) -> FloatArray:
+    """The DSO's link fees of a p2p market, per trader and step (currency per step).
+
+    The energy on a link from node k to node m is traced upstream to the sellers whose energy
+    it carries (their shares of the mix at k, `node_mix`) and downstream to the buyers it
+    reaches (the same proportional sharing on the reversed network: the energy passing through
+    m goes to its buyers and its outgoing links alike). Each trading pair's part of the fee is
+    paid like the gains of trade are shared: the buyer pays the seller's weight of the
+    `settlement` rule and the seller the buyer's weight (midpoint: half each; `seller`: the
+    price is the seller's valuation, the buyer keeps the gains and pays the fee; `buyer`: the
+    reverse), so no side is left worse off than without the trade. `cost_l` is (links, steps).
+    """
+    fl, fr, to, _keep = flow
+    sent, recv = f["sent"], f["recv"]
+    n, t = recv.shape
+    node = np.asarray(info["trader_node"], dtype=np.int64)
+    n_nodes = len(info["nodes"])
+    up = node_mix((1.0 - info["loss"]) * sent, node, n_nodes, flow)  # t x nodes x sellers
+    back = (fl, to, fr, np.ones(len(fr)))
+    down = node_mix(recv, node, n_nodes, back)  # t x nodes x buyers
+    ws, wb = _weights(info["settlement"])
+    out = np.zeros((n, t))
+    for j in range(len(fr)):
+        for mix, k, w in ((up, fr[j], wb), (down, to[j], ws)):
+            share = mix[:, k, :].T  # traders x t
+            tot = share.sum(axis=0)
+            # Normalised so each link's fee is allocated whole (no money lost to rounding);
+            # a node without traced energy (never with a positive flow) shares it equally.
+            share = np.where(tot > _EPS, share / np.maximum(tot, _EPS), 1.0 / max(n, 1))
+            out += w * share * cost_l[j]
+    return out
 
 
 def node_mix(
@@ -613,7 +746,15 @@ def baseline_x(ir: ModelIR, cb: ConBlock) -> FloatArray:
 
 # -- diagnosis of models without an optimum ------------------------------------------------
 
-_PRIORITY = ("connection", "flex_limit", "link_capacity", "peak_def", "charge_local", "origin")
+_PRIORITY = (
+    "connection",
+    "meter_connection",
+    "flex_limit",
+    "link_capacity",
+    "peak_def",
+    "local_energy",
+    "origin",
+)
 
 
 def diagnose(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
@@ -786,12 +927,11 @@ def _entity_span(con: ConBlock, ent: str) -> Span:
 
 
 def unbounded_steps(design: Design) -> IntArray:
-    """Steps where feeding in pays more than buying costs (arbitrage through one meter)."""
-    ec = design.dso.energy_charge_per_kwh
-    buy = design.grid.buy_per_kwh + (0.0 if ec is None else ec)
-    if design.grid.sell_per_kwh is None:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(design.grid.sell_per_kwh > buy + 1e-12)
+    """Steps where feeding in pays more than buying costs (arbitrage through one meter; the
+    same rule as the check-time warning W101)."""
+    from pebdsl.lint import arbitrage_steps
+
+    return arbitrage_steps(design).astype(np.int64)
 
 
 def _unbounded(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
@@ -808,13 +948,19 @@ def _unbounded(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
     msg = "unbounded: the total cost can decrease without limit"
     hints = []
     if steps.size:
+        on_meter = design.dso.charge_on == "meter"
         msg += (
-            f"; the grid's sell price exceeds its buy price plus the energy charge at "
-            f"{_when(design, int(steps[0]))}"
+            "; the grid's sell price exceeds its buy price"
+            + ("" if on_meter else " plus the energy charge")
+            + f" at {_when(design, int(steps[0]))}"
         )
         hints.append(
-            "a participant without connection limits can import and export at once for profit: "
-            "give it a `connection`, or make `sell` at most `buy`"
+            "importing and exporting at once through one meter pays (W101): make `sell` at "
+            "most `buy` at every step (the meter nets import and export: an energy charge does "
+            "not deter it)"
+            if on_meter
+            else "importing and exporting at once through one meter pays (W101): make `sell` "
+            "at most `buy` plus the energy charge at every step"
         )
     if where:
         hints.append("growing without limit: " + ", ".join(where))

@@ -19,7 +19,10 @@ E105 unknown template, E107 reserved name, E108 unknown variant, E109 attribute 
 E2xx units (`units.py`), E301 missing attribute, E302 value out of range, E303 step does not
 divide, E304 misplaced declaration, E305 market with < 2 members, E306 bad link, E307 wrong kind
 of value, E308 member listed twice / not a member, E309 empty block, E310 battery states,
-E311 unknown timezone, E4xx data (`series.py`), E901 design file not readable.
+E311 unknown timezone, E312 `flexibility` as a market product, E313 a market across DSO
+links with members outside every block (`checks.py`), E4xx data (`series.py`), E901 design
+file not readable. Warnings (W1xx, `lint.py`) do not stop a design: they are kept on
+`Design.warnings`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.checks import Where, check_battery, check_design
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
+from pebdsl.lint import lint, series_used
 from pebdsl.series import SeriesContext, strip
 from pebdsl.source import NO_SPAN, SourceFile, Span
 
@@ -74,15 +78,23 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "final",
         "charge_from",
         "throughput_cost",
+        "owners",
+        "shares",
     ),
     "flexible": ("share", "window", "cost"),
     "connection": ("import", "export"),
     "participant": ("connection",),
     "template": ("connection",),
     "block": ("connection",),
-    "market": ("type", "members", "fee", "loss", "operator", "products", "settlement"),
+    "market": ("type", "members", "fee", "loss", "operator", "products", "settlement", "rent"),
     "product": ("origin", "premium"),
-    "dso": ("energy_charge", "capacity_charge", "capacity_basis", "reinforcement_cost"),
+    "dso": (
+        "energy_charge",
+        "capacity_charge",
+        "capacity_basis",
+        "charge_on",
+        "reinforcement_cost",
+    ),
     "link": ("capacity", "loss", "fee"),
     "flexibility": ("limit", "price"),
     "variant": ("description", "compare"),
@@ -841,6 +853,7 @@ class _Resolver:
         self.errs = _Errors()
         self.base = _collect(file, self.errs)
         self.base_errors = list(self.errs.diags)
+        self._series_used: set[str] | None = None  # file-wide, for W105 (computed once)
 
     def design(self, variant: str | None, sets: list[str] | None) -> D.Design:
         errs = _Errors()
@@ -848,6 +861,7 @@ class _Resolver:
         errs.raise_if_any()
         m = self.base.copy()
         vattrs: list[S.Attribute] = []
+        variant_span = NO_SPAN
         if variant is not None:
             node = m.nodes.get(variant)
             if node is None or node.kind != "variant":
@@ -865,11 +879,18 @@ class _Resolver:
                 )
             _apply_variant(m, node.decl, errs)
             vattrs = [it for it in node.decl.items if isinstance(it, S.Attribute)]
+            variant_span = node.decl.span
+        set_edits: list[S.SetEdit] = []
         if sets:
-            v = S.VariantDecl(S.Name("--set"), tuple(_parse_sets(sets)))
+            set_edits = _parse_sets(sets)
+            v = S.VariantDecl(S.Name("--set"), tuple(set_edits))
             _apply_variant(m, v, errs)
         errs.raise_if_any()
-        return _Builder(m, self.source, errs, variant, vattrs).build()
+        if self._series_used is None:
+            self._series_used = series_used(self.file)
+        used = self._series_used | (series_used(self.file, set_edits) if set_edits else set())
+        design = _Builder(m, self.source, errs, variant, vattrs).build(used)
+        return replace(design, variant_span=variant_span) if variant is not None else design
 
 
 def _attr_span(a: S.Attribute) -> Span:
@@ -1044,7 +1065,9 @@ class _Builder:
         return cast(str, text)
 
     # -- the design -------------------------------------------------------------------------
-    def build(self) -> D.Design:
+    def build(self, series_used: set[str] | None = None) -> D.Design:
+        """The design, its errors raised together; `series_used` (the series the whole file
+        uses, `lint.series_used`) tells which declared series to warn about (W105)."""
         m = self.m
         errs = self.errs
         design_s = m.singles.get("design", Single(NO_SPAN))
@@ -1154,7 +1177,16 @@ class _Builder:
         diags = check_design(design, self.where)
         if diags:
             raise PebdslError(_dedupe(diags))
-        return design
+        unused = (
+            {}
+            if series_used is None
+            else {k: d.name.span for k, d in series_decls.items() if k not in series_used}
+        )
+        for node in m.of_kind("market").values():
+            self.where[("market", node.name, "@name")] = node.name_span
+        for node in m.of_kind("battery").values():
+            self.where[("battery", node.name, "@name")] = node.name_span
+        return replace(design, warnings=tuple(lint(design, self.where, unused)))
 
     def variant_attributes(self) -> tuple[str, bool]:
         """The variant's `description` (a string) and `compare` (true or false)."""
@@ -1299,6 +1331,8 @@ class _Builder:
     def grid(self) -> D.Grid:
         single = self.required_single("grid", "grid { buy = 0.30 EUR/kWh; sell = 0.05 EUR/kWh }")
         a = self.attrs(single.items, "grid")
+        for k, at in a.items():
+            self.where[("grid", k)] = at.value.span
         buy = None
         with contextlib.suppress(_Failed):
             buy = self.series(
@@ -1509,6 +1543,7 @@ class _Builder:
         if "charge_from" in a:
             charge_from = self.word(a["charge_from"], ("any", "local"), "charge_from")
         cost = self.const(a.get("throughput_cost"), "price", "throughput_cost", lo=0, default=0.0)
+        owners = self.battery_owners(a, span, owner is not None)
         b = D.Battery(
             name,
             cap,
@@ -1522,6 +1557,7 @@ class _Builder:
             owner,
             block,
             span,
+            owners,
         )
         assert self.ctx is not None
         diags = check_battery(b, self.ctx.grid.duration_h, self.where)
@@ -1529,6 +1565,118 @@ class _Builder:
             self.errs.diags.extend(diags)
             raise _Failed
         return b
+
+    def battery_owners(
+        self, a: dict[str, S.Attribute], span: Span, private: bool
+    ) -> tuple[tuple[str, float], ...]:
+        """A shared battery's `owners` (participants) and `shares` (positive numbers or
+        percentages, one per owner, scaled to sum to 1; default equal shares). Owners removed
+        by a variant are dropped. E304 on a participant's own battery, E301 `shares` without
+        `owners`, E101/E103/E308 bad names, E307/E302 bad shares."""
+        if private:
+            for k in ("owners", "shares"):
+                if k in a:
+                    self.errs.add(
+                        error(
+                            "E304",
+                            f"`{k}` applies to shared batteries only",
+                            a[k].name.span,
+                            "misplaced",
+                            ("a participant's own battery belongs to that participant",),
+                        )
+                    )
+                    raise _Failed
+            return ()
+        if "owners" not in a:
+            if "shares" in a:
+                self.need(a, "owners", "a battery with `shares`", span, "[alice, bob]")
+            return ()
+        v = strip(a["owners"].value)
+        items = [strip(it) for it in (v.items if isinstance(v, S.List) else (v,))]
+        names: list[tuple[str, Span]] = []
+        seen: dict[str, Span] = {}
+        ok = True
+        for it in items:
+            if not (isinstance(it, S.Ref) and len(it.path.parts) == 1):
+                self.errs.add(error("E307", "owners are participant names", it.span, "not a name"))
+                ok = False
+                continue
+            if it.name in seen:
+                self.errs.add(
+                    Diagnostic(
+                        "E308",
+                        f"`{it.name}` is listed twice",
+                        it.span,
+                        "listed again",
+                        related=((seen[it.name], "first listed here"),),
+                    )
+                )
+                ok = False
+                continue
+            seen[it.name] = it.span
+            node = self.m.nodes.get(it.name)
+            if node is not None and node.kind == "participant":
+                names.append((it.name, it.span))
+            elif node is not None:
+                self.errs.add(
+                    error(
+                        "E103",
+                        f"`{it.name}` is a {node.kind}, not a participant",
+                        it.span,
+                        "expected a participant",
+                    )
+                )
+                ok = False
+            elif it.name in self.m.removed_names:
+                names.append((it.name, it.span))  # dropped below, after the shares line up
+            else:
+                cands = [k for k, n in self.m.nodes.items() if n.kind == "participant"]
+                self.errs.add(
+                    error(
+                        "E101",
+                        f"unknown participant `{it.name}`",
+                        it.span,
+                        "not declared",
+                        (*did_you_mean(it.name, cands),),
+                    )
+                )
+                ok = False
+        if not ok:
+            raise _Failed
+        shares = [1.0] * len(names)
+        if "shares" in a:
+            sv = strip(a["shares"].value)
+            sitems = list(sv.items) if isinstance(sv, S.List) else [sv]
+            if len(sitems) != len(names):
+                self.errs.add(
+                    error(
+                        "E307",
+                        f"`shares` needs one share per owner: {len(names)} owners, "
+                        f"{len(sitems)} shares",
+                        a["shares"].value.span,
+                        "wrong number of shares",
+                    )
+                )
+                raise _Failed
+            assert self.ctx is not None
+            shares = []
+            for it in sitems:
+                try:
+                    x = self.ctx.constant(it, "ratio", "share")
+                except PebdslError as e:
+                    self.errs.diags.extend(e.diagnostics)
+                    raise _Failed from None
+                if not x > 0:
+                    self.errs.add(
+                        error("E302", f"a share must be positive, got {x:g}", it.span, "not > 0")
+                    )
+                    raise _Failed
+                shares.append(x)
+        kept = [
+            (n, w) for (n, _), w in zip(names, shares, strict=True) if n not in self.m.removed_names
+        ]
+        total = sum(w for _, w in kept)
+        return tuple((n, w / total) for n, w in kept) if kept else ()
 
     def soc(self, a: S.Attribute | None, cap_kwh: float, what: str, default: float) -> float:
         """A state of charge given as a share of the capacity or as an energy."""
@@ -1734,6 +1882,9 @@ class _Builder:
         settlement = "midpoint"
         if "settlement" in a:
             settlement = self.word(a["settlement"], ("midpoint", "seller", "buyer"), "settlement")
+        rent = "operator"
+        if "rent" in a:
+            rent = self.word(a["rent"], ("operator", "members", "dso"), "rent")
         pair_fees: dict[tuple[str, str], float] = {}
         member_set = set(members)
         failed = False
@@ -1775,6 +1926,7 @@ class _Builder:
             products,
             cast(Literal["midpoint", "seller", "buyer"], settlement),
             node.span,
+            cast(Literal["operator", "members", "dso"], rent),
         )
 
     def pair_fee(
@@ -1825,6 +1977,23 @@ class _Builder:
             it = strip(it)
             name = it.name if isinstance(it, S.Ref) else None
             node = self.m.nodes.get(name) if name else None
+            if name == "flexibility":
+                # Built in, but no rule gives it a meaning yet: traded, it would be plain
+                # energy under another name (issue 8), so it is refused until it has one.
+                self.errs.add(
+                    error(
+                        "E312",
+                        "the product `flexibility` cannot be traded in a market yet",
+                        it.span,
+                        "no market semantics",
+                        (
+                            "the DSO's flexibility needs are declared in `dso { flexibility "
+                            "BLOCK { limit = …; price = … } }`; trade `energy` or a declared "
+                            "product here",
+                        ),
+                    )
+                )
+                raise _Failed
             if name in D.BUILTIN_PRODUCTS or (node is not None and node.kind == "product"):
                 out.append(cast(str, name))
                 continue
@@ -1884,6 +2053,12 @@ class _Builder:
                 basis = self.word(a["capacity_basis"], ("participant", "block"), "capacity_basis")
             except _Failed:
                 failed = True
+        charge_on = "meter"
+        if "charge_on" in a:
+            try:
+                charge_on = self.word(a["charge_on"], ("meter", "purchase"), "charge_on")
+            except _Failed:
+                failed = True
         links: list[D.Link] = []
         needs: list[D.FlexibilityNeed] = []
         blocks = self.m.of_kind("block")
@@ -1901,6 +2076,7 @@ class _Builder:
             energy,
             cap,
             cast(Literal["participant", "block"], basis),
+            cast(Literal["meter", "purchase"], charge_on),
             tuple(links),
             tuple(needs),
             rein,

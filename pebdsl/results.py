@@ -31,6 +31,7 @@ blocks_ts (entity = block): import, export (kW at the block connection, net of i
 markets_ts (entity = market): price (currency/kWh, dual of the balance), volume (kW delivered),
   loss (kW lost in transit), fees (currency per hour collected)
 links_ts (entity = "a--b"): flow_ab, flow_ba (kW sent), loss (kW)
+notes: post-solve notes, [{"code": "N101", "message": …, …}] (pebdsl.notes)
 trades: market -> DataFrame seller x buyer of kWh received over the horizon (compact-form
   markets are split pro rata within each step; documented in docs/model.md)
 """
@@ -55,16 +56,16 @@ def empty_frame(index: pd.DatetimeIndex) -> pd.DataFrame:
 class Results:
     design: Design
     status: str  # "optimal" | "infeasible" | "unbounded" | "error" | ...
-    objective: float  # total cost, in design.currency
+    objective: float  # the LP objective, in design.currency (total_cost + shadow_cost)
     participants_ts: pd.DataFrame
     batteries_ts: pd.DataFrame
     blocks_ts: pd.DataFrame
     markets_ts: pd.DataFrame
     links_ts: pd.DataFrame
     trades: dict[str, pd.DataFrame] = field(default_factory=dict)
-    # Filled by settle.py: one row per participant (and one per operator: "dso", market names),
-    # columns in currency: grid_purchases, grid_sales, energy_charges, capacity_charges,
-    # local_purchases, local_sales, fees, flexibility, total
+    # Filled by settle.py: one row per participant, then one per other party ("grid", "dso",
+    # market operators by market name, shared batteries); columns in currency as listed in
+    # settle.py's docstring (grid_purchases, …, rent, shared_battery, total)
     bills: pd.DataFrame | None = None
     money: dict[str, float] = field(default_factory=dict)  # the closing of the account
     kpis: dict[str, Any] = field(default_factory=dict)  # design-level, per participant, per block
@@ -73,11 +74,22 @@ class Results:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
     backend: str = "highs"
     solver: str = "highs"
+    # Post-solve notes (pebdsl.notes, codes N1xx): markets that traded nothing, simultaneous
+    # grid import and export, circulating trades, opposite link flows; JSON-safe dicts.
+    notes: list[dict[str, Any]] = field(default_factory=list)
     # Roles of the rows of `bills`: "participant", "grid", "dso", "market", "battery".
     bill_roles: dict[str, str] = field(default_factory=dict)
     # Model-side arrays for settle.py and debugging (flows per market, prices, block nets);
     # not serialised.
     extras: dict[str, Any] = field(default_factory=dict)
+    # The objective's terms that are not money (settle.py): priced-flexibility excess x price
+    # minus product premiums. 0 until settled.
+    shadow_cost: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        """Real money: the objective without its shadow terms (docs/kpis.md, `total_cost`)."""
+        return self.objective - self.shadow_cost
 
     def _repr_html_(self) -> str:
         """A compact summary for Jupyter notebooks."""

@@ -7,9 +7,11 @@ solution. Output: `results.bills` (one row per participant, then one per other p
 Raises nothing.
 
 Columns: grid_purchases, grid_sales, energy_charges, capacity_charges, local_purchases,
-local_sales, fees, flexibility, battery_costs, shift_costs, link_fees, total, where
+local_sales, fees, flexibility, battery_costs, shift_costs, link_fees, rent, shared_battery,
+total, where
 total = grid_purchases − grid_sales + energy_charges + capacity_charges + local_purchases
-        − local_sales + fees + flexibility + battery_costs + shift_costs + link_fees.
+        − local_sales + fees + flexibility + battery_costs + shift_costs + link_fees + rent
+        + shared_battery.
 For the other parties each column is the counter-entry of the participants' one (the grid
 supplier's grid_purchases are −Σ purchases, …), so the sum over all rows of `total` is
 exactly the real costs that leave the system (battery throughput and load-shifting costs).
@@ -19,20 +21,30 @@ Rules (docs/model.md):
   the midpoint of its valid interval where the dual is not unique), p2p at the `settlement`
   rule over the two traders' valuations of one delivered kWh (pipeline.pair_split);
 - the buyer pays the fee to the market's operator (the market's row, or "dso" when
-  `operator = dso`); link fees are paid by the market to the DSO from its settlement surplus;
+  `operator = dso`); shared batteries buy fee-free (a stored kWh pays the fee once);
+- a pool pays the DSO's link fees from its surplus; in a p2p market the traders whose energy
+  crossed a link pay its fee (`pipeline.link_fee_shares`);
+- the market's surplus (after the link fees it pays) goes by its `rent` rule: `operator` (its
+  operator's account: the market's row or "dso"), `dso`, or `members` (the traders, per step pro
+  rata to the kWh each bought and sold);
+- a shared battery's row keeps its gross; its net passes to its owners (`shared_battery`
+  column, `Design.battery_owners`), so the row ends at zero;
 - capacity charges on a block basis are shared by the members pro rata to their own import in
   the step of the block's monthly peak (equally if none imported then);
 - the DSO pays for flexibility delivered at the local flexibility price (its dual), shared by
   the block's members pro rata to how far each cut its grid import against the baseline.
 
 Money closing (`results.money`, residual asserted ≈ 0 in tests):
-  total_bills = objective − non_monetary − flexibility_payments + market_surplus
-                + shared_batteries
-  non_monetary          objective terms nobody pays: priced-flexibility excess x price
-                        (a shadow cost) minus product premiums (a buyer's valuation)
+  total_bills = total_cost − flexibility_payments + rent_retained
+  total_cost            real money = objective − shadow_cost (`Results.total_cost`)
+  shadow_cost           objective terms nobody pays: priced-flexibility excess x price (a
+                        shadow cost) minus product premiums (a buyer's valuation); also kept
+                        as `non_monetary`
   flexibility_payments  paid by the DSO to participants
-  market_surplus        Σ markets (buyers' payments for energy − sellers' receipts − link fees)
-  shared_batteries      what shared batteries earn from the participants (their owners' net)
+  rent_retained         market surplus kept by operators or the DSO (not `rent = members`)
+  market_surplus        Σ markets (buyers' payments for energy − sellers' receipts − link fees
+                        the market pays); rent_to_members = market_surplus − rent_retained
+  shared_batteries      what shared batteries earned, passed to their owners
 """
 
 from __future__ import annotations
@@ -58,6 +70,8 @@ COLUMNS = (
     "battery_costs",
     "shift_costs",
     "link_fees",
+    "rent",
+    "shared_battery",
 )
 _SIGN = {c: (-1.0 if c in ("grid_sales", "local_sales") else 1.0) for c in COLUMNS}
 
@@ -98,36 +112,67 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
         book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
         if d.grid.sell_per_kwh is not None:
             book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
-        if ec is not None:
+        if ec is not None and "meter_in" not in ir.vars:
             book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
-    _capacity(res, ir, x, gi, book)
+    if ec is not None and "meter_in" in ir.vars:
+        # `charge_on = meter`: each meter pays on its positive net withdrawal.
+        mv = ir.vars["meter_in"]
+        for name, w in zip(mv.entities, mv.values(x), strict=True):
+            book(name, "energy_charges", float(ec @ w) * dt, "dso")
+    withdrawal = meter_net(ir, x) if d.dso.charge_on == "meter" else gi
+    _capacity(res, ir, x, withdrawal, book)
     non_monetary = 0.0
     surplus = 0.0
+    retained = 0.0
     bats = d.batteries()
-    # Local markets: energy payments, fees, link fees.
+    # Local markets: energy payments, fees, link fees, and the surplus by the `rent` rule.
     for mname, prods in res.extras["flows"].items():
         info = ir.info["markets"][mname]
         market = d.markets[mname]
         traders = list(info["traders"])
         operator = "dso" if info["operator"] == "dso" else mname
+        net_t = np.zeros(t)  # the market's surplus per step, after the link fees it pays
+        traded = np.zeros((len(traders), t))  # kWh bought + sold (delivered) per step
         for f in prods.values():
             split = f["split"]
             for j, a in enumerate(traders):
                 book(a, "local_purchases", float(split["buyer_pays"][j]), mname)
                 book(a, "local_sales", float(split["seller_gets"][j]), mname)
-            surplus += float(split["buyer_pays"].sum() - split["seller_gets"].sum())
+            s_t = np.asarray(split["surplus_t"], dtype=np.float64)
             fees = _fees(market, info, f, t) * dt  # per trader, currency per step
             for j, a in enumerate(traders):
                 book(a, "fees", float(fees[j].sum()), operator)
+            traded += (f["recv"] + (1.0 - info["loss"]) * f["sent"]) * dt
             prem = f["premium_per_kwh"]
             if prem:
                 is_part = np.array([a in d.participants for a in traders])
                 non_monetary -= prem * float(f["recv"][is_part].sum()) * dt
             if f.get("flow"):
                 fv = ir.vars[f["flow"]]
-                lf = float((fv.cost * fv.values(x).ravel()).sum())
-                book(mname, "link_fees", lf, "dso")
-                surplus -= lf
+                cost_lt = fv.cost.reshape(-1, t) * fv.values(x)  # currency per link and step
+                if "link_fees" in split:
+                    # p2p: the traders whose energy crossed a link pay its fee.
+                    for j, a in enumerate(traders):
+                        book(a, "link_fees", float(split["link_fees"][j].sum()), "dso")
+                else:
+                    # pool: the node prices differ by at least the fee; the market pays it.
+                    book(mname, "link_fees", float(cost_lt.sum()), "dso")
+                    s_t = s_t - cost_lt.sum(axis=0)
+            net_t += s_t
+        surplus += float(net_t.sum())
+        if market.rent == "members":
+            # Pro rata to each trader's kWh bought and sold in the step (equally in a step
+            # without trade, where the surplus is zero anyway).
+            tot = traded.sum(axis=0)
+            n_tr = max(len(traders), 1)
+            share = np.where(tot > 1e-12, traded / np.maximum(tot, 1e-12), 1.0 / n_tr)
+            for j, a in enumerate(traders):
+                book(a, "rent", -float((share[j] * net_t).sum()), mname)
+        else:
+            to = operator if market.rent == "operator" else "dso"
+            if to != mname:
+                book(to, "rent", -float(net_t.sum()), mname)
+            retained += float(net_t.sum())
     # Batteries: throughput costs (real costs, paid to nobody).
     if "charge" in ir.vars:
         cv, dv = ir.vars["charge"], ir.vars["discharge"]
@@ -146,6 +191,13 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
     if "excess" in ir.vars:
         ev = ir.vars["excess"]
         non_monetary += float(ev.cost @ ev.values(x).ravel())
+    # Shared batteries: the row keeps the gross; its net passes to the owners.
+    shared = 0.0
+    for bname in d.shared_batteries:
+        net = sum(rows[bname][c] * _SIGN[c] for c in COLUMNS)
+        shared -= net
+        for owner, w in d.battery_owners(bname).items():
+            book(owner, "shared_battery", w * net, bname)
 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     table["total"] = sum(table[c] * _SIGN[c] for c in COLUMNS)
@@ -153,15 +205,20 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
     res.bills = table
     res.bill_roles = roles
     total_bills = float(table.loc[parts, "total"].sum()) if parts else 0.0
-    shared = -float(table.loc[list(d.shared_batteries), "total"].sum()) if bats else 0.0
     real_costs = float(table["battery_costs"].sum() + table["shift_costs"].sum())
-    expected = res.objective - non_monetary - flex_paid + surplus + shared
+    res.shadow_cost = non_monetary
+    total_cost = res.total_cost
+    expected = total_cost - flex_paid + retained
     res.money = {
         "total_bills": total_bills,
         "objective": res.objective,
+        "total_cost": total_cost,
+        "shadow_cost": non_monetary,
         "non_monetary": non_monetary,
         "flexibility_payments": flex_paid,
         "market_surplus": surplus,
+        "rent_retained": retained,
+        "rent_to_members": surplus - retained,
         "shared_batteries": shared,
         "residual": total_bills - expected,
         "all_parties": float(table["total"].sum()),
@@ -172,14 +229,16 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
 def _fees(m: Any, info: dict[str, Any], f: dict[str, Any], t: int) -> FloatArray:
     """Fees per trader (buyer) and step, currency per hour."""
     n = len(info["traders"])
+    # Shared batteries buy fee-free (one fee per stored kWh, paid when it is sold on).
+    payer = np.asarray(info.get("fee_payer", [True] * n), dtype=bool)
     if f["pairs"] is None:
-        return m.fee_per_kwh * f["recv"]
+        return np.where(payer[:, None], m.fee_per_kwh, 0.0) * f["recv"]
     ps, pr, q = f["pairs"]
     traders = info["traders"]
     pair_fees = m.pair_fees_per_kwh
     fee = np.array(
         [
-            pair_fees.get((traders[s], traders[r]), m.fee_per_kwh)
+            pair_fees.get((traders[s], traders[r]), m.fee_per_kwh) if payer[r] else 0.0
             for s, r in zip(ps, pr, strict=True)
         ]
     )
@@ -188,7 +247,20 @@ def _fees(m: Any, info: dict[str, Any], f: dict[str, Any], t: int) -> FloatArray
     return out
 
 
+def meter_net(ir: ModelIR, x: FloatArray) -> FloatArray:
+    """Net withdrawal at every agent's meter (agents x t, kW; + = imports), from the IR's
+    meter expression: gi − ge + Σ_m received − Σ_m sold."""
+    e = ir.info["meters"]["meter"]
+    rows, cols, vals = e.coo()
+    out = np.zeros(e.n_entities * e.n_steps)
+    np.add.at(out, rows, vals * x[cols])
+    return out.reshape(e.n_entities, e.n_steps)
+
+
 def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: Any) -> None:
+    """Capacity charges per metered entity; a block's charge is shared by its members pro rata
+    to their own withdrawal (`gi`: the meter's net withdrawal, or the purchases on the
+    `purchase` basis) in the step of the block's monthly peak."""
     if "peak" not in ir.vars:
         return
     d = res.design
@@ -202,7 +274,7 @@ def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: An
     mid, _, _ = months(Context.start(d))
     net = res.extras["block_net"]
     for k, e in enumerate(pv.entities):
-        if e in d.participants:
+        if e in d.participants or e in d.shared_batteries:
             book(e, "capacity_charges", float(cost[k].sum()), "dso")
             continue
         members = [p for p in d.blocks[e].participants if p in d.participants]
@@ -212,7 +284,7 @@ def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: An
             if not steps.size or not members:
                 continue
             tpk = steps[int(np.argmax(net[bi, steps]))]
-            imp = np.array([gi[parts.index(p), tpk] for p in members])
+            imp = np.maximum(np.array([gi[parts.index(p), tpk] for p in members]), 0.0)
             w = imp / imp.sum() if imp.sum() > 1e-9 else np.full(len(members), 1 / len(members))
             for p, wp in zip(members, w, strict=True):
                 book(p, "capacity_charges", float(cost[k, mth] * wp), "dso")

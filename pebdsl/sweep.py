@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.safetext import terminal_text
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -128,8 +129,11 @@ class Sweep:
         return pd.DataFrame(self.rows)
 
     def print_table(self, console: Any = None) -> None:
+        """The rows as a rich table; values and errors as `Text` through
+        `safetext.terminal_text` (no markup, no escape sequences reach the terminal)."""
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         if console is None:
             console = Console()
@@ -137,7 +141,9 @@ class Sweep:
                 console = Console(width=160)
         cur = sorted({r["currency"] for r in self.rows if r.get("currency")})
         table = Table(
-            title=f"pebdsl sweep {self.file} (costs in {', '.join(cur) or '–'})",
+            title=Text(
+                terminal_text(f"pebdsl sweep {self.file} (costs in {', '.join(cur) or '–'})")
+            ),
             title_justify="left",
         )
         cols = [
@@ -151,12 +157,14 @@ class Sweep:
             "peak import kW",
         ]
         for c in cols:
-            table.add_column(c, justify="right" if c not in self.parameters else "left")
+            table.add_column(
+                Text(terminal_text(c)), justify="right" if c not in self.parameters else "left"
+            )
         for r in self.rows:
             table.add_row(
                 str(r["case"]),
-                *[str(r[p]) for p in self.parameters],
-                str(r["status"]),
+                *[Text(terminal_text(str(r[p]))) for p in self.parameters],
+                Text(terminal_text(str(r["status"]))),
                 _num(r.get("total_cost")),
                 _num(r.get("grid_import_kwh"), digits=1),
                 _num(
@@ -170,8 +178,8 @@ class Sweep:
         console.print(table)
         for r in self.rows:
             if r.get("error"):
-                console.print(f"case {r['case']} failed:", style="bold red")
-                console.print(r["error"], markup=False, highlight=False)
+                console.print(Text(f"case {r['case']} failed:", style="bold red"))
+                console.print(Text(terminal_text(str(r["error"]))))
 
 
 def _num(x: Any, unit: str = "", digits: int = 2) -> str:
@@ -206,7 +214,7 @@ def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
     k = r.kpis["design"]
     return {
         "status": r.status,
-        "total_cost": float(r.objective),
+        "total_cost": float(r.total_cost),
         "currency": r.design.currency,
         **{key: k.get(key) for key in ROW_KPIS},
         "pv_surplus_local_share": r.values.get("pv_surplus_local_share"),
@@ -274,7 +282,7 @@ def sweep(
     if progress:
         result.print_table()
         if out is not None:
-            print(f"wrote {Path(out) / 'sweep.csv'} and sweep.json")
+            print(terminal_text(f"wrote {Path(out) / 'sweep.csv'} and sweep.json"))
     return result
 
 
@@ -360,13 +368,16 @@ def _run_dask(todo: list[tuple[int, Design]], backend: str, scheduler: str, done
 
 
 def write_sweep(result: Sweep, out: Path) -> None:
-    """out/sweep.csv (one row per case) and out/sweep.json, atomically."""
+    """out/sweep.csv (one row per case) and out/sweep.json, as one set (fsutil.replace_dir)."""
     import json
 
-    from pebdsl.fsutil import atomic_write_bytes, atomic_write_text
+    from pebdsl.fsutil import atomic_write_bytes, atomic_write_text, replace_dir
 
     frame = result.to_frame()
-    atomic_write_bytes(out / "sweep.csv", frame.to_csv(index=False, lineterminator="\n").encode())
-    atomic_write_text(
-        out / "sweep.json", json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n"
-    )
+    with replace_dir(out) as tmp:
+        atomic_write_bytes(
+            tmp / "sweep.csv", frame.to_csv(index=False, lineterminator="\n").encode()
+        )
+        atomic_write_text(
+            tmp / "sweep.json", json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n"
+        )

@@ -3,8 +3,9 @@
 - `MINIMAL`, `wrap(fragment)`: a smallest valid design, and a fragment (a participant body line,
   a market, a series, ...) placed where it belongs in an otherwise valid design.
 - `designs()`: VALID design texts using every construct (blocks, participants with load, pv,
-  wind, battery, flexible, connection, templates, ranges, p2p/pool markets with fee, loss, pair
-  fees and products, a DSO with charges, links and priced flexibility, variants). They are
+  wind, battery, flexible, connection, templates, ranges, shared batteries with owners and
+  shares, p2p/pool markets with fee, loss, pair fees, products and a rent rule, a DSO with
+  charges, links and priced flexibility, variants). They are
   always FEASIBLE: connection limits are never below what a participant or block could need
   without a priced alternative (limits are sized above total load + battery power + generation),
   the horizon is 4-24 steps, and DSO flexibility always has a price (soft). Other engineers reuse
@@ -210,7 +211,14 @@ def designs(draw: st.DrawFn) -> str:
                 body.append(participant_body(nm))
                 names.append(nm)
         if draw(st.booleans()):
-            body.append(f"battery shared{b} {{ capacity = 20 kWh; power = 5 kW }}")
+            owners = draw(st.sampled_from(["", "first", "all"]))
+            own = ""
+            if owners == "first":
+                own = f"; owners = {names[0]}"
+            elif owners == "all":
+                shares = ", ".join(f"{i + 1}" for i in range(len(names)))
+                own = f"; owners = [{', '.join(names)}]; shares = [{shares}]"
+            body.append(f"battery shared{b} {{ capacity = 20 kWh; power = 5 kW{own} }}")
         block_members[bname] = names
         participants += names
         lines.append(f"block {bname} {{\n  " + "\n  ".join(body) + "\n}")
@@ -219,17 +227,26 @@ def designs(draw: st.DrawFn) -> str:
         lines.append(participant_body(nm))
         participants.append(nm)
     if draw(st.booleans()):
-        lines.append("battery community { capacity = 30 kWh; power = 10 kW; efficiency = 90 % }")
+        own = f"; owners = [{participants[0]}]" if draw(st.booleans()) else ""
+        lines.append(
+            f"battery community {{ capacity = 30 kWh; power = 10 kW; efficiency = 90 %{own} }}"
+        )
     products = []
     if draw(st.booleans()):
         products.append("green")
         lines.append(f"product green {{ origin = [pv, wind]; premium = 1 {cent}/kWh }}")
     markets = []
+    # A DSO link joins blocks only: a market across it may not hold members outside every
+    # block (E313), so with a link and such participants the city market names the blocks.
+    link = len(blocks) >= 2 and draw(st.booleans())
+    outside = any(p.startswith("solo") for p in participants) or "battery community" in "".join(
+        lines
+    )
     if len(participants) >= 2 and draw(st.booleans()):
         mtype = draw(st.sampled_from(["p2p", "pool"]))
         body = [
             f"type = {mtype}",
-            "members = all",
+            f"members = [{', '.join(blocks)}]" if link and outside else "members = all",
             f"fee = {draw(st.integers(0, 3))} {cent}/kWh",
             f"loss = {draw(st.integers(0, 9))} %",
         ]
@@ -240,17 +257,20 @@ def designs(draw: st.DrawFn) -> str:
             body.append("products = [energy, green]")
         if draw(st.booleans()):
             body.append("operator = dso")
+        if draw(st.booleans()):
+            body.append(f"rent = {draw(st.sampled_from(['operator', 'members', 'dso']))}")
         markets.append("city")
         lines.append("market city {\n  " + "\n  ".join(body) + "\n}")
     for bname, names in block_members.items():
         if len(names) >= 2 and draw(st.booleans()):
             markets.append(f"{bname}_pool")
-            lines.append(f"market {bname}_pool {{ type = pool; members = {bname} }}")
+            rent = draw(st.sampled_from(["", "; rent = members", "; rent = dso"]))
+            lines.append(f"market {bname}_pool {{ type = pool; members = {bname}{rent} }}")
     if draw(st.booleans()):
         dso = [f"energy_charge = {draw(st.integers(0, 6))} {cent}/kWh"]
         if draw(st.booleans()):
             dso.append(f"capacity_charge = {draw(st.integers(0, 9))} {currency}/kW/month")
-        if len(blocks) >= 2 and draw(st.booleans()):
+        if link:
             dso.append(
                 f"link {blocks[0]} -- {blocks[1]} {{ capacity = 200 kW; loss = 1 %; "
                 f"fee = 1 {cent}/kWh }}"

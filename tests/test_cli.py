@@ -175,7 +175,14 @@ def test_solve_out_with_set_on_what_the_reference_removed(tmp_path: Path) -> Non
     # A misspelt name is still an error, not a silent skip.
     bad = runner.invoke(
         app,
-        ["solve", str(sunny), "--set", "market street_p2pp.fee = 0 ct/kWh", "--out", str(tmp_path)],
+        [
+            "solve",
+            str(sunny),
+            "--set",
+            "market street_p2pp.fee = 0 ct/kWh",
+            "--out",
+            str(tmp_path / "out2"),  # tmp_path itself holds sunny.peb: not an output folder
+        ],
     )
     assert bad.exit_code == 1
 

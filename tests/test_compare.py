@@ -16,7 +16,8 @@ from pebdsl.diagnostics import PebdslError
 ROOT = Path(__file__).resolve().parents[1]
 LUETH = ROOT / "designs" / "lueth2018_pcdg.peb"
 SUMMARY_KEYS = {
-    "file", "variant", "label", "description", "status", "total_cost", "currency", "saving",
+    "file", "variant", "label", "description", "status", "total_cost", "shadow_cost",
+    "objective", "currency", "saving",
     "saving_pct", "saving_trade", "saving_storage", "grid_import_kwh", "grid_export_kwh",
     "curtailment_kwh",
     "demand_shares", "peak_import_kw", "values",

@@ -124,3 +124,78 @@ def test_errors_md_solve_output(
     printed = result.stderr if hasattr(result, "stderr") else result.output
     assert f"error[{code}]" in printed
     assert printed.strip().removesuffix("1 error").strip() == shown.strip()
+
+
+def _warning_examples() -> list[tuple[str, int, str, str]]:
+    """docs/errors.md warnings (## W1xx): a complete design and the text `check` prints."""
+    lines = (DOCS / "errors.md").read_text(encoding="utf-8").splitlines()
+    out = []
+    code = None
+    for i, line in enumerate(lines):
+        if line.startswith("## "):
+            m = re.match(r"##\s+(W\d{3})\b", line)
+            code = m.group(1) if m else None
+        if code and line.strip() == "```peb":
+            j = lines.index("```", i + 1)
+            assert lines[j + 1].strip() == "```text", f"errors.md:{i + 1}: no shown output"
+            k = lines.index("```", j + 2)
+            out.append((code, i + 1, "\n".join(lines[i + 1 : j]), "\n".join(lines[j + 2 : k])))
+    return out
+
+
+WARNING_EXAMPLES = _warning_examples()
+
+
+def test_errors_md_documents_every_warning() -> None:
+    """Each code of pebdsl.lint's docstring has exactly one example in docs/errors.md."""
+    from pebdsl import lint
+
+    codes = sorted(set(re.findall(r"\bW1\d\d\b", lint.__doc__ or "")))
+    assert codes == ["W101", "W102", "W103", "W104", "W105", "W106"]
+    assert sorted(c for c, *_ in WARNING_EXAMPLES) == codes
+
+
+@pytest.mark.parametrize(
+    ("code", "line", "body", "shown"),
+    WARNING_EXAMPLES,
+    ids=[f"errors.md:{e[1]}" for e in WARNING_EXAMPLES],
+)
+def test_errors_md_warning_output(
+    code: str, line: int, body: str, shown: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output docs/errors.md shows for a warning is what `check` prints (exit 0), and
+    `--deny-warnings` turns it into an error (exit 1)."""
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    m = re.search(r"-->\s+(\S+?):\d+:\d+", shown)
+    assert m, "the shown output names the file"
+    (tmp_path / m.group(1)).write_text(body + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["check", m.group(1)])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"ok: {m.group(1)} (base)"
+    assert result.stderr.strip().removesuffix("1 warning").strip() == shown.strip()
+    assert shown.startswith(f"warning[{code}]: ")
+    denied = CliRunner().invoke(app, ["check", "--deny-warnings", m.group(1)])
+    assert denied.exit_code == 1
+    assert denied.stderr.startswith(f"error[{code}]: ")
+    assert denied.stdout == ""
+
+
+def test_complete_doc_designs_have_no_warnings() -> None:
+    """Every complete design in the docs, except the warning examples themselves, checks
+    without warnings (base and variants together, as `pebdsl check FILE` prints them)."""
+    from pebdsl.lint import merge
+
+    shown = {body for *_, body, _ in WARNING_EXAMPLES}
+    complete = [
+        (doc, line, body)
+        for doc, line, body, rejected, _ in BLOCKS
+        if not rejected and body.lstrip().startswith("design") and body not in shown
+    ]
+    assert complete
+    for doc, line, body in complete:
+        warnings = merge(resolve_all(parse(body, f"{doc}:{line}")))
+        assert warnings == [], "\n\n".join(w.render() for w in warnings)

@@ -3,7 +3,6 @@ IR summaries and LP files of small designs (`pytest --update-golden` rewrites th
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -57,26 +56,31 @@ def test_passes_are_ordered() -> None:
         "lower_storage",
         "lower_flexible",
         "lower_markets",
+        "lower_local",
+        "lower_meters",
         "lower_blocks",
         "lower_tariffs",
         "lower_objective",
     ]
 
 
-def test_year_builds_fast() -> None:
-    # A year of hourly steps for 30 participants (PV, batteries, p2p, links) lowers in ~1 s.
+def test_benchmark_model_grows_linearly_in_steps() -> None:
+    """The benchmark design (30 participants with PV, batteries, p2p and links) has as many
+    hourly columns and rows per day on 14 days as on 7: lowering is linear in the horizon.
+    (Its speed is measured by benchmarks/model_speed.py, never asserted in tests.)"""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from model_speed import make_design
 
-    d = make_design(365)
-    t0 = time.perf_counter()
-    ir = lower(d)
-    ir.matrix()
-    elapsed = time.perf_counter() - t0
-    assert ir.n_cols > 2_000_000
-    assert elapsed < 5.0, elapsed  # ≈ 1 s on the development machine; slack for CI
+    a, b = lower(make_design(7)), lower(make_design(14))
+    for x in (a, b):
+        m = x.matrix()
+        assert m.shape == (x.n_rows, x.n_cols)
+    per_step = {k: v.size // v.n_steps for k, v in a.vars.items() if v.step_kind == "t"}
+    assert per_step == {k: v.size // v.n_steps for k, v in b.vars.items() if v.step_kind == "t"}
+    hourly = sum(v.size for v in a.vars.values() if v.step_kind == "t")
+    assert sum(v.size for v in b.vars.values() if v.step_kind == "t") == 2 * hourly
 
 
 @pytest.mark.parametrize("name", GOLDEN_DESIGNS)

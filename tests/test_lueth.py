@@ -10,9 +10,12 @@ The LP (per house p, step t, dt = 0.5 h; powers in kW, energy = power x dt):
        Σ_p ((1 − loss)·sell − buy) + (1 − loss)·d_hub − c_hub = 0   (the P2P market, compact
                                                               form; a shared battery trades in it)
        s_t = s_{t−1} + dt·(η·c_t − d_t/η), s_0 = 0, 0 ≤ s ≤ capacity, c, d ≤ power
-       charge_from = local: c_b ≤ g_owner + buy_owner        (Lüth's rule, private batteries)
-       a local-only battery (private or shared) in the market: sell_p ≤ g_p + d_own(p)
-                                                             (no resale of grid energy into it)
+  Local energy (MODEL.md, corrected rules): own use first, U_p,t = min(available_p,t, load_p,t)
+  (the generation a house could use itself is never surplus), so with a local-only battery
+  (private, or the hub in the market) every house that can reach it obeys
+       c_own(p) + sell_p ≤ g_p − U_p + d_own(p) + buy_p
+  (a battery stores, and a house sells, only its surplus, what its local-only battery gives
+  back, and local purchases — never grid energy, and never PV that its own load needed).
 """
 
 from __future__ import annotations
@@ -171,18 +174,25 @@ def independent_cost(case: Case) -> float:
             load[:, owners],
             load[:, owners],
         )
-        # charge_from = local: c_b ≤ g_owner + buy_owner
-        local = [(c[:, :k_own], 1.0), (g[:, owners], -1.0)]
-        lp.rows_(local + ([(buy[:, owners], -1.0)] if case.market else []), -np.inf, 0.0)
-    if case.market and (owners or case.hub):
-        # A local-only battery (private or shared) trades in the market: no member resells grid
-        # energy into it, sell_p ≤ g_p + d_own(p) — else a neighbour's grid import could reach
-        # a battery through the market and "charge_from = local" would mean nothing.
-        lp.rows_([(sell[:, others], 1.0), (g[:, others], -1.0)], -np.inf, 0.0)
-        if owners:
-            lp.rows_(
-                [(sell[:, owners], 1.0), (g[:, owners], -1.0), (d[:, :k_own], -1.0)], -np.inf, 0.0
-            )
+    own_use = np.minimum(gen, load)  # U: what each house's own generation covers itself
+    labelled = (owners or case.hub) and (case.market or owners)
+    if labelled:
+        # Every house the local-only storage can reach (all of them when the market holds one;
+        # only the owners without a market): local uses ≤ local sources, with U on the right.
+        houses_ = list(range(n)) if case.market else owners
+        for grp, with_bat in (
+            ([k for k in houses_ if k not in owners], False),
+            ([k for k in houses_ if k in owners], True),
+        ):
+            if not grp:
+                continue
+            terms: list[tuple[np.ndarray, Any]] = [(g[:, grp], -1.0)]
+            if case.market:
+                terms += [(sell[:, grp], 1.0), (buy[:, grp], -1.0)]
+            if with_bat:
+                pos = [owners.index(k) for k in grp]
+                terms += [(c[:, pos], 1.0), (d[:, pos], -1.0)]
+            lp.rows_(terms, -np.inf, -own_use[:, grp])
     return lp.solve()
 
 

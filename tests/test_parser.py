@@ -8,7 +8,6 @@ Golden files: `tests/golden/parse/*.peb` → `*.tree` (span-free dumps) and
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import pytest
@@ -425,15 +424,16 @@ def test_pathological_inputs_raise_only_pebdsl_errors(text: str) -> None:
         parse(text)
 
 
-def test_megabyte_input_is_fast() -> None:
+def test_megabyte_input_parses() -> None:
+    """A megabyte of declarations parses into every declaration (its speed is measured by
+    benchmarks/check_speed.py, never asserted here: timed tests failed on loaded machines)."""
     unit = (ROOT / "designs" / "sunny_street.peb").read_text(encoding="utf-8")
     body = unit.split("variant", 1)[0]
-    text = body * (1_000_000 // len(body) + 1)
-    t0 = time.perf_counter()
+    copies = 1_000_000 // len(body) + 1
+    text = body * copies
     f = parse(text)
-    elapsed = time.perf_counter() - t0
-    assert len(text) >= 1_000_000 and len(f.decls) > 1000
-    assert elapsed < 10, f"1 MB took {elapsed:.1f} s"
+    assert len(text) >= 1_000_000
+    assert len(f.decls) == copies * len(parse(body).decls)
 
 
 # ---------------------------------------------------------------------------------------------

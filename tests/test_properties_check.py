@@ -30,6 +30,17 @@ def _load_text(tmp: Path, text: str) -> object:
 def test_generated_designs_check_clean(tmp_path_factory, text: str) -> None:  # type: ignore[no-untyped-def]
     designs_ = _load_text(tmp_path_factory.mktemp("valid"), text)
     assert None in designs_  # type: ignore[operator]
+    # Warnings never stop a valid design: W-coded, sorted by position, renderable, mergeable.
+    from pebdsl.lint import merge
+
+    for d in designs_.values():  # type: ignore[attr-defined]
+        assert all(w.code[0] == "W" and w.severity == "warning" for w in d.warnings)
+        starts = [w.span.start for w in d.warnings]
+        assert starts == sorted(starts)
+        for w in d.warnings:
+            assert w.render().startswith(f"warning[{w.code}]")
+    merged = merge(designs_)  # type: ignore[arg-type]
+    assert len(merged) == len({(w.code, w.span.start, w.message) for w in merged})
 
 
 @settings(max_examples=7000 if CI else 300, **_SETTINGS)  # type: ignore[arg-type]

@@ -3,7 +3,13 @@
 For every generated, feasible design:
 - every participant's energy balance closes in every step, and every battery's state of charge
   follows its charge and discharge;
-- money is conserved: the bills and the operators' accounts add up to the total cost;
+- every meter carries gi − ge + local purchases − local sales, which equals its physical net
+  withdrawal, and the energy charge falls on its positive part (meter basis);
+- no grid energy passed on through a market is counted as local trade;
+- the purchase basis (local trades exempt from DSO charges) never costs more than the meter
+  basis on the same design;
+- money is conserved: the bills and the operators' accounts add up to the total cost, real
+  money and shadow terms make up the objective, and every term sits with a named party;
 - the solution does not depend on declaration order (participants, members, markets permuted);
 - scaling every price by k scales the total cost by k.
 Two sources of designs: `strategies.designs()` (texts from the resolver engineer, through the
@@ -102,6 +108,53 @@ def check_money(r: Results) -> None:
     total_bills = float(b.loc[participants, "total"].sum())
     assert r.money["total_bills"] == pytest.approx(total_bills, abs=1e-6 * scale)
     assert abs(r.money["residual"]) <= 1e-6 * scale, r.money
+    check_honest_money(r, scale)
+
+
+def check_honest_money(r: Results, scale: float) -> None:
+    """Honest money (issue 8): real money and shadow terms make up the objective; real money is
+    exactly what the outside parties receive for goods and services (the grid supplier for
+    energy, the DSO for its charges and link fees, the operators for their fees) plus the real
+    costs nobody receives; every row is a named party (participants, grid, dso, market
+    operators, shared batteries), a shared battery's row and the row of a market whose rent or
+    fees go elsewhere end at zero (no money left in an anonymous account); the participants
+    together pay the real money minus the DSO's flexibility payments plus the rent kept by
+    operators and the DSO."""
+    d = r.design
+    b = r.bills
+    assert b is not None
+    tol = 1e-6 * scale
+    m = r.money
+    assert m["total_cost"] + m["shadow_cost"] == pytest.approx(r.objective, abs=tol)
+    assert r.total_cost + r.shadow_cost == pytest.approx(r.objective, abs=tol)
+    roles = r.bill_roles
+    assert list(b.index) == list(roles)
+    expected = {p: "participant" for p in d.participants}
+    expected.update({"grid": "grid", "dso": "dso"})
+    expected.update({mk: "market" for mk in d.markets})
+    expected.update({bt: "battery" for bt in d.shared_batteries})
+    assert roles == expected
+    goods = ["energy_charges", "capacity_charges", "link_fees", "fees"]
+    outside = -float(b.loc["grid", "total"]) - float(b.loc["dso", goods].sum())
+    outside -= float(b.loc[list(d.markets), "fees"].sum()) if d.markets else 0.0
+    outside += float(b["battery_costs"].sum() + b["shift_costs"].sum())
+    assert m["total_cost"] == pytest.approx(outside, abs=tol)
+    for bt in d.shared_batteries:
+        assert float(b.loc[bt, "total"]) == pytest.approx(0.0, abs=tol), bt
+        owners = d.battery_owners(bt)
+        assert sum(owners.values()) == pytest.approx(1.0)
+        assert set(owners) <= set(d.participants)
+    for name, mk in d.markets.items():
+        keeps = mk.operator != "dso" and mk.rent == "operator"
+        if not keeps:
+            # Its fees (if any) and its rent went to the DSO or the traders.
+            fees = float(b.loc[name, "fees"]) if mk.operator != "dso" else 0.0
+            assert float(b.loc[name, "total"]) == pytest.approx(fees, abs=tol), name
+    participants = list(d.participants)
+    bills = float(b.loc[participants, "total"].sum()) if participants else 0.0
+    assert bills == pytest.approx(
+        m["total_cost"] - m["flexibility_payments"] + m["rent_retained"], abs=tol
+    )
 
 
 def permuted(d: Design) -> Design:
@@ -170,13 +223,98 @@ def scaled_prices(d: Design, k: float) -> Design:
     )
 
 
+def check_meters(r: Results) -> None:
+    """Energy balance per meter: each participant's meter carries gi − ge + local purchases −
+    local sales, which equals its physical net withdrawal (load + charge − generation −
+    discharge); on the meter basis the energy charge is levied on its positive part."""
+    d = r.design
+    names = list(d.participants)
+
+    def q(x: str) -> np.ndarray:
+        return quantity(r.participants_ts, x, names)
+
+    meter = q("meter")
+    trade = q("grid_import") - q("grid_export") + q("local_bought") - q("local_sold")
+    phys = q("load") + q("battery_charge") - q("generation_used") - q("battery_discharge")
+    assert np.abs(meter - trade).max(initial=0.0) <= _tol(meter, trade), "meter vs trades"
+    assert np.abs(meter - phys).max(initial=0.0) <= _tol(meter, phys), "meter vs physics"
+    ec = d.dso.energy_charge_per_kwh
+    if ec is not None and d.dso.charge_on == "meter" and r.bills is not None:
+        expect = (np.maximum(meter, 0.0) * ec[:, None]).sum(axis=0) * d.dt_h
+        got = r.bills.loc[names, "energy_charges"].to_numpy()
+        assert np.allclose(got, expect, atol=_tol(expect)), "energy charge on the meters"
+
+
+def check_local_is_local(r: Results) -> None:
+    """No local trade of grid energy is counted as local: in every step the local energy
+    delivered in all markets is at most the local energy that exists — the participants'
+    generation surplus over their own load served, plus what batteries give back, plus energy
+    passed on by a buyer that sells again in the step — and never more than was delivered at
+    all. In markets
+    where a local-only battery trades, every delivery is local energy."""
+    d = r.design
+    if not d.markets:
+        return
+    names = list(d.participants)
+
+    def q(x: str) -> np.ndarray:
+        return quantity(r.participants_ts, x, names)
+
+    surplus = np.maximum(q("generation_used") - q("load"), 0.0).sum(axis=1)
+    bn = list(d.batteries())
+    dis = quantity(r.batteries_ts, "discharge", bn).sum(axis=1) if bn else 0.0
+    mn = list(d.markets)
+    vol = quantity(r.markets_ts, "volume", mn)
+    lvol = quantity(r.markets_ts, "local_volume", mn)
+    assert (lvol <= vol + _tol(vol)).all(), "local deliveries above deliveries"
+    # Energy passed on (bought and sold again in one step) may be delivered twice; grid energy
+    # never counts: a participant that imports and sells has bought nothing locally to pass on.
+    agents = names + list(d.shared_batteries)
+    bought = np.zeros((d.n_steps, len(agents)))
+    sold = np.zeros((d.n_steps, len(agents)))
+    for m, prods in r.extras["flows"].items():
+        mk = d.markets[m]
+        traders = list(mk.members) + [b for b in mk.batteries if b not in mk.members]
+        cols = [agents.index(a) for a in traders]
+        for f in prods.values():
+            np.add.at(bought.T, cols, f["recv"])
+            np.add.at(sold.T, cols, f["sent"])
+    passed_on = np.minimum(bought, sold).sum(axis=1)
+    exists = surplus + dis + passed_on
+    assert (lvol.sum(axis=1) <= exists + _tol(exists, vol)).all(), "grid energy counted local"
+    from pebdsl.lower.markets import local_markets
+
+    for k, m in enumerate(mn):
+        if m in local_markets(d):
+            assert np.allclose(lvol[:, k], vol[:, k], atol=_tol(vol)), f"{m} carried grid energy"
+
+
+def check_purchase_basis_not_dearer(d: Design, r: Results) -> None:
+    """Exempting local trades from the DSO's charges (`charge_on = purchase`) never costs the
+    community more than charging every meter."""
+    from pebdsl.pipeline import solve
+
+    if d.dso.charge_on != "meter" or not (
+        d.dso.energy_charge_per_kwh is not None or d.dso.capacity_charge_per_kw_month
+    ):
+        return
+    p = solve(dataclasses.replace(d, dso=dataclasses.replace(d.dso, charge_on="purchase")))
+    assert p.objective <= r.objective + 1e-7 * max(1.0, abs(r.objective))
+
+
 def check_design(d: Design, k: float) -> None:
     from pebdsl.pipeline import solve
 
     r = solve(d)
     assert r.status == "optimal"
     check_energy_balances(r)
+    check_meters(r)
+    check_local_is_local(r)
     check_money(r)
+    check_purchase_basis_not_dearer(d, r)
+    # Post-solve notes never fail a solve and stay within their codes and the horizon.
+    assert all(n["code"] in ("N101", "N102", "N103", "N104") for n in r.notes)
+    assert all(0 <= n.get("first_step", 0) < d.n_steps for n in r.notes)
     scale = max(1.0, abs(r.objective))
     assert solve(permuted(d)).objective == pytest.approx(r.objective, abs=1e-7 * scale)
     assert solve(scaled_prices(d, k)).objective == pytest.approx(
@@ -252,6 +390,8 @@ def design_objects(draw: st.DrawFn) -> Design:
         )
     blocks = {"blk": Block("blk", Connection(100.0, 100.0), tuple(parts))} if in_block else {}
     energy_charge = np.full(n, 0.04) if draw(st.booleans()) else None
+    capacity = draw(st.sampled_from([0.0, 5.0]))
+    charge_on = draw(st.sampled_from(["meter", "purchase"]))
     return Design(
         title="objects",
         currency="EUR",
@@ -260,7 +400,11 @@ def design_objects(draw: st.DrawFn) -> Design:
         participants=parts,
         blocks=blocks,
         markets=markets,
-        dso=Dso(energy_charge_per_kwh=energy_charge),
+        dso=Dso(
+            energy_charge_per_kwh=energy_charge,
+            capacity_charge_per_kw_month=capacity,
+            charge_on=charge_on,  # type: ignore[arg-type]
+        ),
     )
 
 

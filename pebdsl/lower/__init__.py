@@ -8,7 +8,8 @@ Raises nothing for a valid design (infeasibility is found by the solver, E5xx in
 Each pass is `lower_x(ctx) -> None`: it adds whole blocks to `ctx.ir` with numpy, and adds its
 terms to the shared expressions that later passes close (the participants' energy balance,
 the blocks' net import). Passes run in the order of `PASSES` (after sqlglot's optimizer):
-balance, generation, storage, flexible, markets, blocks, tariffs (DSO), objective. The
+balance, generation, storage, flexible, markets, local (labelled local energy), meters,
+blocks, tariffs (DSO), objective. The
 objective pass closes the pending rows (the balance needs every earlier pass's terms).
 The formulation, block by block, is documented in docs/model.md.
 """
@@ -24,7 +25,9 @@ from pebdsl.lower.blocks import lower_blocks
 from pebdsl.lower.context import Context
 from pebdsl.lower.flexible import lower_flexible
 from pebdsl.lower.generation import lower_generation
+from pebdsl.lower.local import lower_local
 from pebdsl.lower.markets import lower_markets
+from pebdsl.lower.meters import lower_meters
 from pebdsl.lower.objective import lower_objective
 from pebdsl.lower.storage import lower_storage
 from pebdsl.lower.tariffs import lower_tariffs
@@ -37,6 +40,8 @@ PASSES: tuple[Pass, ...] = (
     lower_storage,
     lower_flexible,
     lower_markets,
+    lower_local,
+    lower_meters,
     lower_blocks,
     lower_tariffs,
     lower_objective,

@@ -45,6 +45,7 @@ def lower_balance(ctx: Context) -> None:
     )
     agent_of = np.array([ctx.agent(p) for p in ctx.participants], dtype=np.int64)
     ctx.balance.add(gi, 1.0, row_entities=agent_of)
+    ctx.meter.add(gi, 1.0, row_entities=agent_of)
     blk = [(i, ctx.block_index(p.block)) for i, p in enumerate(parts)]
     inb = [(i, b) for i, b in blk if b is not None]
     if inb:
@@ -65,6 +66,7 @@ def lower_balance(ctx: Context) -> None:
             cost_doc="−Δt·sell[t]·ge[p,t]",
         )
         ctx.balance.add(ge, -1.0, row_entities=agent_of)
+        ctx.meter.add(ge, -1.0, row_entities=agent_of)
         if inb:
             ctx.block_net.add(
                 ge, -1.0, var_entities=[i for i, _ in inb], row_entities=[b for _, b in inb]

@@ -5,7 +5,13 @@ Input: a `Design`. Output: a `Context` whose `ir` the passes fill. Raises nothin
 Open expressions (closed by the objective pass, or read by later passes):
 - `balance` (agent x t): supply − use of each agent, closed as `balance = load`. Agents are the
   participants, then the shared batteries (which trade like members but own no load or grid).
-- `received` (agent x t): kW received from local markets (for `charge_from = local`).
+- `received` (agent x t): kW received from local markets.
+- `sold` (agent x t): kW sent into local markets (all markets and products).
+- `meter` (agent x t): the net withdrawal at each agent's meter, gi − ge + received − sold
+  (+ = the meter imports): what the DSO's charges apply to (`charge_on = meter`).
+- `received_local` (agent x t): kW received from local-energy markets (where no grid energy may
+  be sold, `lower/local.py`): energy that is local by construction.
+- `premium_bought` (agent x t): kW of premium products received (all markets).
 - `block_net` (block x t): the block's net import at its connection (kW, + = import).
 - `own_gen` (participant x t, by kind): generation used, for product origins and resale rules.
 """
@@ -44,8 +50,13 @@ class Context:
     balance: Expr
     received: Expr
     block_net: Expr
+    sold: Expr
+    meter: Expr
+    received_local: Expr
+    premium_bought: Expr
     own_gen: dict[str, Expr] = field(default_factory=dict)  # kind -> participant x t
     pending: list[Pending] = field(default_factory=list)
+    _load: FloatArray | None = field(default=None, repr=False)
 
     @classmethod
     def start(cls, design: Design) -> Context:
@@ -69,6 +80,10 @@ class Context:
             balance=Expr(len(agents), t),
             received=Expr(len(agents), t),
             block_net=Expr(len(blocks), t),
+            sold=Expr(len(agents), t),
+            meter=Expr(len(agents), t),
+            received_local=Expr(len(agents), t),
+            premium_bought=Expr(len(agents), t),
         )
 
     @property
@@ -91,10 +106,24 @@ class Context:
         return self.design.shared_batteries[name].block
 
     def load_kw(self) -> FloatArray:
-        """Declared demand of every agent, shape (agents, t); zero for shared batteries."""
+        """Declared demand of every agent, shape (agents, t); zero for shared batteries.
+
+        Built once and cached: passes index it per trader, and rebuilding it per participant made
+        lowering quadratic in the number of participants."""
+        if self._load is None:
+            out = np.zeros((len(self.agents), self.n_steps))
+            for i, p in enumerate(self.participants):
+                out[i] = self.design.participants[p].demand_kw(self.n_steps)
+            self._load = out
+        return self._load
+
+    def available_gen_kw(self, kinds: tuple[str, ...] = ("pv", "wind")) -> FloatArray:
+        """Available generation (before curtailment) of the given kinds, agents x t."""
         out = np.zeros((len(self.agents), self.n_steps))
         for i, p in enumerate(self.participants):
-            out[i] = self.design.participants[p].demand_kw(self.n_steps)
+            for g in self.design.participants[p].generation:
+                if g.kind in kinds:
+                    out[i] += np.maximum(g.profile_kw, 0.0)
         return out
 
     def gen_expr(self, kinds: tuple[str, ...]) -> Expr:

@@ -16,13 +16,13 @@ products):
   without links, one node (the blocks trade limited only by their connections). Either way
   each block's net import gains Σ_{a∈block} (buy − (1 − loss)·sell).
 Traders are the members, then the market's shared batteries (no grid access of their own).
-The buyer pays the fee per kWh received (cost Δt·fee·buy). A product with an `origin` bounds
-each seller's sales of it by its output of that origin (`origin[k]` rows); its `premium` is a
-negative cost on participants' purchases, which are bounded by their load (a premium is a
-consumer's valuation, so it is earned only on energy a participant consumes).
-A market holding a battery with `charge_from = local` (a shared one, or a member's own)
-forbids resale of grid energy in it: each member sells at most its generation used plus its
-own discharge (`no_resale`), so what such a battery buys locally is local energy.
+The buyer pays the fee per kWh received (cost Δt·fee·buy); shared batteries buy fee-free, so a
+stored kWh pays the fee once, when it is sold on. Every trade also enters the agents'
+meters (`ctx.meter`: + received, − sent), their total sales (`ctx.sold`), their purchases from
+local-energy markets (`ctx.received_local`) and their purchases of premium products
+(`ctx.premium_bought`); `lower/local.py` turns those into the rules on local energy (what may
+be stored by a local-only battery, resold, sold as a product with an origin, earn a premium).
+A premium is a negative cost on participants' purchases of the product.
 Raises nothing.
 """
 
@@ -32,10 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.design import Market
-from pebdsl.ir import INF, Expr, VarBlock
-from pebdsl.lower.context import Context, Pending
-from pebdsl.lower.storage import add_rows_of
+from pebdsl.design import Design, Market
+from pebdsl.ir import INF, Expr, FloatArray, VarBlock
+from pebdsl.lower.context import Context
 
 TOP = "(community)"  # the node of participants outside every block
 
@@ -46,8 +45,10 @@ def lower_markets(ctx: Context) -> None:
     sales: dict[str, Expr] = {}  # product -> agent x t: kW sent into markets
     market_sales: dict[str, Expr] = {}  # market -> agent x t (for the no-resale rule)
     link_uses: dict[int, list[tuple[VarBlock, list[int]]]] = {}
+    local = local_markets(d)
+    ctx.ir.info["local_markets"] = local
     for m in d.markets.values():
-        info = _lower_market(ctx, m, sales, market_sales, link_uses)
+        info = _lower_market(ctx, m, sales, market_sales, link_uses, m.name in local)
         ctx.ir.info["markets"][m.name] = info
     # A link used by several markets (or products) carries their flows together.
     for li, uses in link_uses.items():
@@ -67,8 +68,7 @@ def lower_markets(ctx: Context) -> None:
             spans=(link.span,),
             entity_spans=(link.span, link.span),
         )
-    _origin_rows(ctx, sales)
-    _no_resale_rows(ctx, market_sales)
+    ctx.ir.info["product_sales"] = sales
 
 
 def _lower_market(
@@ -77,6 +77,7 @@ def _lower_market(
     sales: dict[str, Expr],
     market_sales: dict[str, Expr],
     link_uses: dict[int, list[tuple[VarBlock, list[int]]]],
+    is_local: bool,
 ) -> dict[str, Any]:
     d = ctx.design
     t = ctx.n_steps
@@ -102,16 +103,10 @@ def _lower_market(
     ]
     compact = m.type == "pool" or m.uniform
     loss = m.loss
-    loads = np.vstack([ctx.load_kw()[a] for a in agent])
-    flex_share = np.array(
-        [
-            d.participants[a].flexible.share  # type: ignore[union-attr]
-            if a in d.participants and d.participants[a].flexible
-            else 0.0
-            for a in traders
-        ]
-    )
-    cap_buy = loads * (1.0 + flex_share[:, None])
+    # A premium is a consumer's valuation: what a participant may buy of premium products is
+    # capped (jointly over markets, `lower/local.py`) by the consumption that its own generation
+    # cannot serve; the same constant bounds each single purchase variable.
+    cap_buy = premium_cap_kw(ctx)[agent]
     ms = market_sales.setdefault(m.name, Expr(len(ctx.agents), t))
     info: dict[str, Any] = {
         "type": m.type,
@@ -123,8 +118,10 @@ def _lower_market(
         "between_blocks": multi,
         "loss": loss,
         "fee_per_kwh": m.fee_per_kwh,
+        "fee_payer": tuple(bool(x) for x in is_part),  # shared batteries buy fee-free
         "settlement": m.settlement,
         "operator": m.operator,
+        "local_only": is_local,
         "products": {},
     }
     src = (f"market {m.name}",)
@@ -138,20 +135,28 @@ def _lower_market(
         meta: dict[str, Any] = dict(span=m.span, spans=(m.span,), index=("a", "t"))
         if compact:
             prem = np.where(is_part, premium, 0.0)[:, None]
+            # A shared battery buys fee-free: its stored kWh pays the fee once, when sold.
+            fee_a = np.where(is_part, m.fee_per_kwh, 0.0)[:, None]
             up = np.where((is_part & (premium > 0))[:, None], cap_buy, INF)
             sell = ctx.ir.add_var(f"{tag}.sell", traders, doc=f"kW sent into {tag}", **meta)
             buy = ctx.ir.add_var(
                 f"{tag}.buy",
                 traders,
                 upper=up,
-                cost=(m.fee_per_kwh - prem) * dt,
+                cost=(fee_a - prem) * dt,
                 doc=f"kW received from {tag}",
                 cost_doc=f"Δt·fee·buy[{tag},a,t]" + (" − Δt·premium·buy" if premium else ""),
                 **meta,
             )
-            ctx.balance.add(buy, 1.0, row_entities=agent)
-            ctx.balance.add(sell, -1.0, row_entities=agent)
-            ctx.received.add(buy, 1.0, row_entities=agent)
+            for e, sign in ((ctx.balance, 1.0), (ctx.meter, 1.0), (ctx.received, 1.0)):
+                e.add(buy, sign, row_entities=agent)
+            for e, sign in ((ctx.balance, -1.0), (ctx.meter, -1.0), (ctx.sold, 1.0)):
+                e.add(sell, sign, row_entities=agent)
+            if is_local:
+                ctx.received_local.add(buy, 1.0, row_entities=agent)
+            if premium > 0 and is_part.any():
+                ip = np.flatnonzero(is_part)
+                ctx.premium_bought.add(buy, 1.0, var_entities=ip, row_entities=agent[ip])
             sales_k.add(sell, 1.0, row_entities=agent)
             ms.add(sell, 1.0, row_entities=agent)
             node_expr.add(sell, 1.0 - loss, row_entities=tnode)
@@ -166,7 +171,12 @@ def _lower_market(
             ps = np.array([s for s, _ in pairs], dtype=np.int64)
             pr = np.array([r for _, r in pairs], dtype=np.int64)
             fee = np.array(
-                [m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh) for s, r in pairs]
+                [
+                    m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh)
+                    if is_part[r]
+                    else 0.0  # a shared battery buys fee-free (one fee per stored kWh)
+                    for s, r in pairs
+                ]
             )
             prem = np.where(is_part[pr], premium, 0.0)
             # The fee and the premium are per kWh received: (1 − loss) per kW sent.
@@ -178,9 +188,15 @@ def _lower_market(
                 cost_doc=f"Δt·(1 − loss)·fee[s,r]·trade[{tag},s->r,t]",
                 **meta,
             )
-            ctx.balance.add(q, -1.0, row_entities=agent[ps])
-            ctx.balance.add(q, 1.0 - loss, row_entities=agent[pr])
-            ctx.received.add(q, 1.0 - loss, row_entities=agent[pr])
+            for e, sign in ((ctx.balance, -1.0), (ctx.meter, -1.0), (ctx.sold, 1.0)):
+                e.add(q, sign, row_entities=agent[ps])
+            for e in (ctx.balance, ctx.meter, ctx.received):
+                e.add(q, 1.0 - loss, row_entities=agent[pr])
+            if is_local:
+                ctx.received_local.add(q, 1.0 - loss, row_entities=agent[pr])
+            if premium > 0:
+                sel = np.flatnonzero(is_part[pr])
+                ctx.premium_bought.add(q, 1.0 - loss, var_entities=sel, row_entities=agent[pr[sel]])
             sales_k.add(q, 1.0, row_entities=agent[ps])
             ms.add(q, 1.0, row_entities=agent[ps])
             if nodal:
@@ -193,23 +209,6 @@ def _lower_market(
                     ctx.block_net.add(
                         q, sign * (1.0 - loss), var_entities=sel, row_entities=blk_i[side[sel]]
                     )
-            if premium > 0:
-                buyers = np.flatnonzero(is_part)
-                e = Expr(len(buyers), t)
-                pos = np.full(n, -1)
-                pos[buyers] = np.arange(len(buyers))
-                sel = np.flatnonzero(is_part[pr])
-                e.add(q, 1.0 - loss, var_entities=sel, row_entities=pos[pr[sel]])
-                ctx.ir.add_con(
-                    f"{tag}.premium_cap",
-                    tuple(traders[b] for b in buyers),
-                    e,
-                    upper=cap_buy[buyers],
-                    template=f"Σ_s (1 − loss)·trade[{tag},s->r,t] ≤ load[r,t]",
-                    sources=src,
-                    spans=(m.span,),
-                    doc="a premium is earned only on energy consumed",
-                )
             pinfo.update(trade=q.name)
         if links:
             ents = []
@@ -261,55 +260,11 @@ def _lower_market(
     return info
 
 
-def _origin_rows(ctx: Context, sales: dict[str, Expr]) -> None:
-    d = ctx.design
-    for k, e in sales.items():
-        prod = d.products.get(k)
-        if prod is None or prod.origin is None or not e.rows:
-            continue
-        sellers = sorted({int(r) for rows in e.rows for r in np.unique(rows // e.n_steps)})
-        ex = Expr(len(sellers), ctx.n_steps)
-        add_rows_of(ex, e, sellers, 1.0)
-        gen = ctx.gen_expr(tuple(x for x in prod.origin if x in ("pv", "wind")))
-        ps = [s for s in sellers if s < len(ctx.participants)]
-        pos = [sellers.index(s) for s in ps]
-        tmp = Expr(len(ps), ctx.n_steps)
-        add_rows_of(tmp, gen, ps, -1.0)
-        _shift_rows(ex, tmp, pos)
-        if "battery" in prod.origin and "discharge" in ctx.ir.vars:
-            dis = ctx.ir.vars["discharge"]
-            bats = ctx.ir.info["batteries"]
-            for j, (bname, bi) in enumerate(bats.items()):
-                owner = bi["owner"] or bname
-                a = ctx.agent(owner)
-                if a in sellers:
-                    ex.add(dis, -1.0, var_entities=[j], row_entities=[sellers.index(a)])
-        names = tuple(ctx.agents[s] for s in sellers)
-        ctx.ir.add_con(
-            f"origin.{k}",
-            names,
-            ex,
-            upper=0.0,
-            template=f"Σ_m sell[m,{k},a,t] ≤ Σ_(g∈origin) gen[a,g,t]  (origin = "
-            + ", ".join(prod.origin)
-            + ")",
-            sources=(f"product {k}",),
-            spans=(prod.span,),
-            doc=f"only energy of origin {', '.join(prod.origin)} may be sold as {k}",
-        )
-
-
-def _shift_rows(target: Expr, src: Expr, pos: list[int]) -> None:
-    """Add src row k to target row pos[k]."""
-    remap = np.asarray(pos, dtype=np.int64)
-    for rows, cols, vals in zip(src.rows, src.cols, src.vals, strict=True):
-        target.rows.append(remap[rows // src.n_steps] * target.n_steps + rows % src.n_steps)
-        target.cols.append(cols)
-        target.vals.append(vals)
-
-
-def _no_resale_rows(ctx: Context, market_sales: dict[str, Expr]) -> None:
-    d = ctx.design
+def local_markets(d: Design) -> frozenset[str]:
+    """Markets that trade local energy only: those where a battery with `charge_from = local`
+    trades (a shared one, or a member's own). Nobody may sell grid energy into them, so what a
+    local-only battery buys there is local energy (`lower/local.py`)."""
+    out = set()
     for m in d.markets.values():
         shared_local = any(d.shared_batteries[b].charge_from == "local" for b in m.batteries)
         private_local = any(
@@ -317,34 +272,24 @@ def _no_resale_rows(ctx: Context, market_sales: dict[str, Expr]) -> None:
             for p in m.members
             if p in d.participants
         )
-        if not (shared_local or private_local):
-            continue
-        members = [p for p in m.members if p in d.participants]
-        if not members:
-            continue
-        idx = [ctx.agent(p) for p in members]
-        ex = Expr(len(members), ctx.n_steps)
-        add_rows_of(ex, market_sales[m.name], idx, 1.0)
-        gen = ctx.gen_expr(("pv", "wind"))
-        add_rows_of(ex, gen, [ctx.participants.index(p) for p in members], -1.0)
-        if "discharge" in ctx.ir.vars:
-            dis = ctx.ir.vars["discharge"]
-            for j, p in enumerate(members):
-                own = d.participants[p].battery
-                if own is not None:
-                    ex.add(dis, -1.0, var_entities=[dis.entity_index(own.name)], row_entities=[j])
-        ctx.pending.append(
-            Pending(
-                f"{m.name}.no_resale",
-                tuple(members),
-                ex,
-                upper=0.0,
-                meta=dict(
-                    template=f"Σ sell[{m.name},p,t] ≤ Σ gen[p,·,t] + discharge[p,t]",
-                    doc="a battery charged from local energy only trades here: no resale "
-                    "of grid imports into the market",
-                    sources=(f"market {m.name}",),
-                    spans=(m.span,),
-                ),
-            )
-        )
+        if shared_local or private_local:
+            out.add(m.name)
+    return frozenset(out)
+
+
+def premium_cap_kw(ctx: Context) -> FloatArray:
+    """The consumption of each agent that its own generation cannot serve, agents x t:
+    max(0, load x (1 − flexible share) − available generation). Purchases that earn a premium
+    are bounded by it: a premium is earned only on energy consumed, never on energy resold or
+    swapped (two self-sufficient owners trading their output earn nothing). The load that can
+    be shifted away and purchases stored in a battery are not counted (a conservative bound:
+    it never overstates the consumption served). Zero for shared batteries."""
+    d = ctx.design
+    share = np.array(
+        [
+            fl.share if a in d.participants and (fl := d.participants[a].flexible) else 0.0
+            for a in ctx.agents
+        ]
+    )
+    base = ctx.load_kw() * (1.0 - share[:, None])
+    return np.maximum(base - ctx.available_gen_kw(), 0.0)

@@ -1,7 +1,7 @@
 """Pass 8 — close the pending rows and describe the objective.
 
 Input: the context after every other pass. Output: the pending constraint blocks (the energy
-balance, `charge_local`, `no_resale`) added to the IR, and `ir.objective_doc` (each cost term
+balance) added to the IR, and `ir.objective_doc` (each cost term
 with the declaration it comes from). The objective itself is the sum of the column costs set
 by the passes: min Σ_t Δt·[Σ_p (buy_t + energy_charge_t)·gi − sell_t·ge + fees·received
 + flexible-load cost + battery throughput cost + link fees + flexibility excess·price
@@ -13,15 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from pebdsl.lower.context import Context
-from pebdsl.lower.storage import add_rows_of
 
 
 def lower_objective(ctx: Context) -> None:
-    owners = ctx.ir.info.get("charge_local_owners", [])
     for p in ctx.pending:
-        if p.name == "charge_local" and owners:
-            # Local purchases count as local energy for Lüth's rule.
-            add_rows_of(p.expr, ctx.received, [ctx.agent(o) for o in owners], -1.0)
         ctx.ir.add_con(p.name, p.entities, p.expr, lower=p.lower, upper=p.upper, **p.meta)
     docs = []
     for v in ctx.ir.vars.values():

@@ -6,10 +6,8 @@ constraint block `soc_balance`
     soc[b,t] = soc[b,t−1] + (η·charge[b,t] − discharge[b,t]/η)·Δt,  soc[b,−1] = initial,
 terms in the owner's balance (a private battery) or in the shared battery's own balance
 (it trades through its markets: no grid access of its own), the throughput cost
-(Δt·cost·(charge + discharge): every kWh through the terminals) and, for
-`charge_from = local`, the pending block `charge_local` (Lüth's rule):
-    charge[b,t] <= Σ gen[owner,·,t] + received[owner,t]
-which the markets pass extends with local purchases. Raises nothing.
+(Δt·cost·(charge + discharge): every kWh through the terminals). `charge_from = local` is
+enforced with the labelled local energy of `lower/local.py`. Raises nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pebdsl.ir import Expr
-from pebdsl.lower.context import Context, Pending
+from pebdsl.lower.context import Context
 
 
 def lower_storage(ctx: Context) -> None:
@@ -79,36 +77,13 @@ def lower_storage(ctx: Context) -> None:
     ctx.balance.add(c, -1.0, row_entities=owner_agent)
     ctx.balance.add(dis, 1.0, row_entities=owner_agent)
     ctx.ir.info["batteries"] = {
-        n: {"owner": b.owner, "block": b.block if b.owner is None else None}
+        n: {
+            "owner": b.owner,
+            "block": b.block if b.owner is None else None,
+            "charge_from": b.charge_from,
+        }
         for n, b in bats.items()
     }
-    # Lüth's rule: a battery that may charge only from local energy charges at most what its
-    # owner generates and receives from local markets in the step (never from grid imports).
-    local = [i for i, b in enumerate(bs) if b.charge_from == "local" and b.owner is not None]
-    if local:
-        lnames = tuple(names[i] for i in local)
-        ex = Expr(len(local), t)
-        ex.add(c, 1.0, var_entities=local, row_entities=np.arange(len(local)))
-        owners = [ctx.participants.index(bs[i].owner or "") for i in local]
-        g = ctx.gen_expr(("pv", "wind"))
-        add_rows_of(ex, g, owners, -1.0)
-        ctx.pending.append(
-            Pending(
-                "charge_local",
-                lnames,
-                ex,
-                upper=0.0,
-                meta=dict(
-                    template="charge[b,t] ≤ Σ gen[owner(b),·,t] + Σ_m buy[m,owner(b),t]",
-                    doc="charge_from = local: no charging from grid imports (Lüth et al.)",
-                    sources=tuple(f"battery {n} (charge_from = local)" for n in lnames),
-                    spans=tuple(bs[i].span for i in local),
-                    entity_spans=tuple(bs[i].span for i in local),
-                    index=("b", "t"),
-                ),
-            )
-        )
-        ctx.ir.info["charge_local_owners"] = [bs[i].owner for i in local]
 
 
 def add_rows_of(target: Expr, src: Expr, src_rows: list[int], scale: float) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from pebdsl.ir import INF, Expr
 from pebdsl.lower.context import Context
+from pebdsl.lower.meters import metered
 from pebdsl.lower.storage import add_rows_of
 
 
@@ -43,7 +44,7 @@ def lower_tariffs(ctx: Context) -> None:
     d = ctx.design
     dso = d.dso
     gi = ctx.ir.vars["gi"]
-    if dso.energy_charge_per_kwh is not None:
+    if dso.energy_charge_per_kwh is not None and dso.charge_on == "purchase":
         gi.cost = gi.cost + np.tile(dso.energy_charge_per_kwh * ctx.dt_h, len(gi.entities))
         gi.cost_doc = "Δt·(buy[t] + energy_charge[t])·gi[p,t]"
     if dso.capacity_charge_per_kw_month:
@@ -59,10 +60,12 @@ def _capacity(ctx: Context) -> None:
     mid, labels, frac = months(ctx)
     nm = len(labels)
     by_block = dso.capacity_charge_basis == "block"
-    parts = [
-        i for i, p in enumerate(ctx.participants) if not (by_block and d.participants[p].block)
-    ]
-    ents = [ctx.participants[i] for i in parts] + (list(ctx.blocks) if by_block else [])
+    on_meter = dso.charge_on == "meter"
+    # Metered entities: participants (and, on the meter basis, shared batteries that trade),
+    # except those inside a block when the block connection is what is charged.
+    cand = metered(ctx) if on_meter else list(range(len(ctx.participants)))
+    parts = [a for a in cand if not (by_block and ctx.agent_block(ctx.agents[a]))]
+    ents = [ctx.agents[a] for a in parts] + (list(ctx.blocks) if by_block else [])
     charge = dso.capacity_charge_per_kw_month
     peak = ctx.ir.add_var(
         "peak",
@@ -80,7 +83,10 @@ def _capacity(ctx: Context) -> None:
     )
     t = ctx.n_steps
     e = Expr(len(ents), t)
-    e.add(gi, 1.0, var_entities=parts, row_entities=np.arange(len(parts)))
+    if on_meter:
+        add_rows_of(e, ctx.meter, parts, 1.0)
+    else:
+        e.add(gi, 1.0, var_entities=parts, row_entities=np.arange(len(parts)))
     if by_block and ctx.blocks:
         add_rows_of_offset(e, ctx.block_net, len(parts))
     e.add(peak, -1.0, var_steps=mid, row_steps=np.arange(t))
@@ -89,7 +95,9 @@ def _capacity(ctx: Context) -> None:
         tuple(ents),
         e,
         upper=0.0,
-        template="import[e,t] ≤ peak[e,m(t)]",
+        template=("meter[e,t]" if on_meter else "gi[e,t]")
+        + " ≤ peak[e,m(t)]"
+        + ("  (blocks: net import at the connection)" if by_block else ""),
         sources=("dso capacity_charge",),
         spans=(dso.span,),
         doc="the monthly peak import that the capacity charge bills",

@@ -7,7 +7,12 @@ Output: one self-contained HTML document as a string: inline CSS, charts as inli
 (`pebdsl.report.charts`), one tiny inline script (opens collapsed sections before printing) that
 a Content-Security-Policy pins by hash; no network access of any kind (no CDN, fonts or images).
 Every text that comes from a design (title, description, names, source) is escaped by Jinja2's
-autoescaping, so a title such as `<script>…` shows as text.
+autoescaping, so a title such as `<script>…` shows as text, and every bidirectional control
+character in the page is replaced by a visible `<U+202E>` mark (`safetext.neutralise_bidi`), so
+no name or title can reorder the text around it.
+Reproducible: with `SOURCE_DATE_EPOCH` set (a whole number of seconds since 1970, as
+reproducible-builds.org defines it) the "rendered at" time is that moment and the stage
+timings are left out, so the same inputs give byte-identical pages (docs/report.md).
 Raises nothing for a well-formed `Results`: the formulation (`pebdsl.explain`) is imported lazily
 and, if it fails, the report shows the error text instead.
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
@@ -36,6 +42,7 @@ from markupsafe import Markup
 
 from pebdsl.report import charts as ch
 from pebdsl.report.charts import OKABE_ITO, BarSeries, Layer, TimeAxis, fmt_num
+from pebdsl.safetext import neutralise_bidi
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -123,7 +130,9 @@ def _num(value: Any) -> float | None:
 
 # KPI keys → (label, unit kind). Unit kinds: kwh, kw, share, money, price, count, text.
 KPI_LABELS: dict[str, tuple[str, str]] = {
-    "total_cost": ("total cost", "money"),
+    "total_cost": ("total cost (real money)", "money"),
+    "shadow_cost": ("shadow cost (not paid)", "money"),
+    "objective": ("objective (total cost + shadow cost)", "money"),
     "total_bills": ("sum of participant bills", "money"),
     "bill": ("bill", "money"),
     "demand_kwh": ("demand", "kwh"),
@@ -758,24 +767,35 @@ def _headline(results: Results, reference: Results | None, values: Mapping[str, 
     cur = d.currency
     cards = [
         Card(
-            "total cost",
-            _money(results.objective, cur),
-            f"over {_plural(d.time.duration_h / 24, 'day')}, all participants together",
+            "total cost (real money)",
+            _money(results.total_cost, cur),
+            f"over {_plural(d.time.duration_h / 24, 'day')}: grid, DSO charges, fees and "
+            "battery and shifting costs, all participants together",
         )
     ]
+    if abs(results.shadow_cost) > 1e-9:
+        cards.append(
+            Card(
+                "shadow cost (not paid)",
+                _money(results.shadow_cost, cur),
+                "priced flexibility excess minus product premiums: in the optimisation's "
+                f"objective ({_money(results.objective, cur)}), billed to nobody",
+            )
+        )
     saving = saving_pct = None
     if reference is not None:
-        saving = reference.objective - results.objective
+        ref_cost = reference.total_cost
+        saving = ref_cost - results.total_cost
         # A share of a negative or zero reference cost (a net-exporting community) means nothing.
-        saving_pct = saving / reference.objective if reference.objective > 1e-9 else None
+        saving_pct = saving / ref_cost if ref_cost > 1e-9 else None
         cards.append(
             Card(
                 "saving against the reference",
                 _money(saving, cur),
-                f"{_pct(saving_pct)} of {_money(reference.objective, cur)} "
-                f"({_variant_name(reference)})"
+                f"{_pct(saving_pct)} of {_money(ref_cost, cur)} "
+                f"({_variant_name(reference)}), in real money"
                 if saving_pct is not None
-                else f"reference: {_money(reference.objective, cur)}",
+                else f"reference: {_money(ref_cost, cur)}",
                 "good" if saving > 1e-9 else "bad" if saving < -1e-9 else "",
             )
         )
@@ -950,6 +970,7 @@ def _horizon_text(design: Design, index: pd.DatetimeIndex) -> str:
 
 def render_report(results: Results, *, reference: Results | None = None, command: str = "") -> str:
     """The HTML report of one solve (optionally against a reference solve)."""
+    ch.reset_chart_ids()
     d = results.design
     index = _index(results)
     axis = TimeAxis(index, d.dt_h)
@@ -994,6 +1015,7 @@ def render_report(results: Results, *, reference: Results | None = None, command
         },
         "reference_name": _variant_name(reference) if reference is not None else None,
         "headline": _headline(results, reference, values),
+        "notes": list(results.notes),
         "blocks": blocks,
         "peak_chart": _peak_chart(results, reference),
         "price_chart": _price_chart(results, axis),
@@ -1011,7 +1033,24 @@ def render_report(results: Results, *, reference: Results | None = None, command
         "sources": _sources(d),
         "provenance": _provenance(results, command),
     }
-    return _environment().get_template("report.html.j2").render(**ctx)
+    return neutralise_bidi(_environment().get_template("report.html.j2").render(**ctx))
+
+
+def _source_date_epoch() -> datetime | None:
+    """The moment SOURCE_DATE_EPOCH names, or None when it is unset or not a whole number
+    (a malformed value is ignored rather than failing a finished solve's report)."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value.isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _rendered_at() -> str:
+    moment = _source_date_epoch() or datetime.now(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _provenance(results: Results, command: str) -> list[tuple[str, str]]:
@@ -1022,7 +1061,7 @@ def _provenance(results: Results, command: str) -> list[tuple[str, str]]:
         ("design hash (sha256)", d.digest()),
         ("data hash (sha256)", d.data_digest or "no data files"),
         ("command", command or "–"),
-        ("rendered at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("rendered at", _rendered_at()),
         ("solver status", results.status),
     ]
     rows += [(f"version: {k}", v) for k, v in _versions(results)]
@@ -1033,7 +1072,10 @@ def _provenance(results: Results, command: str) -> list[tuple[str, str]]:
                 ", ".join(f"{fmt_num(float(v), 0)} {k}" for k, v in results.model_stats.items()),
             )
         )
-    if results.timings:
+    if _source_date_epoch() is not None:
+        # Timings differ from run to run; a reproducible page leaves them to results.json.
+        rows.append(("timings", "left out (SOURCE_DATE_EPOCH is set); see results.json"))
+    elif results.timings:
         rows.append(("timings", ", ".join(f"{k} {v:.3f} s" for k, v in results.timings.items())))
     rows.append(
         ("platform", f"{platform.system()} {platform.machine()}, {sys.implementation.name}")
@@ -1064,6 +1106,7 @@ def _case_href(case: Any) -> str:
 
 def render_compare(comparison: Any, *, command: str = "") -> str:
     """The comparison page: one row and one colour per case (a variant of a file)."""
+    ch.reset_chart_ids()
     cases = list(comparison.cases)
     ok = [c for c in cases if c.results is not None and c.error is None]
     labels = [str(c.label) for c in ok]
@@ -1082,7 +1125,7 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             (sv - (t or 0.0) - (st or 0.0)) if sv is not None else None
             for sv, t, st in zip(saving, trade, storage, strict=True)
         ]
-        cost_series = [BarSeries(f"total cost ({currency})", costs, "#BFBFBF")]
+        cost_series = [BarSeries(f"total cost, real money ({currency})", costs, "#BFBFBF")]
         if any(x for x in trade):
             cost_series.append(BarSeries("saving from trade", trade, C_LOCAL))
         if any(x for x in storage):
@@ -1210,6 +1253,7 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
                 "failed": c.error is not None or c.results is None,
                 "cells": [
                     _money(_s(s, "total_cost")),
+                    _money(_s(s, "shadow_cost")),
                     _money(_s(s, "saving")),
                     fmt_num(_s(s, "saving_pct"), 1),  # already in per cent
                     _money(_s(s, "saving_trade")),
@@ -1231,7 +1275,8 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             }
         )
     columns = [
-        ("total cost", currency),
+        ("total cost (real money)", currency),
+        ("shadow cost (not paid)", currency),
         ("saving", currency),
         ("saving", "%"),
         ("from trade", currency),
@@ -1275,7 +1320,8 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
                 f"{c.label}: energy balance of all participants",
             )
             sec["facts"] = [
-                ("total cost", _money(r.objective, r.design.currency)),
+                ("total cost (real money)", _money(r.total_cost, r.design.currency)),
+                ("shadow cost", _money(r.shadow_cost, r.design.currency)),
                 ("status", r.status),
                 ("horizon", _horizon_text(r.design, axis.index)),
                 ("design hash", r.design.digest()[:16] + "…"),
@@ -1301,9 +1347,9 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             sections=sections,
             provenance=[
                 ("command", command or "–"),
-                ("rendered at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+                ("rendered at", _rendered_at()),
                 *[(f"version: {k}", v) for k, v in _versions()],
             ],
         )
     )
-    return html
+    return neutralise_bidi(html)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,12 +55,25 @@ CYCLE = (
 )
 MAX_POINTS = 800  # buckets shown along a time axis before a series is reduced for display
 
-_ids = itertools.count(1)
+# Chart ids count from 1 on each page (`reset_chart_ids` at the start of a page), so a page's
+# bytes do not depend on what else the process rendered before (reproducible reports; compare
+# renders one report per case). A context variable keeps threads rendering at once apart.
+_ids: ContextVar[Iterator[int]] = ContextVar("pebdsl_chart_ids")
+
+
+def reset_chart_ids() -> None:
+    """Start a new page: the next chart id is `c1` again."""
+    _ids.set(itertools.count(1))
 
 
 def new_chart_id(prefix: str = "c") -> str:
-    """A page-unique id prefix (process-wide counter; ids only need to differ within a page)."""
-    return f"{prefix}{next(_ids)}"
+    """A page-unique id prefix (ids only need to differ within a page)."""
+    try:
+        ids = _ids.get()
+    except LookupError:
+        ids = itertools.count(1)
+        _ids.set(ids)
+    return f"{prefix}{next(ids)}"
 
 
 def color(i: int) -> str:
@@ -136,31 +150,45 @@ class TimeAxis:
         return float(len(self.index) * self.dt_h)
 
     def ticks(self) -> list[tuple[float, str]]:
-        """Local-clock ticks (midnights, month starts) as (hours since start, label)."""
+        """Local-clock ticks (midnights, month starts) as (hours since start, label).
+
+        Ticks are laid out on the naive local clock and only then placed in the timezone: a
+        tick in the repeated autumn hour takes its first occurrence (the start's own, for the
+        first tick), one in the spring gap moves forward to the first existing time, so a
+        horizon starting in either hour (the docs allow the autumn one) draws its axis."""
         if len(self.index) == 0:
             return []
         start = self.index[0]
         end = start + pd.Timedelta(hours=self.span_h)
         days = self.span_h / 24.0
+        local = start.tz_localize(None) if start.tz is not None else start
         if days <= 1.5:
             freq, fmt = "3h", "%H:%M"
-            first = start.floor("h")
+            first = local.floor("h")
         elif days <= 16:
             freq, fmt = "D", "%a %d %b"
-            first = start.normalize()
+            first = local.normalize()
             if days > 9:
                 freq, fmt = "2D", "%d %b"
         elif days <= 70:
             freq, fmt = "7D", "%d %b"
-            first = start.normalize()
+            first = local.normalize()
         else:
             freq, fmt = "MS", "%b" if days <= 400 else "%b %Y"
-            first = start.normalize().replace(day=1)
-        rng = pd.date_range(first, end, freq=freq)
-        out = []
+            first = local.normalize().replace(day=1)
+        end_local = end.tz_localize(None) if end.tz is not None else end
+        naive = pd.date_range(first, end_local + pd.Timedelta(days=1), freq=freq)
+        if start.tz is not None:
+            ambiguous = np.ones(len(naive), dtype=bool)  # True: the first (summer) occurrence
+            if len(naive):
+                ambiguous[0] = bool(start.dst())
+            rng = naive.tz_localize(start.tz, ambiguous=ambiguous, nonexistent="shift_forward")
+        else:
+            rng = naive
+        out: list[tuple[float, str]] = []
         for ts in rng:
             h = (ts - start).total_seconds() / 3600.0
-            if -1e-9 <= h <= self.span_h + 1e-9:
+            if -1e-9 <= h <= self.span_h + 1e-9 and (not out or h > out[-1][0]):
                 out.append((h, ts.strftime(fmt)))
         if days > 400 and len(out) > 12:
             out = out[:: math.ceil(len(out) / 12)]
