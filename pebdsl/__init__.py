@@ -55,8 +55,11 @@ def load_all(
     return _load_all(path, variants, for_compare=for_compare)
 
 
-def solve(design: Design, backend: str = "highs", solver: str | None = None) -> Results:
-    """Compile, solve, settle and score one design."""
+def solve(
+    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "dual"
+) -> Results:
+    """Compile, solve, settle and score one design. `prices`: how degenerate local prices are
+    chosen, "dual" (the solver's pick, the default) or "midpoint" of the valid dual interval."""
     from pebdsl.pipeline import solve as _solve
 
-    return _solve(design, backend=backend, solver=solver)
+    return _solve(design, backend=backend, solver=solver, prices=prices)

@@ -109,6 +109,21 @@ class Backend(StrEnum):
     pyomo = "pyomo"
 
 
+class Prices(StrEnum):
+    midpoint = "midpoint"
+    dual = "dual"
+
+
+PricesOpt = Annotated[
+    Prices,
+    typer.Option(
+        help="Degenerate local prices (a market clearing at a kink): the solver's dual, or the "
+        "midpoint of the valid dual interval (slower: several extra LP solves). "
+        "docs/model.md, Extraction and settlement."
+    ),
+]
+
+
 class Emit(StrEnum):
     ir = "ir"
     lp = "lp"
@@ -272,6 +287,7 @@ def solve(
             "savings against it.",
         ),
     ] = True,
+    prices: PricesOpt = Prices.dual,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.output import results_json, write_outputs
@@ -283,7 +299,7 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets)
         _warn(design.warnings)
-        results = _solve(design, backend=backend.value, solver=solver)
+        results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
@@ -299,7 +315,9 @@ def solve(
                         file=sys.stderr,
                     )
                 if ref_design.time == design.time:
-                    reference = _solve(ref_design, backend=backend.value, solver=solver)
+                    reference = _solve(
+                        ref_design, backend=backend.value, solver=solver, prices=prices.value
+                    )
                 else:  # e.g. a year-long variant and a one-week reference: costs do not compare
                     print(
                         f"note: the reference `{design.reference}` has another horizon; "
@@ -398,6 +416,7 @@ def compare(
             "variants written `compare = false`.",
         ),
     ] = None,
+    prices: PricesOpt = Prices.dual,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 
@@ -415,6 +434,7 @@ def compare(
             progress=not as_json,
             command=argv,
             variants=variants or None,
+            prices=prices.value,
         )
     except PebdslError as e:
         _fail(e)

@@ -237,13 +237,15 @@ def has_batteries(design: Design) -> bool:
     return bool(design.batteries())
 
 
-def solve_one(design: Design, backend: str = "highs") -> tuple[Results | None, str | None]:
+def solve_one(
+    design: Design, backend: str = "highs", prices: str = "dual"
+) -> tuple[Results | None, str | None]:
     """Solve one design; a PebdslError becomes its rendered text (so it crosses processes:
     PebdslError itself does not pickle), any other exception its traceback (a bug, kept whole)."""
     from pebdsl.pipeline import solve
 
     try:
-        return solve(design, backend=backend), None
+        return solve(design, backend=backend, prices=prices), None
     except PebdslError as e:
         return None, e.render()
     except Exception:
@@ -255,17 +257,18 @@ def run_jobs(
     backend: str,
     workers: int,
     on_done: Callable[[int], None] | None = None,
+    prices: str = "dual",
 ) -> list[tuple[Results | None, str | None]]:
     """Solve every design, in a process pool when `workers` > 1, in input order."""
     out: list[tuple[Results | None, str | None]] = [(None, None)] * len(designs)
     if workers <= 1 or len(designs) <= 1:
         for i, d in enumerate(designs):
-            out[i] = solve_one(d, backend)
+            out[i] = solve_one(d, backend, prices)
             if on_done:
                 on_done(i)
         return out
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
-        futures = {pool.submit(solve_one, d, backend): i for i, d in enumerate(designs)}
+        futures = {pool.submit(solve_one, d, backend, prices): i for i, d in enumerate(designs)}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
@@ -362,6 +365,7 @@ def compare(
     progress: bool = True,
     command: str = "",
     variants: Sequence[str] | None = None,
+    prices: str = "dual",
 ) -> Comparison:
     """Solve and compare the variants of each file (see the module docstring).
 
@@ -418,7 +422,7 @@ def compare(
     all_jobs = jobs + derived
     t_load = time.perf_counter() - t0
 
-    solved = _solve_with_progress([j.design for j in all_jobs], backend, progress)
+    solved = _solve_with_progress([j.design for j in all_jobs], backend, progress, prices)
     by_key = {j.key: r for j, r in zip(all_jobs, solved, strict=True)}
     t_solve = time.perf_counter() - t0 - t_load
 
@@ -473,11 +477,11 @@ def _reference_case(cases: list[Case], path: str, ref: str | None) -> Case | Non
 
 
 def _solve_with_progress(
-    designs: list[Design], backend: str, progress: bool
+    designs: list[Design], backend: str, progress: bool, prices: str = "dual"
 ) -> list[tuple[Results | None, str | None]]:
     workers = _workers(designs)
     if not progress:
-        return run_jobs(designs, backend, workers)
+        return run_jobs(designs, backend, workers, prices=prices)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -492,7 +496,9 @@ def _solve_with_progress(
         task = bar.add_task(
             f"solving ({workers} worker{'s' if workers > 1 else ''})", total=len(designs)
         )
-        return run_jobs(designs, backend, workers, on_done=lambda _: bar.advance(task))
+        return run_jobs(
+            designs, backend, workers, on_done=lambda _: bar.advance(task), prices=prices
+        )
 
 
 def summarize(

@@ -42,12 +42,34 @@ def build(design: Design) -> ModelIR:
     return lower(design)
 
 
-def solve(design: Design, backend: str = "highs", solver: str | None = None) -> Results:
+# How degenerate local prices are chosen (docs/model.md "Extraction and settlement"):
+# "midpoint" of the valid dual interval, or "dual", the solver's pick.
+PRICE_RULES = ("midpoint", "dual")
+# The midpoint costs several solver runs on models where most market steps are degenerate
+# (docs/model.md "Price intervals"), so it is asked for, not the default.
+DEFAULT_PRICES = "dual"
+
+
+def solve(
+    design: Design,
+    backend: str = "highs",
+    solver: str | None = None,
+    prices: str = DEFAULT_PRICES,
+) -> Results:
+    if prices not in PRICE_RULES:
+        raise PebdslError(
+            error(
+                "E503",
+                f"unknown price rule `{prices}`",
+                hints=(f"one of {', '.join(PRICE_RULES)}",),
+            )
+        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
-    sol = solve_ir(ir, backend=backend, solver=solver, price_rows=price_rows(ir))
+    rows = price_rows(ir) if prices == "midpoint" else None
+    sol = solve_ir(ir, backend=backend, solver=solver, price_rows=rows)
     timings["build"] = sol.timings.get("build", 0.0)
     timings["solve"] = sol.timings.get("solve", 0.0)
     if "price_intervals" in sol.timings:

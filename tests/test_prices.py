@@ -1,6 +1,7 @@
 """Degenerate local prices follow a stated rule: the midpoint of the valid interval.
 
-When a market clears exactly at a kink, every price in an interval [left, right] is a valid
+With `prices="midpoint"` (`--prices midpoint`; the default is the solver's dual, cheaper):
+when a market clears exactly at a kink, every price in an interval [left, right] is a valid
 dual of the market balance (left/right = the derivative of the optimal cost with respect to
 that row's right-hand side from below/above); HiGHS returns one endpoint of its choice. The
 price is the midpoint of that interval (backends/intervals.py, docs/model.md "Extraction and
@@ -66,7 +67,7 @@ def price(res: Results) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["pool", "p2p"])
 def test_exact_clearing_midpoint(kind: str, backend: str) -> None:
     """Pool and compact p2p: prices [0.20, 0.20, 0.10] (module docstring), bills follow."""
-    res = solve(kink(kind), backend=backend)
+    res = solve(kink(kind), backend=backend, prices="midpoint")
     np.testing.assert_allclose(price(res), [0.20, 0.20, 0.10], atol=1e-9)
     np.testing.assert_allclose(res.markets_ts[("m", "volume")].to_numpy()[:2], [2.0, 0.0])
     bills = res.bills
@@ -84,7 +85,7 @@ def test_per_pair_p2p_uses_balance_midpoints() -> None:
     an import (0.30), one less earns an export (0.10): [0.10, 0.30]; bob's likewise (one more
     kW imported, one less leaves alice 1 kW to export). Both 0.20: the pair price is 0.20.
     Step 2: alice exports, both valuations 0.10. Bob pays 2 × 0.20 + 2 × 0.10 = 0.60."""
-    res = solve(kink("pair"))
+    res = solve(kink("pair"), prices="midpoint")
     bills = res.bills
     assert bills is not None
     assert bills.loc["bob", "total"] == pytest.approx(0.60)
@@ -112,7 +113,7 @@ def test_interval_endpoints() -> None:
 def test_no_basis_keeps_the_dual() -> None:
     """PDLP leaves no simplex basis: prices stay the solver's dual and say so. In step 2 the
     dual is unique (0.10); the rule recorded is "dual"."""
-    res = solve(kink("pool"), solver="pdlp")
+    res = solve(kink("pool"), solver="pdlp", prices="midpoint")
     assert res.kpis["markets"]["m"]["price_rule"] == "dual"
     assert price(res)[2] == pytest.approx(0.10, abs=1e-4)
 
@@ -121,5 +122,47 @@ def test_price_rule_in_results_json() -> None:
     """results.json markets[m] carries price_rule."""
     from pebdsl.output import jsonable, results_json
 
-    doc = json.loads(json.dumps(jsonable(results_json(solve(kink("pool"))))))
+    doc = json.loads(json.dumps(jsonable(results_json(solve(kink("pool"), prices="midpoint")))))
     assert doc["markets"]["m"]["price_rule"] == "midpoint"
+
+
+def test_default_is_the_solvers_dual() -> None:
+    """Without `prices`, the price is the solver's dual: in step 0 one endpoint of [0.10, 0.30]
+    (whichever HiGHS picks), never the midpoint 0.20; step 2 is unique, 0.10. The rule
+    recorded is "dual", and money still balances (settlement on any valid dual does)."""
+    res = solve(kink("pool"))
+    p = price(res)
+    assert min(abs(p[0] - 0.10), abs(p[0] - 0.30)) < 1e-9
+    assert p[2] == pytest.approx(0.10)
+    assert res.kpis["markets"]["m"]["price_rule"] == "dual"
+    assert abs(res.money["residual"]) < 1e-6
+
+
+def test_unknown_price_rule_is_e503() -> None:
+    """A price rule other than midpoint|dual is a coded error, not a traceback."""
+    from pebdsl.diagnostics import PebdslError
+
+    with pytest.raises(PebdslError) as e:
+        solve(kink("pool"), prices="middle")
+    assert e.value.diagnostics[0].code == "E503"
+
+
+def test_cli_prices_switch() -> None:
+    """`pebdsl solve FILE --prices midpoint --json` records the rule per market; `--prices dual`
+    (the default) records "dual"."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    sunny = Path(__file__).resolve().parents[1] / "designs" / "sunny_street.peb"
+    runner = CliRunner()
+    for rule in ("midpoint", "dual"):
+        out = runner.invoke(app, ["solve", str(sunny), "--prices", rule, "--json"])
+        assert out.exit_code == 0, out.output
+        doc = json.loads(out.stdout)
+        rules = {m["price_rule"] for m in doc["markets"].values()}
+        assert rules and rules <= (
+            {"midpoint", "midpoint_partial"} if rule == "midpoint" else {"dual"}
+        )
