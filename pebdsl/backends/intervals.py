@@ -102,6 +102,22 @@ def compute(
     if not (cand_up.any() or cand_dn.any()):
         return Intervals(rows, lo, hi, stats, exact)
     cone = _Cone(h, sol, y, np.asarray(col_step), np.asarray(row_step))
+    # Stage 2a: one whole-horizon cone LP per side settles most candidates at once.
+    for side, cand in ((1, cand_up), (-1, cand_dn)):
+        ks = np.flatnonzero(cand)
+        if not ks.size:
+            continue
+        res = cone.window(-1, 0).bulk(rows[ks], side)
+        stats["cone_lps"] += 1.0
+        if res is None:
+            continue
+        done, val = res
+        stats["bulk"] = stats.get("bulk", 0.0) + float(done.sum())
+        if side > 0:
+            hi[ks[done]] = val[done]
+        else:
+            lo[ks[done]] = val[done]
+        cand[ks[done]] = False
     by_step: dict[int, list[tuple[int, int]]] = {}
     for k in np.flatnonzero(cand_up | cand_dn).tolist():
         st = int(row_step[rows[k]])
@@ -181,6 +197,9 @@ class _Cone:
         self.order = np.argsort(col_step, kind="stable")
         self.sorted_steps = col_step[self.order]
         self.whole_window: _Window | None = None
+        # The optimal basis: with y* it is optimal for the whole-horizon cone LP at a zero
+        # right-hand side (same reduced costs), so that LP starts from it (dual simplex).
+        self.basis = h.getBasis()
 
     def window(self, step: int, width: int) -> _Window:
         if step < 0:
@@ -249,6 +268,15 @@ class _Window:
         # Candidates of one step re-solve with warm starts: presolve would start from scratch.
         self.h.setOptionValue("presolve", "off")
         self.h.passModel(lp)
+        if whole and edge.size == 0 and cone.basis.valid:
+            # Columns are all of the LP's, in order; rows the tight ones (dropped slack rows
+            # were basic), so the solve's basis restricted to them is a basis here.
+            b = highspy.HighsBasis()
+            b.col_status = list(cone.basis.col_status)
+            rs = cone.basis.row_status
+            b.row_status = [rs[int(i)] for i in rows]
+            b.valid = True
+            self.h.setBasis(b)
         self.row_lo = lp.row_lower_
         self.row_up = lp.row_upper_
         self.cost = cost
@@ -256,6 +284,45 @@ class _Window:
         # Every edge move (each split column ≥ 0 or ≤ 0) pays this much extra in the second run.
         eps = 1e-4 * (1.0 + float(np.abs(cost).max(initial=0.0)))
         self.edge_cost = cost[self.edge_idx] + eps * np.where(c_up[self.edge_idx], -1.0, 1.0)
+
+    def bulk(self, rows: IntArray, side: int) -> tuple[BoolArray, FloatArray] | None:
+        """Every row's one-sided derivative from one cone LP (whole-horizon windows only).
+
+        The LP moves all `rows` at once (right-hand side side·Σ e_i); its dual y maximises
+        side·Σ y_i over the optimal dual set. That is y_i's own extreme when y stays optimal
+        for any larger weight on y_i, i.e. when ranging lets row i's right-hand side grow
+        (side 1) or fall (side −1) without limit: then for every optimal dual y',
+        W·y'_i + Σ_(j≠i) y'_j ≤ W·y_i + Σ_(j≠i) y_j for all large W, so side·y'_i ≤ side·y_i.
+        Returns (certified, value) per row, or None when the LP has no optimum (some row's
+        interval is unbounded on this side: the per-step stage handles them)."""
+        pos = np.array([self.pos.get(int(r), -1) for r in rows], dtype=np.int64)
+        inside = pos >= 0
+        ks = pos[inside].astype(np.int32)
+        if not ks.size:
+            return None
+        h = self.h
+        v = np.full(ks.size, float(side))
+        h.changeRowsBounds(ks.size, ks, v, v)  # type: ignore[attr-defined]
+        try:
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return None
+            status, rng = h.getRanging()
+            if status != highspy.HighsStatus.kOk:
+                return None
+            yw = np.asarray(h.getSolution().row_dual, dtype=np.float64)[ks]
+            rb = rng.row_bound_up if side > 0 else rng.row_bound_dn
+            bound = np.asarray(rb.value_, dtype=np.float64)[ks]
+            free = np.isinf(bound) | (side * bound >= highspy.kHighsInf)
+        finally:
+            h.changeRowsBounds(  # type: ignore[attr-defined]
+                ks.size, ks, np.asarray(self.row_lo)[ks], np.asarray(self.row_up)[ks]
+            )
+        done = np.zeros(rows.size, dtype=bool)
+        val = np.zeros(rows.size)
+        done[inside] = free
+        val[inside] = yw
+        return done, val
 
     def derivative(self, row: int, side: int) -> float | None:
         """v'(b; side·e_row) as a dual value, inf if no move is feasible, None if unsure."""
