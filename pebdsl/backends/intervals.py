@@ -173,7 +173,7 @@ class _Cone:
             (np.asarray(m.value_), np.asarray(m.index_), np.asarray(m.start_)), shape=(r, n)
         )
         self.a = a
-        self.a_csr = a.tocsr()
+        self._a_csr: sp.csr_matrix | None = None
         self.cost = np.asarray(lp.col_cost_, dtype=np.float64)
         x = np.asarray(sol.col_value, dtype=np.float64)
         cl = np.asarray(lp.col_lower_, dtype=np.float64)
@@ -197,9 +197,16 @@ class _Cone:
         self.order = np.argsort(col_step, kind="stable")
         self.sorted_steps = col_step[self.order]
         self.whole_window: _Window | None = None
+        self.nonempty = np.bincount(a.indices, minlength=r) > 0
         # The optimal basis: with y* it is optimal for the whole-horizon cone LP at a zero
         # right-hand side (same reduced costs), so that LP starts from it (dual simplex).
         self.basis = h.getBasis()
+
+    @property
+    def a_csr(self) -> sp.csr_matrix:
+        if self._a_csr is None:  # only windows narrower than the horizon need rows' columns
+            self._a_csr = self.a.tocsr()
+        return self._a_csr
 
     def window(self, step: int, width: int) -> _Window:
         if step < 0:
@@ -210,10 +217,14 @@ class _Cone:
         if whole and self.whole_window is not None:
             # One whole-horizon window serves every step that needs it (warm starts).
             return self.whole_window
-        a0, a1 = np.searchsorted(self.sorted_steps, [lo_s, hi_s + 1])
-        cols = np.union1d(self.order[a0:a1], self.global_cols)
-        rws = np.unique(self.a[:, cols].indices)
-        rws = rws[self.r_keep[rws]]
+        if whole:  # every column; every tight row that has an entry
+            cols = np.arange(self.a.shape[1])
+            rws = np.flatnonzero(self.r_keep & self.nonempty)
+        else:
+            a0, a1 = np.searchsorted(self.sorted_steps, [lo_s, hi_s + 1])
+            cols = np.union1d(self.order[a0:a1], self.global_cols)
+            rws = np.unique(self.a[:, cols].indices)
+            rws = rws[self.r_keep[rws]]
         win = _Window(self, cols, rws, whole)
         if whole:
             self.whole_window = win
@@ -234,13 +245,17 @@ class _Window:
         self.cone = cone
         self.whole = whole
         self.pos = {int(i): k for k, i in enumerate(rows)}
-        edge = np.setdiff1d(np.unique(cone.a_csr[rows].indices), cols, assume_unique=True)
+        edge = (
+            np.zeros(0, dtype=np.int64)  # the whole horizon has no edge
+            if whole
+            else np.setdiff1d(np.unique(cone.a_csr[rows].indices), cols, assume_unique=True)
+        )
         e_lo, e_up = cone.c_lo[edge], cone.c_up[edge]
         free = edge[~e_lo & ~e_up]  # these get a mirror column (dx = dx⁺ − dx⁻)
         allc = np.concatenate([cols, edge, free])
         sign = np.concatenate([np.ones(cols.size + edge.size), -np.ones(free.size)])
         self.n_in = cols.size
-        a_all = cone.a[:, allc] @ sp.diags(sign)
+        a_all = cone.a if whole else cone.a[:, allc] @ sp.diags(sign)
         a = a_all[rows]
         inside = np.zeros(cone.a.shape[0], dtype=bool)
         inside[rows] = True
