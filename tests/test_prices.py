@@ -94,9 +94,16 @@ def test_per_pair_p2p_uses_balance_midpoints() -> None:
     np.testing.assert_allclose(price(res)[[0, 2]], [0.20, 0.10], atol=1e-9)
 
 
-def test_interval_endpoints() -> None:
+@pytest.mark.parametrize("stage", ["bulk", "windows"])
+def test_interval_endpoints(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The interval itself: [0.10, 0.30] in steps 0 and 1, [0.10, 0.10] in step 2 (×Δt = 1 h),
-    whatever endpoint the solver's dual sits on."""
+    whatever endpoint the solver's dual sits on. Both stages of backends/intervals.py give it:
+    the one cone LP per side for all rows ("bulk"), and, with that stage switched off, the
+    per-step windows that handle the rows it cannot certify ("windows")."""
+    from pebdsl.backends import intervals
+
+    if stage == "windows":
+        monkeypatch.setattr(intervals, "_bulk_in_place", lambda *a: {})
     d = kink("pool")
     from pebdsl.lower import lower
 
@@ -108,6 +115,10 @@ def test_interval_endpoints() -> None:
     np.testing.assert_allclose(sol.price_hi[rows], [0.30, 0.30, 0.10], atol=1e-9)
     assert sol.row_dual[rows][2] == pytest.approx(0.10)
     assert sol.price_rule == "midpoint"
+    # Steps 0 and 1 each have one degenerate side (the other is the dual HiGHS returned);
+    # the bulk stage certifies both, or none when switched off.
+    assert sol.price_stats["candidates"] == 2.0
+    assert sol.price_stats.get("bulk", 0.0) == (0.0 if stage == "windows" else 2.0)
 
 
 def test_no_basis_keeps_the_dual() -> None:

@@ -102,13 +102,15 @@ def compute(
     if not (cand_up.any() or cand_dn.any()):
         return Intervals(rows, lo, hi, stats, exact)
     cone = _Cone(h, sol, y, np.asarray(col_step), np.asarray(row_step))
-    # Stage 2a: one whole-horizon cone LP per side settles most candidates at once.
+    # Stage 2a: one whole-horizon cone LP per side settles most candidates at once, solved in
+    # `h` itself (bounds changed in place, from the optimal basis; restored afterwards).
+    bulk = _bulk_in_place(h, cone, rows, ((1, cand_up), (-1, cand_dn)))
     for side, cand in ((1, cand_up), (-1, cand_dn)):
         ks = np.flatnonzero(cand)
         if not ks.size:
             continue
-        res = cone.window(-1, 0).bulk(rows[ks], side)
         stats["cone_lps"] += 1.0
+        res = bulk.get(side)
         if res is None:
             continue
         done, val = res
@@ -155,6 +157,62 @@ def compute(
     return Intervals(rows, lo, hi, stats, exact)
 
 
+def _bulk_in_place(
+    h: highspy.Highs,
+    cone: _Cone,
+    rows: IntArray,
+    sides: tuple[tuple[int, BoolArray], ...],
+) -> dict[int, tuple[BoolArray, FloatArray]]:
+    """Per side, every candidate row's one-sided derivative from one whole-horizon cone LP.
+
+    The LP moves all candidate rows at once (right-hand side side·Σ e_i); its dual y
+    maximises side·Σ y_i over the optimal dual set. That is y_i's own extreme when y stays
+    optimal for any larger weight on y_i, i.e. when ranging lets row i's right-hand side grow
+    (side 1) or fall (side −1) without limit: then for every optimal dual y',
+    W·y'_i + Σ_(j≠i) y'_j ≤ W·y_i + Σ_(j≠i) y_j for all large W, so side·y'_i ≤ side·y_i.
+    The cone LP is `h`'s own LP with the bounds of directions (0 where the optimum sits at a
+    bound, slack rows free): the costs and y* are unchanged, so the optimal basis stays dual
+    feasible and dual simplex starts from it. Returns side -> (certified, value) per row of
+    `rows` (a side is missing when its LP has no optimum: some interval is unbounded there).
+    """
+    out: dict[int, tuple[BoolArray, FloatArray]] = {}
+    if not any(c.any() for _, c in sides):
+        return out
+    n, r = cone.c_lo.size, cone.r_lo.size
+    inf = highspy.kHighsInf
+    ci, ri = np.arange(n, dtype=np.int32), np.arange(r, dtype=np.int32)
+    row_lo = np.where(cone.r_eq | cone.r_lo, 0.0, -inf)
+    row_up = np.where(cone.r_eq | cone.r_up, 0.0, inf)
+    h.changeColsBounds(  # type: ignore[attr-defined]
+        n, ci, np.where(cone.c_lo, 0.0, -inf), np.where(cone.c_up, 0.0, inf)
+    )
+    h.changeRowsBounds(r, ri, row_lo, row_up)  # type: ignore[attr-defined]
+    try:
+        for side, cand in sides:
+            ks = rows[cand].astype(np.int32)
+            if not ks.size:
+                continue
+            v = np.full(ks.size, float(side))
+            h.changeRowsBounds(ks.size, ks, v, v)  # type: ignore[attr-defined]
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            if ok:
+                status, rng = h.getRanging()
+                ok = status == highspy.HighsStatus.kOk
+            if ok:
+                yw = np.asarray(h.getSolution().row_dual, dtype=np.float64)[ks]
+                rb = rng.row_bound_up if side > 0 else rng.row_bound_dn
+                bound = np.asarray(rb.value_, dtype=np.float64)[ks]
+                out[side] = (np.abs(bound) >= inf, yw)
+            h.changeRowsBounds(  # type: ignore[attr-defined]
+                ks.size, ks, row_lo[ks], row_up[ks]
+            )
+    finally:
+        h.changeColsBounds(n, ci, cone.col_lower, cone.col_upper)  # type: ignore[attr-defined]
+        h.changeRowsBounds(r, ri, cone.row_lower, cone.row_upper)  # type: ignore[attr-defined]
+    return out
+
+
 class _Cone:
     """The tangent cone of the LP at x* and the completion of window duals by y*."""
 
@@ -167,22 +225,21 @@ class _Cone:
         row_step: IntArray,
     ) -> None:
         lp = h.getLp()
-        m = lp.a_matrix_
-        n, r = lp.num_col_, lp.num_row_
-        a = sp.csc_matrix(
-            (np.asarray(m.value_), np.asarray(m.index_), np.asarray(m.start_)), shape=(r, n)
-        )
-        self.a = a
+        self.lp = lp
+        self._a: sp.csc_matrix | None = None
         self._a_csr: sp.csr_matrix | None = None
+        self.h = h
         self.cost = np.asarray(lp.col_cost_, dtype=np.float64)
         x = np.asarray(sol.col_value, dtype=np.float64)
         cl = np.asarray(lp.col_lower_, dtype=np.float64)
         cu = np.asarray(lp.col_upper_, dtype=np.float64)
+        self.col_lower, self.col_upper = cl, cu
         self.c_lo = _at(x, cl, 1.0)
         self.c_up = _at(x, cu, -1.0)
         act = np.asarray(sol.row_value, dtype=np.float64)
         rl = np.asarray(lp.row_lower_, dtype=np.float64)
         ru = np.asarray(lp.row_upper_, dtype=np.float64)
+        self.row_lower, self.row_upper = rl, ru
         self.r_lo = _at(act, rl, 1.0)
         self.r_up = _at(act, ru, -1.0)
         self.r_eq = rl == ru
@@ -197,10 +254,16 @@ class _Cone:
         self.order = np.argsort(col_step, kind="stable")
         self.sorted_steps = col_step[self.order]
         self.whole_window: _Window | None = None
-        self.nonempty = np.bincount(a.indices, minlength=r) > 0
-        # The optimal basis: with y* it is optimal for the whole-horizon cone LP at a zero
-        # right-hand side (same reduced costs), so that LP starts from it (dual simplex).
-        self.basis = h.getBasis()
+
+    @property
+    def a(self) -> sp.csc_matrix:
+        if self._a is None:  # only the per-step windows (after the bulk stage) need it
+            m = self.lp.a_matrix_
+            self._a = sp.csc_matrix(
+                (np.asarray(m.value_), np.asarray(m.index_), np.asarray(m.start_)),
+                shape=(self.lp.num_row_, self.lp.num_col_),
+            )
+        return self._a
 
     @property
     def a_csr(self) -> sp.csr_matrix:
@@ -219,7 +282,8 @@ class _Cone:
             return self.whole_window
         if whole:  # every column; every tight row that has an entry
             cols = np.arange(self.a.shape[1])
-            rws = np.flatnonzero(self.r_keep & self.nonempty)
+            nonempty = np.bincount(self.a.indices, minlength=self.a.shape[0]) > 0
+            rws = np.flatnonzero(self.r_keep & nonempty)
         else:
             a0, a1 = np.searchsorted(self.sorted_steps, [lo_s, hi_s + 1])
             cols = np.union1d(self.order[a0:a1], self.global_cols)
@@ -283,12 +347,14 @@ class _Window:
         # Candidates of one step re-solve with warm starts: presolve would start from scratch.
         self.h.setOptionValue("presolve", "off")
         self.h.passModel(lp)
-        if whole and edge.size == 0 and cone.basis.valid:
-            # Columns are all of the LP's, in order; rows the tight ones (dropped slack rows
-            # were basic), so the solve's basis restricted to them is a basis here.
+        basis = cone.h.getBasis() if whole else None
+        if basis is not None and basis.valid:
+            # Columns are all of the LP's, in order, rows its tight ones: the basis of the bulk
+            # stage's cone LP (dual feasible here, the same costs) restricted to them is a warm
+            # start (HiGHS starts from scratch if it is not a basis of this LP).
             b = highspy.HighsBasis()
-            b.col_status = list(cone.basis.col_status)
-            rs = cone.basis.row_status
+            b.col_status = list(basis.col_status)
+            rs = basis.row_status
             b.row_status = [rs[int(i)] for i in rows]
             b.valid = True
             self.h.setBasis(b)
@@ -299,45 +365,6 @@ class _Window:
         # Every edge move (each split column ≥ 0 or ≤ 0) pays this much extra in the second run.
         eps = 1e-4 * (1.0 + float(np.abs(cost).max(initial=0.0)))
         self.edge_cost = cost[self.edge_idx] + eps * np.where(c_up[self.edge_idx], -1.0, 1.0)
-
-    def bulk(self, rows: IntArray, side: int) -> tuple[BoolArray, FloatArray] | None:
-        """Every row's one-sided derivative from one cone LP (whole-horizon windows only).
-
-        The LP moves all `rows` at once (right-hand side side·Σ e_i); its dual y maximises
-        side·Σ y_i over the optimal dual set. That is y_i's own extreme when y stays optimal
-        for any larger weight on y_i, i.e. when ranging lets row i's right-hand side grow
-        (side 1) or fall (side −1) without limit: then for every optimal dual y',
-        W·y'_i + Σ_(j≠i) y'_j ≤ W·y_i + Σ_(j≠i) y_j for all large W, so side·y'_i ≤ side·y_i.
-        Returns (certified, value) per row, or None when the LP has no optimum (some row's
-        interval is unbounded on this side: the per-step stage handles them)."""
-        pos = np.array([self.pos.get(int(r), -1) for r in rows], dtype=np.int64)
-        inside = pos >= 0
-        ks = pos[inside].astype(np.int32)
-        if not ks.size:
-            return None
-        h = self.h
-        v = np.full(ks.size, float(side))
-        h.changeRowsBounds(ks.size, ks, v, v)  # type: ignore[attr-defined]
-        try:
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                return None
-            status, rng = h.getRanging()
-            if status != highspy.HighsStatus.kOk:
-                return None
-            yw = np.asarray(h.getSolution().row_dual, dtype=np.float64)[ks]
-            rb = rng.row_bound_up if side > 0 else rng.row_bound_dn
-            bound = np.asarray(rb.value_, dtype=np.float64)[ks]
-            free = np.isinf(bound) | (side * bound >= highspy.kHighsInf)
-        finally:
-            h.changeRowsBounds(  # type: ignore[attr-defined]
-                ks.size, ks, np.asarray(self.row_lo)[ks], np.asarray(self.row_up)[ks]
-            )
-        done = np.zeros(rows.size, dtype=bool)
-        val = np.zeros(rows.size)
-        done[inside] = free
-        val[inside] = yw
-        return done, val
 
     def derivative(self, row: int, side: int) -> float | None:
         """v'(b; side·e_row) as a dual value, inf if no move is feasible, None if unsure."""
