@@ -56,10 +56,10 @@ def load_all(
 
 
 def solve(
-    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "dual"
+    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
 ) -> Results:
     """Compile, solve, settle and score one design. `prices`: how degenerate local prices are
-    chosen, "dual" (the solver's pick, the default) or "midpoint" of the valid dual interval."""
+    chosen, "midpoint" of the valid dual interval (the default) or "dual" (the solver's pick)."""
     from pebdsl.pipeline import solve as _solve
 
     return _solve(design, backend=backend, solver=solver, prices=prices)

@@ -117,8 +117,8 @@ class Prices(StrEnum):
 PricesOpt = Annotated[
     Prices,
     typer.Option(
-        help="Degenerate local prices (a market clearing at a kink): the solver's dual, or the "
-        "midpoint of the valid dual interval (slower: several extra LP solves). "
+        help="Degenerate local prices (a market clearing at a kink): the midpoint of the valid "
+        "dual interval, or the solver's dual (skips two extra LP solves). "
         "docs/model.md, Extraction and settlement."
     ),
 ]
@@ -287,7 +287,7 @@ def solve(
             "savings against it.",
         ),
     ] = True,
-    prices: PricesOpt = Prices.dual,
+    prices: PricesOpt = Prices.midpoint,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.output import results_json, write_outputs
@@ -416,7 +416,7 @@ def compare(
             "variants written `compare = false`.",
         ),
     ] = None,
-    prices: PricesOpt = Prices.dual,
+    prices: PricesOpt = Prices.midpoint,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 

@@ -238,7 +238,7 @@ def has_batteries(design: Design) -> bool:
 
 
 def solve_one(
-    design: Design, backend: str = "highs", prices: str = "dual"
+    design: Design, backend: str = "highs", prices: str = "midpoint"
 ) -> tuple[Results | None, str | None]:
     """Solve one design; a PebdslError becomes its rendered text (so it crosses processes:
     PebdslError itself does not pickle), any other exception its traceback (a bug, kept whole)."""
@@ -257,7 +257,7 @@ def run_jobs(
     backend: str,
     workers: int,
     on_done: Callable[[int], None] | None = None,
-    prices: str = "dual",
+    prices: str = "midpoint",
 ) -> list[tuple[Results | None, str | None]]:
     """Solve every design, in a process pool when `workers` > 1, in input order."""
     out: list[tuple[Results | None, str | None]] = [(None, None)] * len(designs)
@@ -365,7 +365,7 @@ def compare(
     progress: bool = True,
     command: str = "",
     variants: Sequence[str] | None = None,
-    prices: str = "dual",
+    prices: str = "midpoint",
 ) -> Comparison:
     """Solve and compare the variants of each file (see the module docstring).
 
@@ -477,7 +477,7 @@ def _reference_case(cases: list[Case], path: str, ref: str | None) -> Case | Non
 
 
 def _solve_with_progress(
-    designs: list[Design], backend: str, progress: bool, prices: str = "dual"
+    designs: list[Design], backend: str, progress: bool, prices: str = "midpoint"
 ) -> list[tuple[Results | None, str | None]]:
     workers = _workers(designs)
     if not progress:

@@ -45,9 +45,7 @@ def build(design: Design) -> ModelIR:
 # How degenerate local prices are chosen (docs/model.md "Extraction and settlement"):
 # "midpoint" of the valid dual interval, or "dual", the solver's pick.
 PRICE_RULES = ("midpoint", "dual")
-# The midpoint costs several solver runs on models where most market steps are degenerate
-# (docs/model.md "Price intervals"), so it is asked for, not the default.
-DEFAULT_PRICES = "dual"
+DEFAULT_PRICES = "midpoint"
 
 
 def solve(

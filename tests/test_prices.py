@@ -1,6 +1,6 @@
 """Degenerate local prices follow a stated rule: the midpoint of the valid interval.
 
-With `prices="midpoint"` (`--prices midpoint`; the default is the solver's dual, cheaper):
+With `prices="midpoint"` (the default; `--prices dual` keeps the solver's pick):
 when a market clears exactly at a kink, every price in an interval [left, right] is a valid
 dual of the market balance (left/right = the derivative of the optimal cost with respect to
 that row's right-hand side from below/above); HiGHS returns one endpoint of its choice. The
@@ -137,11 +137,13 @@ def test_price_rule_in_results_json() -> None:
     assert doc["markets"]["m"]["price_rule"] == "midpoint"
 
 
-def test_default_is_the_solvers_dual() -> None:
-    """Without `prices`, the price is the solver's dual: in step 0 one endpoint of [0.10, 0.30]
-    (whichever HiGHS picks), never the midpoint 0.20; step 2 is unique, 0.10. The rule
-    recorded is "dual", and money still balances (settlement on any valid dual does)."""
-    res = solve(kink("pool"))
+def test_default_is_midpoint_and_dual_on_request() -> None:
+    """Without `prices` the price is the midpoint (0.20 in step 0). With `prices="dual"` it is
+    the solver's dual: in step 0 one endpoint of [0.10, 0.30] (whichever HiGHS picks), never
+    0.20; step 2 is unique, 0.10. The rule recorded is "dual", and money still balances
+    (settlement on any valid dual does)."""
+    assert price(solve(kink("pool")))[0] == pytest.approx(0.20)
+    res = solve(kink("pool"), prices="dual")
     p = price(res)
     assert min(abs(p[0] - 0.10), abs(p[0] - 0.30)) < 1e-9
     assert p[2] == pytest.approx(0.10)
@@ -159,8 +161,8 @@ def test_unknown_price_rule_is_e503() -> None:
 
 
 def test_cli_prices_switch() -> None:
-    """`pebdsl solve FILE --prices midpoint --json` records the rule per market; `--prices dual`
-    (the default) records "dual"."""
+    """`pebdsl solve FILE --prices midpoint --json` (the default) records the rule per market;
+    `--prices dual` records "dual"."""
     from pathlib import Path
 
     from typer.testing import CliRunner

@@ -21,14 +21,17 @@ How, in two stages:
 2. For a candidate, the one-sided derivative v'(b; ±e_i) = min c·dx over directions dx that
    stay feasible at x* (dx_j ≥ 0 at a lower bound, ≤ 0 at an upper bound, free in between;
    tight inequality rows one-sided, slack rows dropped) with A·dx = ±e_i: a *cone LP* whose
-   dual is max/min y_i over the optimal dual set. It is solved on a time window around the
+   dual is max/min y_i over the optimal dual set. First all candidates of one side share one
+   cone LP over the whole horizon (right-hand side ±Σ e_i, in `h` itself from its optimal
+   basis; `_bulk_in_place`), certified row by row by that LP's ranging; the rest (few or
+   none in practice) get their own cone LP, solved on a time window around the
    row's step (columns outside fixed, dx = 0), which can only widen the interval; the
    window's dual y_W, completed by y* outside, is an optimal dual of the whole LP if the
    columns at the window's edge keep their reduced-cost signs — then the window's value is
    exact (a certificate). Otherwise the window grows (4, 16, 64, 256 steps on each side), up to
    `max_window` steps; past it the side keeps the solver's dual and counts as `unresolved`.
-The cone LPs are small (a few steps), so the cost grows with the number of degenerate sides,
-not with the horizon; candidates in one step share a window and warm starts.
+Cost: two warm-started LP solves plus three rangings whatever the number of degenerate
+sides; the per-row windows are small (a few steps) and share windows and warm starts.
 """
 
 from __future__ import annotations
