@@ -5,7 +5,8 @@ trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.s
 timings per stage (parse and resolve from the design, lower, build, solve, extract, settle,
 kpis) and model_stats.
 Raises `PebdslError`: E501 infeasible (an IIS mapped back to declarations, entities and local
-timestamps), E502 unbounded, E503 solver failure or unknown backend.
+timestamps), E502 unbounded, E503 solver failure or unknown backend, E504 a model the solver
+refused to take (HiGHS `passModel` error).
 
 Extraction reads the IR blocks by name (see pebdsl.lower): participant prices are balance
 duals / dt_h (currency/kWh); market prices are market-balance duals / dt_h at each node
@@ -551,6 +552,16 @@ def diagnose(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
         return _infeasible(design, ir, sol)
     if sol.status == "unbounded":
         return _unbounded(design, ir, sol)
+    if sol.status == "rejected":
+        return PebdslError(
+            error(
+                "E504",
+                f"the solver rejected the model: {sol.message}",
+                design.span,
+                "",
+                ("run `pebdsl compile --emit ir` to see the model's blocks and their ranges",),
+            )
+        )
     return PebdslError(
         error(
             "E503",
