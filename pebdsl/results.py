@@ -32,7 +32,9 @@ markets_ts (entity = market): price (currency/kWh, dual of the balance), volume 
   loss (kW lost in transit), fees (currency per hour collected)
 links_ts (entity = "a--b"): flow_ab, flow_ba (kW sent), loss (kW)
 trades: market -> DataFrame seller x buyer of kWh received over the horizon (compact-form
-  markets are split pro rata within each step; documented in docs/model.md)
+  markets are split pro rata within each step; documented in docs/model.md). A market of more
+  than `pipeline.MAX_TRADE_PARTIES` (200) traders keeps the 200 largest sellers and buyers and
+  sums the rest into a row and a column `(others)`, so the table stays linear in the traders
 """
 
 from __future__ import annotations
