@@ -1,7 +1,7 @@
 """The fuzz harness of benchmarks/fuzz.py, run for a fixed small budget in CI.
 
 - `test_campaign_small_budget`: the campaign script itself (worker subprocesses under a 2 GiB
-  address-space cap, a timeout per input): grammar-aware Hypothesis designs, their broken
+  memory cap, a timeout per input): grammar-aware Hypothesis designs, their broken
   mutants, byte-level and value-level mutants of designs/*.peb through `check` in-process, a
   few through the CLI (exit 0, 1 or 2, no traceback on stderr), and valid mutants through
   `solve` + `write_outputs` on both backends. It must report 0 tracebacks, hangs and
