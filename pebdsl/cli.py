@@ -136,6 +136,13 @@ FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).")]
 VariantOpt = Annotated[
     str | None, typer.Option("--variant", "-v", help="A variant of the design (default: the base).")
 ]
+OutsideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside",
+        help="Let csv() read files outside the design file's folder (refused by default, E411).",
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="An edit applied on top, as in a variant: 'alice.pv.peak = 8 kWp'."),
@@ -160,6 +167,7 @@ def check(
     deny_warnings: Annotated[
         bool, typer.Option("--deny-warnings", help="Treat warnings as errors (exit 1).")
     ] = False,
+    allow_outside: OutsideOpt = False,
 ) -> None:
     """Check design files: syntax, names, units and rules. Exit 0 valid (warnings are printed),
     1 errors (or warnings with --deny-warnings), 2 usage.
@@ -177,7 +185,9 @@ def check(
         _existing(f)
         try:
             designs: dict[str | None, Design] = (
-                {variant: load(str(f), variant=variant)} if variant else load_all(str(f))
+                {variant: load(str(f), variant=variant, allow_outside=allow_outside)}
+                if variant
+                else load_all(str(f), allow_outside=allow_outside)
             )
         except PebdslError as e:
             errors.append(e)
@@ -231,6 +241,7 @@ def compile_cmd(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to PATH.")] = None,
     variant: VariantOpt = None,
     sets: SetOpt = None,
+    allow_outside: OutsideOpt = False,
 ) -> None:
     """Compile a design into its model without solving: IR summary, LP or MPS file, or math."""
     from pebdsl.emit import emit as _emit
@@ -239,7 +250,7 @@ def compile_cmd(
     if output is not None:
         _check_out_file(output)
     try:
-        design = load(str(_existing(file)), variant=variant, sets=sets)
+        design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         text = _emit(design, emit.value)
     except PebdslError as e:
         _fail(e)
@@ -251,13 +262,17 @@ def compile_cmd(
 
 
 @app.command()
-def explain(file: FileArg, variant: VariantOpt = None) -> None:
+def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt = False) -> None:
     """The formulation of this design as readable math, in its own names and units."""
     from pebdsl.explain import explain as _explain
     from pebdsl.resolve import load
 
     try:
-        print(terminal_text(_explain(load(str(_existing(file)), variant=variant))))
+        print(
+            terminal_text(
+                _explain(load(str(_existing(file)), variant=variant, allow_outside=allow_outside))
+            )
+        )
     except PebdslError as e:
         _fail(e)
 
@@ -288,6 +303,7 @@ def solve(
         ),
     ] = True,
     prices: PricesOpt = Prices.midpoint,
+    allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.output import results_json, write_outputs
@@ -297,14 +313,14 @@ def solve(
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
     try:
-        design = load(str(_existing(file)), variant=variant, sets=sets)
+        design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
         results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
                 # The same edits apply to the reference, so the savings compare like with like.
-                ref_design, skipped = _reference(file, design.reference, sets or [])
+                ref_design, skipped = _reference(file, design.reference, sets or [], allow_outside)
                 if skipped:
                     print(
                         terminal_text(
@@ -336,7 +352,9 @@ def solve(
             print(terminal_text(f"report: {out / 'report.html'}"))
 
 
-def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
+def _reference(
+    file: Path, name: str, sets: list[str], allow_outside: bool = False
+) -> tuple[Any, list[str]]:
     """The reference variant with the `--set` edits it can take, and the edits it cannot.
 
     A reference usually removes things (`without market m`), so an edit of `m` has nothing to
@@ -345,7 +363,7 @@ def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
     from pebdsl.resolve import load
 
     try:
-        return load(str(file), variant=name, sets=sets), []
+        return load(str(file), variant=name, sets=sets, allow_outside=allow_outside), []
     except PebdslError as e:
         if not sets or set(e.codes) != {"E101"}:
             raise
@@ -354,14 +372,16 @@ def _reference(file: Path, name: str, sets: list[str]) -> tuple[Any, list[str]]:
     ref = None  # the reference with every edit kept so far
     for edit in sets:
         try:
-            ref = load(str(file), variant=name, sets=[*kept, edit])
+            ref = load(str(file), variant=name, sets=[*kept, edit], allow_outside=allow_outside)
         except PebdslError as e:
             if set(e.codes) != {"E101"}:
                 raise
             skipped.append(edit)
         else:
             kept.append(edit)
-    return (ref if ref is not None else load(str(file), variant=name)), skipped
+    if ref is None:
+        ref = load(str(file), variant=name, allow_outside=allow_outside)
+    return ref, skipped
 
 
 def _write(out: Path, write: Any) -> None:
@@ -417,6 +437,7 @@ def compare(
         ),
     ] = None,
     prices: PricesOpt = Prices.midpoint,
+    allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 
@@ -435,6 +456,7 @@ def compare(
             command=argv,
             variants=variants or None,
             prices=prices.value,
+            allow_outside=allow_outside,
         )
     except PebdslError as e:
         _fail(e)
@@ -464,6 +486,7 @@ def sweep(
         str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write sweep.csv/json.")] = None,
+    allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve the cartesian product of parameter values in parallel (locally or on Dask)."""
     from pebdsl.sweep import sweep as _sweep
@@ -477,6 +500,7 @@ def sweep(
             workers=workers,
             scheduler=scheduler,
             out=out,
+            allow_outside=allow_outside,
         )
     except PebdslError as e:
         _fail(e)

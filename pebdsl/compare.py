@@ -303,7 +303,7 @@ _Loaded = list[tuple[str | None, "Design | None", str | None]]
 
 
 def _load_file(
-    path: str, variants: Sequence[str] | None = None
+    path: str, variants: Sequence[str] | None = None, allow_outside: bool = False
 ) -> tuple[_Loaded, str | None, tuple[str, ...]]:
     """[(variant, design or None, error or None)] for the base (always) and the variants to
     compare, a file-level error alone, and the names of every variant the file declares.
@@ -314,11 +314,13 @@ def _load_file(
     from pebdsl.resolve import load, load_all, variant_compare_flags
 
     try:
-        designs = load_all(path, variants, for_compare=variants is None)
+        designs = load_all(
+            path, variants, for_compare=variants is None, allow_outside=allow_outside
+        )
         return [(v, d, None) for v, d in designs.items()], None, designs[None].variants
     except PebdslError as whole:
         try:
-            base = load(path)
+            base = load(path, allow_outside=allow_outside)
         except PebdslError as e:
             return [], e.render(), ()
         if variants is None:
@@ -329,7 +331,7 @@ def _load_file(
         out: _Loaded = [(None, base, None)]
         for v in chosen:
             try:
-                out.append((v, load(path, variant=v), None))
+                out.append((v, load(path, variant=v, allow_outside=allow_outside), None))
             except PebdslError as e:
                 out.append((v, None, e.render()))
         if all(err is None for _, _, err in out):  # not a variant's fault after all
@@ -366,12 +368,14 @@ def compare(
     command: str = "",
     variants: Sequence[str] | None = None,
     prices: str = "midpoint",
+    allow_outside: bool = False,
 ) -> Comparison:
     """Solve and compare the variants of each file (see the module docstring).
 
     `variants`: the cases to run, by name (`base` is the base design), also variants written
     `compare = false`; None: the base and every variant not written `compare = false`. A name
-    that no file declares is E108 (raised before anything is solved)."""
+    that no file declares is E108 (raised before anything is solved). `allow_outside`: csv()
+    may read files outside each design's folder."""
     from pebdsl.kpis import three_values
     from pebdsl.lint import merge
 
@@ -384,7 +388,7 @@ def compare(
     declared: set[str] = set()
     any_loaded = False
     for fi, path in enumerate(files):
-        loaded, file_error, names = _load_file(path, variants)
+        loaded, file_error, names = _load_file(path, variants, allow_outside)
         declared.update(names)
         if file_error is not None:
             cases.append(Case(path, None, _label(None), None, file_error))

@@ -5,7 +5,8 @@ trades per market, bills and the money closing (settle.py), KPIs (`pebdsl.kpis.s
 timings per stage (parse and resolve from the design, lower, build, solve, extract, settle,
 kpis, notes), model_stats and the post-solve notes (`pebdsl.notes`).
 Raises `PebdslError`: E501 infeasible (an IIS mapped back to declarations, entities and local
-timestamps), E502 unbounded, E503 solver failure or unknown backend.
+timestamps), E502 unbounded, E503 solver failure or unknown backend, E504 a model the solver
+refused to take (HiGHS `passModel` error).
 
 Extraction reads the IR blocks by name (see pebdsl.lower): participant prices are balance
 duals / dt_h (currency/kWh); market prices are market-balance duals / dt_h at each node
@@ -446,13 +447,14 @@ def _markets(
     prices: dict[str, Any] = {}
     for mname, info in ir.info["markets"].items():
         traders = list(info["traders"])
-        n = len(traders)
         loss = info["loss"]
         total_vol = np.zeros(t)
         total_loss = np.zeros(t)
         total_fees = np.zeros(t)
         value = np.zeros(t)
-        tr_kwh = np.zeros((n, n))
+        groups = trade_groups(traders, flows[mname].values())
+        seller_labels, buyer_labels = groups[2], groups[3]
+        tr_kwh = np.zeros((len(seller_labels), len(buyer_labels)))
         prices[mname] = {}
         for k, f in flows[mname].items():
             sent, recv = f["sent"], f["recv"]
@@ -479,7 +481,7 @@ def _markets(
                     direction = "flow_ab" if _link_key(d, a, b)[0] == a else "flow_ba"
                     lf[direction] += fl[j]
                     lf["loss"] += (1.0 - keep[j, 0]) * fl[j]
-            pair_prices = pair_split(info, f, agents, bal, ir, y, dt, flow)
+            pair_prices = pair_split(info, f, agents, bal, ir, y, dt, flow, groups[:2])
             if flow is not None and pair_prices["rule"] != "pool":
                 # p2p: the DSO's link fees are paid by the traders whose energy crossed the link.
                 cost_l = ir.vars[f["flow"]].cost.reshape(len(flow[1]), t) * flow[0]
@@ -497,7 +499,7 @@ def _markets(
                 )
                 fees = (fee[:, None] * q).sum(axis=0)
             else:
-                payer = np.asarray(info.get("fee_payer", [True] * n), dtype=bool)
+                payer = np.asarray(info.get("fee_payer", [True] * len(traders)), dtype=bool)
                 fees = info["fee_per_kwh"] * recv[payer].sum(axis=0)
             total_vol += vol
             total_loss += lost
@@ -517,14 +519,50 @@ def _markets(
         mdata[(mname, "fees")] = _clean(total_fees)
         trades[mname] = pd.DataFrame(
             np.where(np.abs(tr_kwh) < _EPS, 0.0, tr_kwh),
-            index=pd.Index(traders, name="seller"),
-            columns=pd.Index(traders, name="buyer"),
+            index=pd.Index(seller_labels, name="seller"),
+            columns=pd.Index(buyer_labels, name="buyer"),
         )
     ldata: dict[tuple[str, str], FloatArray] = {}
     for key, lf in link_flow.items():
         for q, v in lf.items():
             ldata[(key, q)] = _clean(v)
     return mdata, ldata, trades, prices
+
+
+# A market's trades table is seller x buyer; beyond this many traders on a side only the
+# largest sellers and buyers keep their own row or column and the rest are summed into
+# OTHERS, so the table (and everything that traces trades) stays linear in the traders.
+MAX_TRADE_PARTIES = 200
+OTHERS = "(others)"
+
+
+def trade_groups(
+    traders: list[str], products: Any, limit: int = MAX_TRADE_PARTIES
+) -> tuple[IntArray, IntArray, list[str], list[str]]:
+    """Row of each trader as a seller and column as a buyer in the trades table, and the labels.
+
+    Up to `limit` traders every trader has its own row and column (the full matrix). Beyond,
+    the `limit` traders that sold (bought) most over the horizon keep theirs, in trader order,
+    and the others share the last one, labelled OTHERS."""
+    n = len(traders)
+    if n <= limit:
+        ident = np.arange(n, dtype=np.int64)
+        return ident, ident, list(traders), list(traders)
+    sold = np.zeros(n)
+    bought = np.zeros(n)
+    for f in products:
+        sold += np.asarray(f["sent"]).sum(axis=1)
+        bought += np.asarray(f["recv"]).sum(axis=1)
+
+    def side(volume: FloatArray) -> tuple[IntArray, list[str]]:
+        top = np.sort(np.argsort(-volume, kind="stable")[:limit])
+        group = np.full(n, len(top), dtype=np.int64)
+        group[top] = np.arange(len(top))
+        return group, [traders[i] for i in top] + [OTHERS]
+
+    gs, ls = side(sold)
+    gb, lb = side(bought)
+    return gs, gb, ls, lb
 
 
 def _link_key(d: Design, a: str, b: str) -> tuple[str, str]:
@@ -543,10 +581,12 @@ def pair_split(
     y: FloatArray,
     dt: float,
     flow: tuple[FloatArray, IntArray, IntArray, FloatArray] | None = None,
+    groups: tuple[IntArray, IntArray] | None = None,
 ) -> dict[str, Any]:
     """Who delivered to whom, at which price, per step.
 
-    Returns `kwh` (seller x buyer, kWh received over the horizon), `buyer_pays` and
+    Returns `kwh` (seller x buyer, kWh received over the horizon; with `groups`, the row of
+    each seller and the column of each buyer, as `trade_groups` gives them), `buyer_pays` and
     `seller_gets` (per trader, currency over the horizon, energy only — fees apart) and
     `avg_price` (currency/kWh received, per step). Pools settle at the node price (the market
     balance dual / dt); p2p trades at the `settlement` rule over the two traders' valuations
@@ -557,6 +597,10 @@ def pair_split(
     sent, recv = f["sent"], f["recv"]
     n, t = recv.shape
     loss = info["loss"]
+    if groups is None:
+        groups = (np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64))
+    gs, gb = groups
+    shape = (int(gs.max(initial=-1)) + 1, int(gb.max(initial=-1)) + 1)
     v_sell, v_buy = valuations(info, agents, bal)
     mu = ir.cons[f["balance"]].values(y) / dt if f.get("balance") else None  # node x t
     node = np.asarray(info["trader_node"], dtype=np.int64)
@@ -586,20 +630,27 @@ def pair_split(
         np.add.at(buyer_pays, pr, (pay * kwh_pair).sum(axis=1))
         np.add.at(seller_gets, ps, (get * kwh_pair).sum(axis=1))
         surplus_t = ((pay - get) * kwh_pair).sum(axis=0)
-        kwh = np.zeros((n, n))
-        np.add.at(kwh, (ps, pr), kwh_pair.sum(axis=1))
+        kwh = np.zeros(shape)
+        np.add.at(kwh, (gs[ps], gb[pr]), kwh_pair.sum(axis=1))
         vol = kwh_pair.sum(axis=0)
         value = (pay * kwh_pair).sum(axis=0)
     else:
         delivered = (1.0 - loss) * sent
         n_nodes = len(info["nodes"])
-        mix = node_mix(delivered, node, n_nodes, flow)  # t x nodes x sellers
+        # The mix at node k is inv[:, k, node[s]] * delivered[s] (`node_mix`): built one node at
+        # a time, so no (steps x nodes x sellers) array is ever held.
+        inv = node_inverse(delivered, node, n_nodes, flow)  # t x nodes x nodes
         rkwh = recv * dt  # each buyer's kWh received per step
-        kwh = np.zeros((n, n))  # seller x buyer
+        kwh = np.zeros(shape)  # seller x buyer (rows and columns as grouped)
         for k in range(n_nodes):
             at_k = np.flatnonzero(node == k)
             if at_k.size:
-                kwh[:, at_k] += mix[:, k, :].T @ rkwh[at_k].T
+                mix_t = _mix_at(inv, k, node, delivered)  # sellers x t
+                by_seller = np.zeros((shape[0], t))
+                np.add.at(by_seller, gs, mix_t)
+                by_buyer = np.zeros((shape[1], t))
+                np.add.at(by_buyer, gb[at_k], rkwh[at_k])
+                kwh += by_seller @ by_buyer.T
         if rule == "pool":
             buyer_pays = (price_r * rkwh).sum(axis=1)
             # Sellers are paid their node's price per kWh delivered (before link losses).
@@ -610,16 +661,21 @@ def pair_split(
             # Σ_s mix_s·π(s, r) per buyer and Σ_r recv_r·π(s, r) per seller, per step,
             # without forming the n x n x t tensor: every rule is linear in v_s and v_r.
             ws, wb = _weights(rule)
-            sv = np.einsum("tks,st->kt", mix, v_sell)  # Σ_s mix_s v_s per node and step
-            pay_r = ws * sv[node] + wb * v_buy  # price paid by each buyer, per step
-            buyer_pays = (pay_r * rkwh).sum(axis=1)
             tot_k = np.zeros((n_nodes, t))
             rv_k = np.zeros((n_nodes, t))
             np.add.at(tot_k, node, rkwh)  # kWh received at each node
             np.add.at(rv_k, node, rkwh * v_buy)  # Σ_(r at node) recv_r v_r
-            gets_st = ws * v_sell * np.einsum("tks,kt->st", mix, tot_k) + wb * np.einsum(
-                "tks,kt->st", mix, rv_k
-            )
+            sv = np.zeros((n_nodes, t))  # Σ_s mix_s v_s per node and step
+            by_tot = np.zeros((n, t))  # Σ_k mix_(k,s) tot_k per seller and step
+            by_rv = np.zeros((n, t))  # Σ_k mix_(k,s) rv_k
+            for k in range(n_nodes):
+                mix_t = _mix_at(inv, k, node, delivered)
+                sv[k] = (mix_t * v_sell).sum(axis=0)
+                by_tot += mix_t * tot_k[k]
+                by_rv += mix_t * rv_k[k]
+            pay_r = ws * sv[node] + wb * v_buy  # price paid by each buyer, per step
+            buyer_pays = (pay_r * rkwh).sum(axis=1)
+            gets_st = ws * v_sell * by_tot + wb * by_rv
             seller_gets = gets_st.sum(axis=1)
             value = (pay_r * rkwh).sum(axis=0)
             surplus_t = value - gets_st.sum(axis=0)
@@ -695,22 +751,45 @@ def node_mix(
     crossed the link. `delivered` is (sellers, steps) in kW; `flow` is (kW per link direction
     and step, from-node, to-node, keep = 1 − loss). Each row sums to 1 where the node has energy.
     """
+    inv = node_inverse(delivered, node, n_nodes, flow)
     n, t = delivered.shape
-    supply = np.zeros((t, n_nodes, n))
-    supply[:, node, np.arange(n)] = delivered.T
+    out = np.zeros((t, n_nodes, n))
+    for k in range(n_nodes):
+        out[:, k, :] = _mix_at(inv, k, node, delivered).T
+    return out
+
+
+def node_inverse(
+    delivered: FloatArray,
+    node: IntArray,
+    n_nodes: int,
+    flow: tuple[FloatArray, IntArray, IntArray, FloatArray] | None = None,
+) -> FloatArray:
+    """(diag(P) − A)⁻¹ per step, (steps, nodes, nodes): the mix of `node_mix` is
+    inv[t, k, node[s]] · delivered[s, t], since the supply of seller s sits at its node only.
+    Holding this instead of the mix keeps memory at steps x nodes² (not x sellers)."""
+    t = delivered.shape[1]
+    supply_k = np.zeros((t, n_nodes))  # delivered energy at each node
+    np.add.at(supply_k.T, node, delivered)
     inflow = np.zeros((t, n_nodes, n_nodes))
     if flow is not None:
         fl, fr, to, keep = flow
         for j in range(len(fr)):
             inflow[:, to[j], fr[j]] += keep[j] * np.maximum(fl[j], 0.0)
-    through = supply.sum(axis=2) + inflow.sum(axis=2)  # t x nodes
+    through = supply_k + inflow.sum(axis=2)  # t x nodes
     m = -inflow
     idx = np.arange(n_nodes)
     # A node without energy gets an empty mix; a tiny ridge keeps lossless cycles solvable.
     m[:, idx, idx] += np.where(through > _EPS, through, 1.0) + 1e-12
-    mix = np.linalg.solve(m, supply)
-    out: FloatArray = np.clip(mix, 0.0, 1.0)
+    eye = np.broadcast_to(np.eye(n_nodes), m.shape)
+    out: FloatArray = np.asarray(np.linalg.solve(m, eye), dtype=np.float64)
     return out
+
+
+def _mix_at(inv: FloatArray, k: int, node: IntArray, delivered: FloatArray) -> FloatArray:
+    """Each seller's share of the energy at node k, (sellers, steps), clipped to [0, 1]."""
+    share: FloatArray = np.clip(inv[:, k, node].T * delivered, 0.0, 1.0)
+    return share
 
 
 def _weights(rule: str) -> tuple[float, float]:
@@ -752,14 +831,17 @@ def flexibility(
 
 def baseline_x(ir: ModelIR, cb: ConBlock) -> FloatArray:
     """The optimum of the same IR without the DSO's flexibility rows (the baseline)."""
-    from pebdsl.backends.highs import new_highs, to_highs_lp
+    from pebdsl.backends.highs import Rejected, new_highs, pass_model, to_highs_lp
 
     lp = to_highs_lp(ir)
     upper = ir.row_upper()
     upper[cb.start : cb.start + cb.size] = np.inf
     lp.row_upper_ = upper
     h = new_highs()
-    h.passModel(lp)
+    try:
+        pass_model(h, lp)
+    except Rejected as e:
+        raise PebdslError(error("E504", f"the flexibility baseline: {e}")) from None
     h.run()
     return np.asarray(h.getSolution().col_value, dtype=np.float64)
 
@@ -782,6 +864,16 @@ def diagnose(design: Design, ir: ModelIR, sol: Solution) -> PebdslError:
         return _infeasible(design, ir, sol)
     if sol.status == "unbounded":
         return _unbounded(design, ir, sol)
+    if sol.status == "rejected":
+        return PebdslError(
+            error(
+                "E504",
+                f"the solver rejected the model: {sol.message}",
+                design.span,
+                "",
+                ("run `pebdsl compile --emit ir` to see the model's blocks and their ranges",),
+            )
+        )
     return PebdslError(
         error(
             "E503",

@@ -20,9 +20,9 @@ E2xx units (`units.py`), E301 missing attribute, E302 value out of range, E303 s
 divide, E304 misplaced declaration, E305 market with < 2 members, E306 bad link, E307 wrong kind
 of value, E308 member listed twice / not a member, E309 empty block, E310 battery states,
 E311 unknown timezone, E312 `flexibility` as a market product, E313 a market across DSO
-links with members outside every block (`checks.py`), E4xx data (`series.py`), E901 design
-file not readable. Warnings (W1xx, `lint.py`) do not stop a design: they are kept on
-`Design.warnings`.
+links with members outside every block (`checks.py`), E314 a horizon outside the supported
+dates (1678 … 2261), E4xx data (`series.py`), E901 design file not readable. Warnings (W1xx,
+`lint.py`) do not stop a design: they are kept on `Design.warnings`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import os
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -101,6 +101,9 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 
 MAX_STEPS = 2_000_000  # ~ 57 years hourly: beyond this a typo, not a study
+# Horizons must lie here (E314): pandas' nanosecond timestamps end on 1677-09-21 and
+# 2262-04-11, and a generator's annual reference needs the whole calendar year of the start.
+DATE_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,17 +123,29 @@ def _read(path: str) -> tuple[S.File, SourceFile, float]:
     return tree, src, time.perf_counter() - t0
 
 
-def load(path: str, variant: str | None = None, sets: list[str] | None = None) -> D.Design:
-    """Read, check and resolve a design file (one variant, or the base design)."""
+def load(
+    path: str,
+    variant: str | None = None,
+    sets: list[str] | None = None,
+    *,
+    allow_outside: bool = False,
+) -> D.Design:
+    """Read, check and resolve a design file (one variant, or the base design).
+
+    `allow_outside`: `csv()` may read files outside the design file's folder (else E411)."""
     tree, source, parse_s = _read(path)
     t0 = time.perf_counter()
-    design = resolve(tree, source, variant=variant, sets=sets)
+    design = resolve(tree, source, variant=variant, sets=sets, allow_outside=allow_outside)
     design.timings.update(parse=parse_s, resolve=time.perf_counter() - t0)
     return design
 
 
 def load_all(
-    path: str, variants: Collection[str] | None = None, *, for_compare: bool = False
+    path: str,
+    variants: Collection[str] | None = None,
+    *,
+    for_compare: bool = False,
+    allow_outside: bool = False,
 ) -> dict[str | None, D.Design]:
     """The base design and every variant, in declaration order (key None = the base).
 
@@ -139,7 +154,9 @@ def load_all(
     with `compare = false` (unless named in `variants`), without resolving them."""
     tree, source, parse_s = _read(path)
     t0 = time.perf_counter()
-    designs = resolve_all(tree, source, variants, for_compare=for_compare)
+    designs = resolve_all(
+        tree, source, variants, for_compare=for_compare, allow_outside=allow_outside
+    )
     # One parse serves every variant; resolving is shared out evenly among them.
     resolve_s = (time.perf_counter() - t0) / len(designs)
     for design in designs.values():
@@ -152,9 +169,11 @@ def resolve(
     source: SourceFile | None = None,
     variant: str | None = None,
     sets: list[str] | None = None,
+    *,
+    allow_outside: bool = False,
 ) -> D.Design:
     """One design: the base (variant None) or a variant, with `sets` applied on top."""
-    return _Resolver(file, source).design(variant, sets)
+    return _Resolver(file, source, allow_outside).design(variant, sets)
 
 
 def resolve_all(
@@ -163,9 +182,10 @@ def resolve_all(
     variants: Collection[str] | None = None,
     *,
     for_compare: bool = False,
+    allow_outside: bool = False,
 ) -> dict[str | None, D.Design]:
     """The base design and the variants `load_all` describes."""
-    r = _Resolver(file, source)
+    r = _Resolver(file, source, allow_outside)
     out: dict[str | None, D.Design] = {None: r.design(None, None)}
     diags: list[Diagnostic] = []
     flags = variant_compare_flags(file) if for_compare else {}
@@ -847,7 +867,10 @@ def _parse_sets(sets: list[str]) -> list[S.SetEdit]:
 # Passes 3 and 4: build and check
 # ---------------------------------------------------------------------------------------------
 class _Resolver:
-    def __init__(self, file: S.File, source: SourceFile | None) -> None:
+    def __init__(
+        self, file: S.File, source: SourceFile | None, allow_outside: bool = False
+    ) -> None:
+        self.allow_outside = allow_outside
         self.file = file
         self.source = source if source is not None else file.span.source
         self.errs = _Errors()
@@ -889,7 +912,9 @@ class _Resolver:
         if self._series_used is None:
             self._series_used = series_used(self.file)
         used = self._series_used | (series_used(self.file, set_edits) if set_edits else set())
-        design = _Builder(m, self.source, errs, variant, vattrs).build(used)
+        builder = _Builder(m, self.source, errs, variant, vattrs)
+        builder.allow_outside = self.allow_outside
+        design = builder.build(used)
         return replace(design, variant_span=variant_span) if variant is not None else design
 
 
@@ -915,6 +940,7 @@ class _Builder:
         self.where: Where = {}
         self.ctx: SeriesContext | None = None
         self.directory = Path(source.path).parent if source.path else Path(".")
+        self.allow_outside = False  # csv() outside the design's folder (set by _Resolver)
 
     # -- helpers --------------------------------------------------------------------------
     def attrs(
@@ -1093,7 +1119,9 @@ class _Builder:
         for k in ("design", "horizon", "grid", "dso"):
             kinds.setdefault(k, "keyword")
         series_decls = {k: n.decl for k, n in m.nodes.items() if n.kind == "series"}
-        self.ctx = SeriesContext(grid_time, self.currency, self.directory, series_decls, kinds)
+        self.ctx = SeriesContext(
+            grid_time, self.currency, self.directory, series_decls, kinds, self.allow_outside
+        )
         # Evaluate every series once, so an unused broken series is still reported.
         for name, decl in series_decls.items():
             with errs.guard():
@@ -1325,7 +1353,30 @@ class _Builder:
                 )
             )
             raise _Failed
+        self.supported_dates(start, step_h * n, start_a)
         return D.TimeGrid(start, step_h, n, tz, single.span)
+
+    def supported_dates(self, start: datetime, duration_h: float, a: S.Attribute) -> None:
+        """E314 unless the horizon lies within `DATE_RANGE` (pandas' nanosecond timestamps,
+        with a year to spare for the calendar year a generator's annual reference needs)."""
+        lo, hi = DATE_RANGE
+        try:
+            first = start.astimezone(UTC)
+            last = first + timedelta(hours=duration_h)
+        except (OverflowError, ValueError):
+            first = last = datetime.max.replace(tzinfo=UTC)
+        if first < lo or last > hi:
+            self.errs.add(
+                error(
+                    "E314",
+                    f"the horizon ({start.isoformat()}, {duration_h:g} h) is outside the "
+                    f"supported dates {lo.date()} … {hi.date()}",
+                    a.value.span,
+                    "unsupported date",
+                    ("time series are held as nanosecond timestamps (pandas)",),
+                )
+            )
+            raise _Failed
 
     # -- grid ---------------------------------------------------------------------------------
     def grid(self) -> D.Grid:
@@ -1478,6 +1529,14 @@ class _Builder:
                 )
                 raise _Failed
             values = np.asarray(arr * (annual_kwh / ref_kwh), dtype=np.float64)
+            worst = int(np.argmax(np.abs(values)))
+            big = U.beyond_magnitude(
+                float(values[worst]), "power", prof.value.span, self.currency,
+                f"load profile scaled to `annual` at step {worst + 1}",
+            )  # fmt: skip
+            if big is not None:
+                self.errs.diags.extend(big.diagnostics)
+                raise _Failed
         self.nonnegative(values, prof, "load profile")
         return D.Load(values, asset.span)
 
@@ -1502,7 +1561,23 @@ class _Builder:
         peak = None
         if "peak" in a:
             peak = self.const(a["peak"], "power", f"{kind} peak", lo=0)
-            values = self.series(prof, "ratio", f"{kind} profile (per kWp, with `peak`)") * peak
+            shape = self.series(prof, "ratio", f"{kind} profile (per kWp, with `peak`)")
+            # Each factor is bounded (units.MAX_MAGNITUDE), their product need not be.
+            big = np.abs(shape) > U.MAX_MAGNITUDE / max(peak, 1.0)
+            if big.any():
+                i = int(np.flatnonzero(big)[0])
+                self.errs.add(
+                    error(
+                        "E302",
+                        f"{kind} output (profile x peak) is {float(shape[i]) * peak:g} kW at "
+                        f"step {i + 1}, beyond the supported magnitude of {U.MAX_MAGNITUDE:g} kW",
+                        prof.value.span,
+                        "too large with this peak",
+                        ("sums and products of such values would overflow",),
+                    )
+                )
+                raise _Failed
+            values = shape * peak
         else:
             values = self.series(prof, "power", f"{kind} profile (kW; or per kWp with `peak`)")
         self.nonnegative(values, prof, f"{kind} profile")
@@ -2206,11 +2281,22 @@ def _local_time(e: S.Expr, tz: str, what: str) -> datetime:
     except ValueError:
         raise PebdslError(error("E307", f"invalid {what} `{text}`", v.span, "not a date")) from None
     zone = zoneinfo.ZoneInfo(tz)
-    if dt.tzinfo is not None:
-        return dt.astimezone(zone)
-    local = dt.replace(tzinfo=zone, fold=0)
-    # A nonexistent local time does not survive a round trip through UTC.
-    back = local.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)
+    try:
+        if dt.tzinfo is not None:
+            return dt.astimezone(zone)
+        local = dt.replace(tzinfo=zone, fold=0)
+        # A nonexistent local time does not survive a round trip through UTC.
+        back = local.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)
+    except (OverflowError, ValueError):  # year 1 or 9999 moved across a day boundary
+        lo, hi = DATE_RANGE
+        raise PebdslError(
+            error(
+                "E314",
+                f"{what} {text} is outside the supported dates {lo.date()} … {hi.date()}",
+                v.span,
+                "unsupported date",
+            )
+        ) from None
     if back.replace(tzinfo=None) != dt:
         raise PebdslError(
             error(

@@ -33,7 +33,9 @@ markets_ts (entity = market): price (currency/kWh, dual of the balance), volume 
 links_ts (entity = "a--b"): flow_ab, flow_ba (kW sent), loss (kW)
 notes: post-solve notes, [{"code": "N101", "message": …, …}] (pebdsl.notes)
 trades: market -> DataFrame seller x buyer of kWh received over the horizon (compact-form
-  markets are split pro rata within each step; documented in docs/model.md)
+  markets are split pro rata within each step; documented in docs/model.md). A market of more
+  than `pipeline.MAX_TRADE_PARTIES` (200) traders keeps the 200 largest sellers and buyers and
+  sums the rest into a row and a column `(others)`, so the table stays linear in the traders
 """
 
 from __future__ import annotations

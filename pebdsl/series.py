@@ -11,7 +11,12 @@ Rules (docs/language.md):
 - `daily [...]` follows the LOCAL clock: the value for a step is `values[local time of day //
   step]`, so on a 23-hour DST day the missing hour is skipped and on a 25-hour day the repeated
   hour repeats its value.
-- `csv(path, column =, unit =, missing =, resample =)`: path relative to the design file; first
+- `csv(path, column =, unit =, missing =, resample =)`: path relative to the design file, inside
+  the design file's folder (after resolving `..` and symbolic links) unless `allow_outside`
+  (CLI `--allow-outside`); a regular file of at most `MAX_CSV_BYTES` (512 MiB), checked with
+  `fstat` on a descriptor opened without blocking, so a FIFO or device is never read. Messages
+  quote the file's content only as short escaped excerpts (`excerpt`, at most 40 characters);
+  first
   column ISO 8601 timestamps (start of step); without offset they are local times of the horizon's
   timezone (an ambiguous autumn hour is resolved by row order, `ambiguous="infer"`; a
   nonexistent spring hour is an error). Every step must be present; rows outside are ignored;
@@ -21,19 +26,25 @@ Rules (docs/language.md):
   parameter's canonical unit; a result in a foreign currency is E204.
 
 Errors: E101 unknown series or function, E103 a name that is not a series, E106 a cycle of
-series references, E201-E205 units, E303 a step that does not divide a day (`daily`),
-E307 a value of the wrong kind, E401 wrong count of values, E402 CSV not found, E403 column
-missing, E404 CSV does not cover the horizon or has another resolution, E405 empty or
-non-numeric cell, E406 bad timestamp, E407 generator/function argument error, E408 a value
-that is not finite (division by zero).
+series references, E201-E205 units, E302 a value beyond `units.MAX_MAGNITUDE`, E303 a step that
+does not divide a day (`daily`), E307 a value of the wrong kind, E401 wrong count of values,
+E402 CSV not found or not readable, E403 column missing, E404 CSV does not cover the horizon or
+has another resolution, E405 empty or non-numeric cell, E406 bad timestamp (also one outside
+the dates pandas can hold, 1677-09-22 … 2262-04-11), E407 generator/function argument error,
+E408 a value that is not finite (division by zero), E409 a CSV path that is not a regular file
+(directory, FIFO, device, socket), E410 a CSV file over `MAX_CSV_BYTES`, E411 a CSV path outside
+the design's folder, E412 a CSV path that is not a valid file name (a NUL byte).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import math
 import os
+import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -116,31 +127,142 @@ class CsvFile:
 _CSV_CACHE: dict[tuple[str, int, int, str], CsvFile] = {}
 _CSV_CACHE_MAX = 64
 
+MAX_CSV_BYTES = 512 * 1024 * 1024  # docs/language.md; a year of minutes x 100 columns fits
+EXCERPT_CHARS = 40
+
+
+def _escaped(o: int) -> bool:
+    """Control, escape, line-separator and bidi characters: shown as escapes, never raw."""
+    return (
+        o < 0x20
+        or 0x7F <= o < 0xA0
+        or 0x200B <= o <= 0x200F
+        or 0x202A <= o <= 0x202E
+        or 0x2066 <= o <= 0x2069
+        or o in (0x2028, 0x2029, 0xFEFF)
+    )
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """At most `limit` characters of file content for a message: control, escape and bidi
+    characters written as escapes (`\\x1b`), longer text cut with `…`."""
+    out: list[str] = []
+    n = 0
+    for ch in str(text):
+        piece = ch.encode("unicode_escape").decode("ascii") if _escaped(ord(ch)) else ch
+        if n + len(piece) > limit:
+            out.append("…")
+            break
+        out.append(piece)
+        n += len(piece)
+    return "".join(out)
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _not_regular(path: Path, mode: int, span: Span) -> PebdslError:
+    kind = _kind_of(mode)
+    return _fail(
+        "E409",
+        f"CSV path {path} is {kind}, not a regular file",
+        span,
+        kind,
+        ("csv() reads regular files only",),
+    )
+
 
 def _read_csv(path: Path, tz: str, span: Span) -> CsvFile:
     try:
-        st = path.stat()
-    except OSError:
-        raise _fail(
-            "E402",
-            f"CSV file not found: {path}",
-            span,
-            "no such file",
-            ("the path is relative to the design file",),
-        ) from None
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, tz)
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise _fail(
+                "E402",
+                f"CSV file not found: {path}",
+                span,
+                "no such file",
+                ("the path is relative to the design file",),
+            ) from None
+        raise _fail("E402", f"cannot access CSV file {path}: {e.strerror}", span) from None
+    # Checked before opening: opening a FIFO blocks, reading /dev/zero never ends.
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(path, st.st_mode, span)
+    if st.st_size > MAX_CSV_BYTES:
+        raise _too_big(path, st.st_size, span)
+    key = (os.path.realpath(path), st.st_mtime_ns, st.st_size, tz)
     hit = _CSV_CACHE.get(key)
     if hit is not None:
         return hit
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise _fail("E402", f"cannot read CSV file {path}: {e.strerror}", span) from None
+    data = _read_regular(path, span)
     parsed = _parse_csv(path, data, tz, span)
     if len(_CSV_CACHE) >= _CSV_CACHE_MAX:
         _CSV_CACHE.clear()
     _CSV_CACHE[key] = parsed
     return parsed
+
+
+def _too_big(path: Path, size: int, span: Span) -> PebdslError:
+    return _fail(
+        "E410",
+        f"CSV file {path.name} holds {size / 2**20:.0f} MiB, more than the "
+        f"{MAX_CSV_BYTES // 2**20} MiB csv() reads",
+        span,
+        "too large",
+        ("split the file, or keep only the columns and rows the design uses",),
+    )
+
+
+def _read_regular(path: Path, span: Span) -> bytes:
+    """The bytes of a regular file, opened without blocking and checked again on the
+    descriptor (the path may have been replaced by a FIFO or device since `stat`)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise _fail("E402", f"cannot read CSV file {path}: {e.strerror}", span) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, st.st_mode, span)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_CSV_BYTES:  # the file grew since fstat
+                raise _too_big(path, total, span)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise _fail("E402", f"cannot read CSV file {path}: {e.strerror}", span) from None
+    finally:
+        os.close(fd)
+
+
+_FIELDS = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+
+
+def _pandas_message(e: BaseException) -> str:
+    """A pandas error as a message that quotes no file content beyond an excerpt."""
+    text = str(e)
+    m = _FIELDS.search(text)
+    if m:
+        return m.group(0)
+    return excerpt(text.splitlines()[0] if text.strip() else type(e).__name__)
 
 
 def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
@@ -156,8 +278,8 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
             frame = pd.read_csv(
                 io.StringIO(text), dtype=str, keep_default_na=False, sep=";", skipinitialspace=True
             )
-    except (ValueError, pd.errors.ParserError, UnicodeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    except (ValueError, pd.errors.ParserError, UnicodeError, OverflowError) as e:
+        msg = _pandas_message(e)
         raise _fail("E406", f"cannot read CSV file {path.name}: {msg}", span) from None
     if frame.shape[1] < 1 or len(frame) == 0:
         raise _fail("E404", f"CSV file {path.name} has no rows", span)
@@ -169,7 +291,7 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
         raise _fail(
             "E406",
             f"{path.name} mixes timestamps with and without UTC offset (row "
-            f"{i + 2}: `{stamps.iloc[i]}`)",
+            f"{i + 2}: `{excerpt(stamps.iloc[i])}`)",
             span,
             "mixed timestamps",
         )
@@ -178,9 +300,15 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
         parsed = pd.to_datetime(stamps, format="ISO8601", utc=bool(has_offset.all()))
     except (ValueError, TypeError, OverflowError) as e:
         bad = _first_bad_timestamp(stamps)
+        out_of_range = isinstance(e, OverflowError) or "out of bounds" in str(e).lower()
         raise _fail(
             "E406",
-            f"bad timestamp in {path.name}{bad}: {str(e).splitlines()[0] if str(e) else ''}",
+            f"bad timestamp in {path.name}{bad}: "
+            + (
+                "outside the dates pandas can hold (1677-09-22 … 2262-04-11)"
+                if out_of_range
+                else "not an ISO 8601 date and time"
+            ),
             span,
             "timestamps must be ISO 8601, e.g. 2021-06-07T06:00 or 2021-06-07T06:00+02:00",
         ) from None
@@ -191,8 +319,17 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
             # order of rows (`infer`); a time that does not exist (spring gap) is an error.
             idx = idx.tz_localize(tz, ambiguous="infer", nonexistent="raise")
         times = np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+    except pd.errors.OutOfBoundsDatetime:
+        raise _fail(
+            "E406",
+            f"bad timestamp in {path.name}{_first_out_of_range(stamps)}: outside the dates "
+            "pandas can hold (1677-09-22 … 2262-04-11)",
+            span,
+            "unsupported date",
+            ("remove rows far outside the horizon",),
+        ) from None
     except Exception as e:  # pytz/pandas raise several types for DST trouble
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        msg = _pandas_message(e)
         raise _fail(
             "E406",
             f"bad local timestamp in {path.name}: {msg}",
@@ -221,6 +358,24 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
     return CsvFile(path, digest, times, columns, resolution_ns=resolution)
 
 
+def _columns_hint(f: CsvFile) -> str:
+    """The file's data columns for a hint: at most 20, each an excerpt (headers are content)."""
+    names = [f"`{excerpt(c)}`" for c in list(f.columns)[:20]]
+    more = f" and {len(f.columns) - 20} more" if len(f.columns) > 20 else ""
+    return f"columns: {', '.join(names)}{more}"
+
+
+def _first_out_of_range(stamps: Any) -> str:
+    import pandas as pd
+
+    for i, s in enumerate(stamps):
+        try:
+            pd.Timestamp(s).as_unit("ns")
+        except (ValueError, TypeError, OverflowError):
+            return f" (row {i + 2}: `{excerpt(s)}`)"
+    return ""
+
+
 def _first_bad_timestamp(stamps: Any) -> str:
     import pandas as pd
 
@@ -228,7 +383,7 @@ def _first_bad_timestamp(stamps: Any) -> str:
         try:
             pd.Timestamp(s)
         except (ValueError, TypeError, OverflowError):
-            return f" (row {i + 2}: `{s}`)"
+            return f" (row {i + 2}: `{excerpt(s)}`)"
     return ""
 
 
@@ -248,7 +403,8 @@ def _column_values(f: CsvFile, column: str, span: Span) -> FloatArray:
         ts = _fmt_ns(int(f.times_ns[i]))
         raise _fail(
             "E405",
-            f"non-numeric value `{as_str.iloc[i]}` in column `{column}` of {f.path.name} at {ts}",
+            f"non-numeric value `{excerpt(as_str.iloc[i])}` in column `{excerpt(column)}` of "
+            f"{f.path.name} at {ts}",
             span,
         )
     out = np.asarray(nums.to_numpy(), dtype=np.float64)
@@ -287,10 +443,12 @@ class SeriesContext:
         directory: Path,
         decls: dict[str, S.SeriesDecl],
         kinds: dict[str, str] | None = None,
+        allow_outside: bool = False,
     ) -> None:
         self.grid = grid
         self.currency = currency
         self.directory = directory
+        self.allow_outside = allow_outside
         self.decls = decls
         self.kinds = kinds or {}
         self.n = grid.n_steps
@@ -362,6 +520,17 @@ class SeriesContext:
                 span_of(expr),
                 "division by zero or overflow",
             )
+        if out.size:
+            worst = int(np.argmax(np.abs(out)))
+            big = U.beyond_magnitude(
+                float(out[worst]),
+                dimension,
+                span_of(expr),
+                self.currency,
+                what if s.is_constant else f"{what} at step {worst + 1} ({self._step_time(worst)})",
+            )
+            if big is not None:
+                raise big
         return np.ascontiguousarray(out, dtype=np.float64)
 
     def constant(self, expr: S.Expr, dimension: str, what: str) -> float:
@@ -391,6 +560,9 @@ class SeriesContext:
         out = U.scale(s.values, U.canonical_factor(dimension, self.currency))
         if not math.isfinite(out):
             raise _fail("E302", f"{what} is not a finite number", span_of(expr))
+        big = U.beyond_magnitude(out, dimension, span_of(expr), self.currency, what)
+        if big is not None:
+            raise big
         return out
 
     def _check(self, s: Series, expr: S.Expr, dimension: str, what: str) -> None:
@@ -750,9 +922,7 @@ class SeriesContext:
         pexpr = strip(args["path"][0])
         if not isinstance(pexpr, S.String):
             raise _fail("E407", "csv(): the path must be a string", span_of(pexpr))
-        path = Path(pexpr.value)
-        if not path.is_absolute():
-            path = self.directory / path
+        path = self._csv_path(pexpr)
         key = os.path.normpath(str(path))
         if key in self._failed_files:
             # Reported once, at the first use; later uses re-raise the same diagnostic.
@@ -782,7 +952,7 @@ class SeriesContext:
                     'say which with column = "…"',
                     span_of(e),
                     "",
-                    (f"columns: {', '.join(f.columns)}",),
+                    (_columns_hint(f),),
                 )
             column = next(iter(f.columns))
             cspan = span_of(e)
@@ -792,7 +962,7 @@ class SeriesContext:
                 f"column `{column}` not in {path.name}",
                 cspan,
                 "no such column",
-                (*did_you_mean(column, f.columns), f"columns: {', '.join(list(f.columns)[:20])}"),
+                (*did_you_mean(column, f.columns), _columns_hint(f)),
             )
         # unit
         factor, dims = Fraction(1), U.DIMENSIONLESS
@@ -833,6 +1003,40 @@ class SeriesContext:
         raw = _column_values(f, column, cspan)
         values = self._align(f, raw, column, fill, resample, span_of(e))
         return Series(U.scale_array(values, factor), dims)
+
+    def _csv_path(self, pexpr: S.String) -> Path:
+        """The path of a csv() call: a valid name (E412), inside the design's folder (E411)."""
+        text = pexpr.value
+        if "\x00" in text or not text:
+            raise _fail(
+                "E412",
+                f"csv(): `{excerpt(text)}` is not a valid file path",
+                span_of(pexpr),
+                "a NUL byte in the path" if text else "empty path",
+            )
+        path = Path(text)
+        if not path.is_absolute():
+            path = self.directory / path
+        if not self.allow_outside:
+            # Symbolic links and `..` resolved: a link inside the folder to a file outside is
+            # outside. Nothing outside the folder is even looked at.
+            base = os.path.realpath(self.directory)
+            try:
+                real = os.path.realpath(path)
+            except (OSError, ValueError):
+                real = os.path.abspath(path)
+            if os.path.commonpath([base, real]) != base:
+                raise _fail(
+                    "E411",
+                    f"csv(): {excerpt(text, 80)} is outside the design's folder",
+                    span_of(pexpr),
+                    "outside the design's folder",
+                    (
+                        "put the data next to the design (or below it), or allow it "
+                        "explicitly: `pebdsl … --allow-outside` (Python: allow_outside=True)",
+                    ),
+                )
+        return path
 
     def _align(
         self,

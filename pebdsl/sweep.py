@@ -232,10 +232,12 @@ def sweep(
     out: str | Path | None = None,
     backend: str = "highs",
     progress: bool = True,
+    allow_outside: bool = False,
 ) -> Sweep:
     """Solve every combination of the `--set` values (see the module docstring).
 
     With `progress`, a progress bar runs on stderr and the result table is printed to stdout.
+    `allow_outside`: csv() may read files outside the design's folder.
     """
     from pebdsl.resolve import load
 
@@ -252,6 +254,7 @@ def sweep(
                 path,
                 variant=variant,
                 sets=[f"{n} = {v}" for n, v in zip(names, combo, strict=True)],
+                allow_outside=allow_outside,
             )
         except PebdslError as e:
             row.update(status="error", error=e.render())

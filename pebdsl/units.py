@@ -19,7 +19,12 @@ correctly rounded.
 
 Errors raised (as `Diagnostic`s inside `PebdslError`):
 E201 unknown unit (did you mean), E202 wrong dimension, E203 missing unit, E204 currency other
-than the design's, E205 malformed unit text, E302 value not finite.
+than the design's, E205 malformed unit text, E302 value not finite or beyond `MAX_MAGNITUDE`.
+
+Every declared quantity and every series value is bounded by `MAX_MAGNITUDE` (1e12) in its
+canonical unit (a terawatt-hour, a billion euros per kWh): sums and products of such values over
+two million steps and ten thousand participants stay far inside float64's finite range and below
+the 1e20 that HiGHS reads as infinity, so no later stage can overflow.
 """
 
 from __future__ import annotations
@@ -456,6 +461,9 @@ def convert(
         raise PebdslError(error("E302", f"{what} is not a finite number", span, "too large"))
     if unit_text is None:
         if dim.bare_ok:
+            big = beyond_magnitude(value, dimension, span, currency, what)
+            if big is not None:
+                raise big
             return value
         raise missing_unit(dimension, span, currency, what)
     unit = parse_unit(unit_text, unit_span or span)
@@ -463,7 +471,32 @@ def convert(
     out = scale(value, to_canonical_factor(unit, dimension, currency))
     if not math.isfinite(out):
         raise PebdslError(error("E302", f"{what} is not a finite number", span, "too large"))
+    big = beyond_magnitude(out, dimension, span, currency, what)
+    if big is not None:
+        raise big
     return out
+
+
+MAX_MAGNITUDE = 1e12
+
+
+def beyond_magnitude(
+    value: float, dimension: str, span: Span, currency: str, what: str
+) -> PebdslError | None:
+    """E302 when `value` (canonical unit of `dimension`) exceeds `MAX_MAGNITUDE`, else None."""
+    if abs(value) <= MAX_MAGNITUDE:
+        return None
+    unit = DIMENSIONS[dimension].canonical.format(cur=currency)
+    unit = "" if unit == "1" else f" {unit}"
+    return PebdslError(
+        error(
+            "E302",
+            f"{what} is {value:g}{unit}, beyond the supported magnitude of {MAX_MAGNITUDE:g}{unit}",
+            span,
+            "too large",
+            ("sums and products of such values would overflow",),
+        )
+    )
 
 
 def quantity_text(value: float, unit: str) -> str:

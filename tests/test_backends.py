@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import designs as text_designs
+from test_fidelity import DESIGNS as FIDELITY
 from test_model_rules import DESIGNS
 
 from pebdsl.backends import solve_ir
@@ -33,6 +34,31 @@ def _agree(design) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("name", list(DESIGNS))
 def test_backends_agree_on_rule_designs(name: str) -> None:
     _agree(DESIGNS[name][0]())
+
+
+def _money_designs() -> dict:  # type: ignore[type-arg]
+    from test_money import congested, flex_design, store_design
+
+    return {
+        "flex_priced": lambda: flex_design(0.05),
+        "flex_hard": lambda: flex_design(None),
+        "congested_pool": lambda: congested("pool"),
+        "congested_p2p": lambda: congested("p2p"),
+        "store": lambda: store_design(fee=0.01),
+    }
+
+
+@pytest.mark.parametrize("name", list(FIDELITY))
+def test_backends_agree_on_fidelity_designs(name: str) -> None:
+    """Every design that tries to game a rule (tests/test_fidelity.py) solves alike."""
+    _agree(FIDELITY[name][0]())
+
+
+@pytest.mark.parametrize("name", ["flex_priced", "flex_hard", "congested_pool", "congested_p2p",
+                                  "store"])  # fmt: skip
+def test_backends_agree_on_money_designs(name: str) -> None:
+    """The hand-derived designs of tests/test_money.py (rent, link fees, shared batteries)."""
+    _agree(_money_designs()[name]())
 
 
 @pytest.mark.parametrize("path", PEB_FILES, ids=[p.name for p in PEB_FILES])

@@ -30,3 +30,10 @@ def test_model_speed_on_a_design_file(capsys: pytest.CaptureFixture[str]) -> Non
 def test_benchmark_scripts_have_a_main() -> None:
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
         assert "def main(" in script.read_text(), script.name
+
+
+def test_scale_prints_memory_per_participant(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main("scale.py")(["--sizes", "16,32", "--hours", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "KiB/participant" in out
+    assert "memory per participant 16 -> 32: ratio" in out

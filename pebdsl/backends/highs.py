@@ -6,7 +6,11 @@ duals (`getSolution().row_dual`, HiGHS's sign: d objective / d row bound, so a b
 a simplex basis (backends/intervals.py; time in `timings["price_intervals"]`), the
 hand-off (`build`) and solver (`solve`) times, and for an infeasible model the IIS
 (`Highs.getIis()`), for an unbounded one the primal ray. No banner, no log (`output_flag`
-False). Raises nothing: the status says what happened (pipeline.py turns it into E5xx).
+False). Raises nothing while solving: the status says what happened (pipeline.py turns it into
+E5xx). Every HiGHS call that returns a `HighsStatus` is checked: a model HiGHS refuses to take
+(`passModel` kError, e.g. a matrix value beyond its 1e15 limit or a NaN bound) is status
+"rejected" (E504), a failed `run` is "error" (E503), and `kModelEmpty` counts as optimal only
+for a model that really has no columns. `write_model` raises E504 when the model is refused.
 """
 
 from __future__ import annotations
@@ -93,9 +97,23 @@ def to_highs_lp(
     return lp
 
 
+class Rejected(Exception):
+    """HiGHS refused the model (`passModel` returned kError); the message says so."""
+
+
+def pass_model(h: highspy.Highs, lp: highspy.HighsLp) -> None:
+    """`h.passModel(lp)`, raising `Rejected` on kError (HiGHS then keeps an EMPTY model, which
+    `run` would report as optimal with no values)."""
+    if h.passModel(lp) == highspy.HighsStatus.kError:
+        raise Rejected(
+            "HiGHS refused the model (passModel: kError): a coefficient, bound or cost is out "
+            "of the range it accepts"
+        )
+
+
 def load(ir: ModelIR, names: bool = False) -> highspy.Highs:
     h = new_highs()
-    h.passModel(to_highs_lp(ir, names=names))
+    pass_model(h, to_highs_lp(ir, names=names))
     return h
 
 
@@ -117,13 +135,11 @@ def run(h: highspy.Highs, n_cols: int, n_rows: int, method: str = "choose") -> S
     """Run HiGHS on a loaded model and read the solution back."""
     h.setOptionValue("solver", method)
     t0 = time.perf_counter()
-    h.run()
-    status = _STATUS.get(h.getModelStatus().name, "error")
+    status = _run_status(h, n_cols)
     if status == "infeasible_or_unbounded":
         # Presolve cannot tell the two apart; the simplex without presolve can.
         h.setOptionValue("presolve", "off")
-        h.run()
-        status = _STATUS.get(h.getModelStatus().name, "error")
+        status = _run_status(h, n_cols)
     t_solve = time.perf_counter() - t0
     if status != "optimal":
         sol = _empty(n_cols, n_rows, status)
@@ -142,8 +158,23 @@ def run(h: highspy.Highs, n_cols: int, n_rows: int, method: str = "choose") -> S
     s = h.getSolution()
     x = np.asarray(s.col_value, dtype=np.float64)
     y = np.asarray(s.row_dual, dtype=np.float64)
+    if x.shape != (n_cols,) or y.shape != (n_rows,):
+        sol = _empty(n_cols, n_rows, "error")
+        sol.timings["solve"] = time.perf_counter() - t0
+        sol.message = f"HiGHS returned {len(x)} values for {n_cols} columns"
+        return sol
     obj = float(h.getInfo().objective_function_value)
     return Solution("optimal", obj, x, y, timings={"solve": t_solve})
+
+
+def _run_status(h: highspy.Highs, n_cols: int) -> str:
+    """Run HiGHS; its model status as a backend status ("error" when `run` itself failed)."""
+    if h.run() == highspy.HighsStatus.kError:
+        return "error"
+    name = h.getModelStatus().name
+    if name == "kModelEmpty" and n_cols > 0:
+        return "error"  # the model HiGHS holds is not the one passed
+    return _STATUS.get(name, "error")
 
 
 def _empty(n_cols: int, n_rows: int, status: str) -> Solution:
@@ -172,7 +203,12 @@ def solve(
     ir: ModelIR, method: str = "choose", price_rows: IntArray | None = None, **_: Any
 ) -> Solution:
     t0 = time.perf_counter()
-    h = load(ir)
+    try:
+        h = load(ir)
+    except Rejected as e:
+        sol = empty_solution(ir, "rejected", message=str(e))
+        sol.timings["build"] = time.perf_counter() - t0
+        return sol
     t_build = time.perf_counter() - t0
     if ir.n_cols == 0:
         sol = empty_solution(ir, "optimal")
@@ -194,5 +230,11 @@ def solve(
 
 def write_model(ir: ModelIR, path: str) -> None:
     """Write the model as LP or MPS (by extension) with the design's names."""
-    h = load(ir, names=True)
-    h.writeModel(path)
+    from pebdsl.diagnostics import PebdslError, error
+
+    try:
+        h = load(ir, names=True)
+    except Rejected as e:
+        raise PebdslError(error("E504", str(e))) from None
+    if h.writeModel(path) == highspy.HighsStatus.kError:
+        raise PebdslError(error("E504", f"HiGHS could not write the model to {path}"))

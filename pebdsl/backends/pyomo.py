@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.backends import Solution, attach_intervals
+from pebdsl.backends import Solution, attach_intervals, empty_solution
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, IntArray, ModelIR
 
@@ -130,7 +130,7 @@ def _solve_standard_form(
     import highspy
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-    from pebdsl.backends.highs import new_highs, run
+    from pebdsl.backends.highs import Rejected, new_highs, pass_model, run
 
     t0 = time.perf_counter()
     repn = LinearStandardFormCompiler().write(
@@ -159,7 +159,12 @@ def _solve_standard_form(
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data.astype(np.float64)
     h = new_highs()
-    h.passModel(lp)
+    try:
+        pass_model(h, lp)
+    except Rejected as e:
+        sol = empty_solution(ir, "rejected", message=str(e), solver="highs")
+        sol.timings["build"] = time.perf_counter() - t0
+        return sol
     t_build = time.perf_counter() - t0
     sub = run(h, n, r)
     rowmap = np.fromiter((row_of[id(c)] for c, _ in repn.rows), dtype=np.int64)
@@ -241,7 +246,12 @@ def _solve_factory(
         )
     model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
     t0 = time.perf_counter()
-    res = opt.solve(model, load_solutions=False)
+    try:
+        res = opt.solve(model, load_solutions=False)
+    except Exception as e:  # a solver plug-in may raise anything; E503 names it
+        sol = empty_solution(ir, "error", message=f"{type(e).__name__}: {e}"[:200], solver=solver)
+        sol.timings["solve"] = time.perf_counter() - t0
+        return sol
     t_solve = time.perf_counter() - t0
     tc = res.solver.termination_condition
     status = {

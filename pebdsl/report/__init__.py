@@ -569,11 +569,46 @@ def _price_chart(results: Results, axis: TimeAxis) -> Markup | None:
     )
 
 
+# A heat map shows at most this many sellers and buyers; the rest are summed into one row and
+# one column, so the chart (SVG cells) stays bounded however many traders a market has.
+MAX_HEATMAP_PARTIES = 40
+
+
+def _top_parties(df: pd.DataFrame, limit: int = MAX_HEATMAP_PARTIES) -> pd.DataFrame:
+    """The `limit` largest sellers (rows) and buyers (columns), the rest summed as OTHERS."""
+    from pebdsl.pipeline import OTHERS
+
+    def keep(totals: pd.Series) -> list[Any]:
+        if len(totals) <= limit and OTHERS not in totals.index:
+            return list(totals.index)
+        named = totals.drop(OTHERS, errors="ignore")
+        top = set(named.sort_values(ascending=False, kind="stable").index[:limit])
+        return [k for k in totals.index if k in top]
+
+    rows = keep(df.sum(axis=1))
+    cols = keep(df.sum(axis=0))
+    rest_rows = [r for r in df.index if r not in set(rows)]
+    rest_cols = [c for c in df.columns if c not in set(cols)]
+    if not rest_rows and not rest_cols:
+        return df
+    out = df.loc[rows, cols].copy()
+    if rest_cols:
+        out[OTHERS] = df.loc[rows, rest_cols].sum(axis=1)
+    if rest_rows:
+        other = df.loc[rest_rows].sum(axis=0)
+        row = [float(other[c]) for c in cols]
+        if rest_cols:
+            row.append(float(other[rest_cols].sum()))
+        out.loc[OTHERS] = row
+    return out
+
+
 def _trade_charts(results: Results) -> list[Markup]:
     out = []
-    for m, df in results.trades.items():
-        if df is None or df.empty:
+    for m, full in results.trades.items():
+        if full is None or full.empty:
             continue
+        df = _top_parties(full)
         sellers = [str(s) for s in df.index]
         buyers = [str(b) for b in df.columns]
         out.append(

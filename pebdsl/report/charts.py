@@ -105,22 +105,41 @@ def _f(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))
 
 
+MAX_TICKS = 24
+
+
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About `n` ticks at 1-2-5 multiples covering [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / max(n, 1)
+    """About `n` ticks at 1-2-5 multiples covering [lo, hi]; never more than `MAX_TICKS`.
+
+    Non-finite limits (or a range that overflows) raise ValueError: the callers draw an empty
+    chart instead. Ticks are `start + i * step` for a bounded `i`, so a step too small to move
+    a huge limit (1e17 + 0.2 == 1e17) cannot loop.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not math.isfinite(hi - lo):
+        raise ValueError(f"axis limits must be finite, got {lo!r} .. {hi!r}")
+    if hi <= lo:
+        hi = lo + max(1.0, abs(lo) * 1e-6)
+    raw = (hi - lo) / min(max(n, 1), MAX_TICKS - 2)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step + 1e-9) * step
     ticks = []
-    t = start
-    while t <= hi + step * 1e-6:
+    for i in range(MAX_TICKS):
+        t = start + i * step
         ticks.append(round(t, 12))
-        t += step
-    if ticks[-1] < hi - 1e-9:
-        ticks.append(round(t, 12))
+        if t >= hi - 1e-9:
+            break
+    if len(ticks) < 2 or ticks[-1] <= ticks[0]:
+        raise ValueError(f"axis range {lo!r} .. {hi!r} is too narrow for its magnitude")
     return ticks
+
+
+def _ticks(lo: float, hi: float, n: int) -> list[float] | None:
+    """`nice_ticks`, or None when the limits cannot be drawn (the caller shows no chart)."""
+    try:
+        return nice_ticks(lo, hi, n)
+    except ValueError:
+        return None
 
 
 def _tick_label(v: float, ticks: Sequence[float]) -> str:
@@ -485,7 +504,9 @@ def time_stack_chart(
     line_min = min((float(np.nanmin(_pick(red[id(la)], la.reduce))) for la in lines), default=0.0)
     hi = max(float(up.max(initial=0.0)), line_max, 1e-6)
     lo = min(float(down.min(initial=0.0)), line_min, 0.0)
-    ticks = nice_ticks(lo, hi, 6)
+    ticks = _ticks(lo, hi, 6)
+    if ticks is None:
+        return empty_chart(title, "values out of the drawable range")
     note = bucket_note(k, axis.dt_h)
     items: list[tuple[str, str, str]] = []
     cid = new_chart_id()
@@ -558,7 +579,9 @@ def time_line_chart(
         lo = min(lo, 0.0)
     if hi - lo < 1e-9:
         hi = lo + (abs(lo) * 0.1 or 1.0)
-    ticks = nice_ticks(lo, hi, 5)
+    ticks = _ticks(lo, hi, 5)
+    if ticks is None:
+        return empty_chart(title, "values out of the drawable range")
     note = bucket_note(k, axis.dt_h)
     items = [(la.label, la.color, "dash" if la.kind == "dash" else "line") for la in lines]
     frame = Frame(height=height, x0=0.0, x1=axis.span_h, y0=ticks[0], y1=ticks[-1])
@@ -632,7 +655,10 @@ def bar_chart(
     if hi - lo < 1e-12:
         hi = lo + 1.0
     span = hi - lo
-    ticks = nice_ticks(lo - (0.0 if lo == 0 else 0.02 * span), hi + 0.12 * span, 6)
+    got = _ticks(lo - (0.0 if lo == 0 else 0.02 * span), hi + 0.12 * span, 6)
+    if got is None:
+        return empty_chart(title, "values out of the drawable range")
+    ticks = got
     x_end = ticks[-1]
     if max_value is not None and hi <= max_value * (1 + 1e-6):
         # Shares: ticks stop at 100 %, the plot keeps a little room for the value labels.
