@@ -233,7 +233,8 @@ def extract(design: Design, ir: ModelIR, sol: Solution) -> Results:
     bal = ir.cons["balance"].values(sol.row_dual) / dt
     bal_settle = ir.cons["balance"].values(y) / dt
     base = np.vstack([d.participants[p].demand_kw(t) for p in parts]) if parts else zeros
-    lab = local_labels(d, ir, flows, used, base + s_in - s_out, ch, dis, sold)
+    own_use = np.minimum(avail["pv"] + avail["wind"], base)  # the LP's U (lower/local.py)
+    lab = local_labels(d, ir, flows, used, own_use, ch, dis, sold)
     bought_local = lab["bought_local"]
     meter = evaluate(ir.info["meters"]["meter"], x)
     pdata: dict[tuple[str, str], FloatArray] = {}
@@ -339,7 +340,7 @@ def local_labels(
     ir: ModelIR,
     flows: dict[str, dict[str, Any]],
     used: FloatArray,
-    load_served: FloatArray,
+    own_use: FloatArray,
     ch: FloatArray | None,
     dis: FloatArray | None,
     sold: FloatArray,
@@ -347,7 +348,9 @@ def local_labels(
     """Which local trades carried local energy (Lüth et al.: generation surplus, what batteries
     of local energy give back, local purchases of it) and which resold grid energy.
 
-    Per agent and step, own use first: surplus = max(0, used − load served). The local energy an
+    Per agent and step, own use first: surplus = max(0, used − U), with the LP's own use U =
+    min(available generation, declared load) (lower/local.py; load shifted in is not served by
+    own generation first, as documented there). The local energy an
     agent can sell is surplus + discharge of a battery holding local energy only + purchases in
     local-energy markets − the charge of its own local-only battery (the same accounting as the
     LP's rule, lower/local.py: a battery that may charge from the grid is not a local use, so
@@ -363,7 +366,7 @@ def local_labels(
     na, t = len(agents), d.n_steps
     np_ = len(d.participants)
     src = np.zeros((na, t))
-    src[:np_] = np.maximum(used - load_served, 0.0)
+    src[:np_] = np.maximum(used - own_use, 0.0)
     is_local = ir.info.get(LOCAL_BATTERIES_KEY, {})
     local_markets = ir.info.get("local_markets", frozenset())
     if ch is not None and dis is not None:

@@ -280,7 +280,11 @@ def check_local_is_local(r: Results) -> None:
             np.add.at(bought.T, cols, f["recv"])
             np.add.at(sold.T, cols, f["sent"])
     passed_on = np.minimum(bought, sold).sum(axis=1)
-    exists = surplus + dis + passed_on
+    # Load shifted into a step is not served by its owner's generation first (docs/model.md
+    # §5b: the own use is min(available, declared load), an LP-exact constant): up to that
+    # volume, generation may count as surplus while the shifted load takes grid energy.
+    shifted_in = q("shift_in").sum(axis=1)
+    exists = surplus + shifted_in + dis + passed_on
     assert (lvol.sum(axis=1) <= exists + _tol(exists, vol)).all(), "grid energy counted local"
     from pebdsl.lower.markets import local_markets
 
