@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing as mp
+import os
 import random
 import re
 import shutil
@@ -302,6 +303,14 @@ class Worker:
             return Outcome("memory", f"the worker died (exit code {code})")
         return out
 
+    def rss(self) -> int:
+        """The worker's resident memory in bytes (0 where /proc is not available)."""
+        try:
+            pages = int(Path(f"/proc/{self.proc.pid}/statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            return 0
+        return pages * os.sysconf("SC_PAGE_SIZE")
+
     def restart(self) -> None:
         self.proc.kill()
         self.proc.join()
@@ -401,10 +410,14 @@ def _drive(
         for i in list(busy):
             w = workers[i]
             left = timeout - (time.monotonic() - started[i])
-            if w.conn.poll(0.01 if left > 0 else 0):
-                tally.add(busy.pop(i), w.result(timeout), save)
-            elif left <= 0:
-                tally.add(busy.pop(i), w.result(0), save)
+            if w.conn.poll(0.01 if left > 0 else 0) or left <= 0:
+                inp = busy.pop(i)
+                tally.add(inp, w.result(timeout if left > 0 else 0), save)
+                if inp.kind == "solve" and w.rss() > w.cap // 3:
+                    # `pebdsl solve` runs one solve per process; a long-lived worker keeps the
+                    # fragmented heap of earlier year-long solves, which would count against
+                    # the next input's cap. Start afresh once the worker has grown.
+                    w.restart()
 
 
 def main(argv: list[str] | None = None) -> int:
