@@ -413,7 +413,7 @@ def _drive(
             if w.conn.poll(0.01 if left > 0 else 0) or left <= 0:
                 inp = busy.pop(i)
                 tally.add(inp, w.result(timeout if left > 0 else 0), save)
-                if inp.kind == "solve" and w.rss() > w.cap // 3:
+                if inp.kind == "solve" and w.rss() > w.cap // 8:
                     # `pebdsl solve` runs one solve per process; a long-lived worker keeps the
                     # fragmented heap of earlier year-long solves, which would count against
                     # the next input's cap. Start afresh once the worker has grown.
