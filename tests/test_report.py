@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -509,20 +508,13 @@ def test_formulation_error_is_shown(week: Results, monkeypatch: pytest.MonkeyPat
 
 
 def test_year_is_reduced_for_display() -> None:
+    """A year is drawn as daily means and stays small. (Its render time is measured by
+    benchmarks/report_speed.py, never asserted here: timed tests flake on loaded machines.)"""
     r = synthetic_results(days=365, n_blocks=3, per_block=3, seed=2)
-    t0 = time.perf_counter()
     html = render_report(r)
-    elapsed = time.perf_counter() - t0
     check_html(html)
     assert "daily means" in html
     assert len(html.encode()) < 3_000_000, len(html)
-    assert elapsed < 60  # generous; the timing itself is in benchmarks/report_speed.py
-
-
-def test_week_render_is_fast_enough_generously(week: Results) -> None:
-    t0 = time.perf_counter()
-    render_report(week)
-    assert time.perf_counter() - t0 < 30  # not a timing test: a guard against pathologies
 
 
 def test_charts_units_helpers() -> None:
