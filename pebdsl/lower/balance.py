@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from pebdsl.ir import INF
-from pebdsl.lower.context import Context, Pending
+from pebdsl.lower.context import Context, Pending, connection_bounds
 
 
 def lower_balance(ctx: Context) -> None:
     d = ctx.design
     parts = [d.participants[p] for p in ctx.participants]
     dt = ctx.dt_h
-    imp = np.array(
-        [
-            p.connection.import_kw if p.connection and p.connection.import_kw is not None else INF
-            for p in parts
-        ]
-    )
-    exp = np.array(
-        [
-            p.connection.export_kw if p.connection and p.connection.export_kw is not None else INF
-            for p in parts
-        ]
-    )
+    imp, exp = connection_bounds([p.connection for p in parts])
     spans = tuple(p.connection.span for p in parts if p.connection)
     gi = ctx.ir.add_var(
         "gi",

@@ -10,10 +10,8 @@ Raises nothing.
 
 from __future__ import annotations
 
-import numpy as np
-
-from pebdsl.ir import INF, Expr
-from pebdsl.lower.context import Context
+from pebdsl.ir import Expr
+from pebdsl.lower.context import Context, connection_bounds
 from pebdsl.lower.storage import add_rows_of
 
 
@@ -29,8 +27,7 @@ def lower_blocks(ctx: Context) -> None:
     if not limited:
         return
     conns = [d.blocks[ctx.blocks[i]].connection for i in limited]
-    imp = np.array([c.import_kw if c and c.import_kw is not None else INF for c in conns])
-    exp = np.array([c.export_kw if c and c.export_kw is not None else INF for c in conns])
+    imp, exp = connection_bounds(conns)
     e = Expr(len(limited), ctx.n_steps)
     add_rows_of(e, ctx.block_net, limited, 1.0)
     spans = tuple(

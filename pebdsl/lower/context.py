@@ -18,14 +18,22 @@ Open expressions (closed by the objective pass, or read by later passes):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from pebdsl.design import Design
+from pebdsl.design import Connection, Design
 from pebdsl.ir import INF, Expr, FloatArray, ModelIR
 from pebdsl.source import Span
+
+
+def connection_bounds(conns: Sequence[Connection | None]) -> tuple[FloatArray, FloatArray]:
+    """Import and export limits (kW) of each connection; INF where none is declared."""
+    imp = np.array([c.import_kw if c and c.import_kw is not None else INF for c in conns])
+    exp = np.array([c.export_kw if c and c.export_kw is not None else INF for c in conns])
+    return imp.astype(np.float64), exp.astype(np.float64)
 
 
 @dataclass

@@ -87,7 +87,7 @@ def _battery_terms(ctx: Context, ex: Expr, rows: dict[int, int], only_local: boo
     if "discharge" not in ctx.ir.vars:
         return
     dis, ch = ctx.ir.vars["discharge"], ctx.ir.vars["charge"]
-    is_local = local_batteries(ctx)
+    is_local = ctx.ir.info[LOCAL_BATTERIES_KEY]
     for j, (name, bi) in enumerate(ctx.ir.info["batteries"].items()):
         a = ctx.agent(bi["owner"] or name)
         if a not in rows or (only_local and not is_local[name]):
@@ -107,7 +107,7 @@ def _local_energy_rows(ctx: Context) -> None:
             p in d.markets[m].members for m in local
         ):
             labelled.append(i)
-    is_local = local_batteries(ctx)
+    is_local = ctx.ir.info[LOCAL_BATTERIES_KEY]
     shared: list[int] = []
     for b in d.shared_batteries:
         mk = [m for m in d.markets.values() if b in m.batteries]
@@ -162,7 +162,7 @@ def _span_of(ctx: Context, name: str) -> Span:
 def _origin_rows(ctx: Context) -> None:
     d = ctx.design
     sales: dict[str, Expr] = ctx.ir.info.pop("product_sales", {})
-    is_local = local_batteries(ctx)
+    is_local = ctx.ir.info[LOCAL_BATTERIES_KEY]
     for k, e in sales.items():
         prod = d.products.get(k)
         if prod is None or prod.origin is None or not e.rows:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pebdsl.ir import INF, Expr
-from pebdsl.lower.context import Context
+from pebdsl.ir import Expr
+from pebdsl.lower.context import Context, connection_bounds
 from pebdsl.lower.storage import add_rows_of
 
 
@@ -89,8 +89,7 @@ def _connection(ctx: Context) -> None:
         return
     parts = [d.participants[ctx.participants[i]] for i in rows]
     conns = [p.connection for p in parts]
-    imp = np.array([c.import_kw if c and c.import_kw is not None else INF for c in conns])
-    exp = np.array([c.export_kw if c and c.export_kw is not None else INF for c in conns])
+    imp, exp = connection_bounds(conns)
     e = Expr(len(rows), ctx.n_steps)
     add_rows_of(e, ctx.meter, [ctx.agent(ctx.participants[i]) for i in rows], 1.0)
     spans = tuple(c.span for c in conns if c is not None)
