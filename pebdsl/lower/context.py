@@ -65,6 +65,7 @@ class Context:
     own_gen: dict[str, Expr] = field(default_factory=dict)  # kind -> participant x t
     pending: list[Pending] = field(default_factory=list)
     _load: FloatArray | None = field(default=None, repr=False)
+    _avail: dict[tuple[str, ...], FloatArray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def start(cls, design: Design) -> Context:
@@ -126,13 +127,16 @@ class Context:
         return self._load
 
     def available_gen_kw(self, kinds: tuple[str, ...] = ("pv", "wind")) -> FloatArray:
-        """Available generation (before curtailment) of the given kinds, agents x t."""
-        out = np.zeros((len(self.agents), self.n_steps))
-        for i, p in enumerate(self.participants):
-            for g in self.design.participants[p].generation:
-                if g.kind in kinds:
-                    out[i] += np.maximum(g.profile_kw, 0.0)
-        return out
+        """Available generation (before curtailment) of the given kinds, agents x t (built once
+        per kinds: every market and local-energy rule reads it)."""
+        if kinds not in self._avail:
+            out = np.zeros((len(self.agents), self.n_steps))
+            for i, p in enumerate(self.participants):
+                for g in self.design.participants[p].generation:
+                    if g.kind in kinds:
+                        out[i] += np.maximum(g.profile_kw, 0.0)
+            self._avail[kinds] = out
+        return self._avail[kinds]
 
     def gen_expr(self, kinds: tuple[str, ...]) -> Expr:
         """Generation used of the given kinds, participant x t (an empty Expr if none)."""
