@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
 
+# `pebdsl.solve` is the function of the module pebdsl/solve.py (the composer); importing it
+# here binds the name to the function for good. The module imports its heavy parts lazily.
+from pebdsl.solve import solve
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
-    from pebdsl.results import Results
 
 __all__ = ["Diagnostic", "PebdslError", "__version__", "load", "load_all", "parse", "solve"]
 
@@ -65,13 +68,3 @@ def load_all(
     from pebdsl.resolve import load_all as _load_all
 
     return _load_all(path, variants, for_compare=for_compare, allow_outside=allow_outside)
-
-
-def solve(
-    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
-) -> Results:
-    """Compile, solve, settle and score one design. `prices`: how degenerate local prices are
-    chosen, "midpoint" of the valid dual interval (the default) or "dual" (the solver's pick)."""
-    from pebdsl.pipeline import solve as _solve
-
-    return _solve(design, backend=backend, solver=solver, prices=prices)

@@ -242,7 +242,7 @@ def solve_one(
 ) -> tuple[Results | None, str | None]:
     """Solve one design; a PebdslError becomes its rendered text (so it crosses processes:
     PebdslError itself does not pickle), any other exception its traceback (a bug, kept whole)."""
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     try:
         return solve(design, backend=backend, prices=prices), None
@@ -286,7 +286,7 @@ def _mp_context() -> Any:
     import multiprocessing as mp
 
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["pebdsl.pipeline", "pebdsl.kpis"])
+    ctx.set_forkserver_preload(["pebdsl.solve", "pebdsl.invert", "pebdsl.kpis"])
     return ctx
 
 
@@ -450,7 +450,8 @@ def compare(
                 ref_no_battery=ref_nb[0] if ref_nb else None,
             )
             if c.results is not None:
-                c.results.values = {**c.results.values, **three_values(c.results, ref)}
+                v = {**c.results.values, **three_values(c.results, ref)}
+                c.results = c.results.replace(values=v)
     comparison = Comparison(cases, files, warnings=warnings)
     if out is not None:
         write_comparison(comparison, Path(out), command)
@@ -543,10 +544,6 @@ def summarize(
     if r is None:
         s["status"] = failed_status(case.error or "")
         return s
-    if not r.kpis:
-        from pebdsl.kpis import score
-
-        score(r)
     k = r.kpis["design"]
     cost = float(r.total_cost)
     s.update(

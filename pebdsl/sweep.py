@@ -192,13 +192,9 @@ def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
 
     t0 = time.perf_counter()
     try:
-        from pebdsl.pipeline import solve
+        from pebdsl.solve import solve
 
         r = solve(design, backend=backend)
-        if not r.kpis:
-            from pebdsl.kpis import score
-
-            score(r)
     except PebdslError as e:
         return {
             "status": failed_status(e.render()),

@@ -53,7 +53,7 @@ def make_results(
     bills: dict[str, dict[str, float]] | None = None,
 ) -> Results:
     idx = design.time.index
-    return Results(
+    return Results.build(
         design=design,
         status="optimal",
         objective=objective,
@@ -139,7 +139,7 @@ def street_results() -> Results:
 
 def test_design_kpis_hand_computed() -> None:
     r = street_results()
-    kpis.score(r)
+    r = r.rescored()
     k = r.kpis["design"]
     assert k["total_cost"] == pytest.approx(1.0)
     assert k["total_bills"] == pytest.approx(1.0)
@@ -165,7 +165,7 @@ def test_design_kpis_hand_computed() -> None:
 
 def test_participant_and_block_kpis() -> None:
     r = street_results()
-    kpis.score(r)
+    r = r.rescored()
     al, bob = r.kpis["participants"]["alice"], r.kpis["participants"]["bob"]
     assert al["bill"] == pytest.approx(0.1)
     assert al["self_sufficiency"] == pytest.approx(2 / 3)
@@ -189,7 +189,7 @@ def test_participant_and_block_kpis() -> None:
 
 def test_three_values_with_and_without_reference() -> None:
     r = street_results()
-    kpis.score(r)
+    r = r.rescored()
     v = kpis.three_values(r, None)
     assert v["pv_surplus_kwh"] == pytest.approx(2.0)  # 3 kW PV - 1 kW own load, one hour
     assert v["pv_surplus_local_share"] == pytest.approx(1.0)
@@ -215,7 +215,7 @@ def test_three_values_with_and_without_reference() -> None:
         },
         blocks={"street": {"import": a(1, 3, 2), "export": z}},
     )
-    kpis.score(ref)
+    ref = ref.rescored()
     assert ref.values["pv_surplus_local_share"] == pytest.approx(0.0)
     assert ref.values["pv_surplus_curtailed_kwh"] == pytest.approx(2.0)
     v = kpis.three_values(r, ref)
@@ -250,7 +250,7 @@ def test_export_and_curtailment_split() -> None:
             }
         },
     )
-    kpis.score(r)
+    r = r.rescored()
     k = r.kpis["design"]
     assert k["generation_kwh"] == pytest.approx(2.5)  # 5 kW for half an hour
     assert k["self_consumption"] == pytest.approx(0.2)
@@ -287,7 +287,7 @@ def test_shared_battery_deliveries_count_as_battery() -> None:
         batteries={"hub": {"charge": a(2, 0, 0), "discharge": a(0, 1, 0), "soc": a(2, 1, 1)}},
         markets={"p2p": {"price": a(0.1, 0.2, 0.2), "volume": a(2, 1, 0), "loss": z, "fees": z}},
     )
-    kpis.score(r)
+    r = r.rescored()
     bob = r.kpis["participants"]["bob"]["demand_shares"]
     assert bob["battery"] == pytest.approx(0.25)
     assert bob["local_trade"] == pytest.approx(0.0)

@@ -23,8 +23,8 @@ from model_helpers import (
 
 from pebdsl.design import Design
 from pebdsl.lower import lower
-from pebdsl.pipeline import solve
 from pebdsl.results import Results
+from pebdsl.solve import solve
 
 TOL = 1e-6
 

@@ -25,8 +25,8 @@ from model_helpers import (
 from pebdsl.compare import Case, summarize
 from pebdsl.design import Design
 from pebdsl.output import results_json
-from pebdsl.pipeline import solve
 from pebdsl.results import Results
+from pebdsl.solve import solve
 
 TOL = 1e-6
 

@@ -576,7 +576,7 @@ MAX_HEATMAP_PARTIES = 40
 
 def _top_parties(df: pd.DataFrame, limit: int = MAX_HEATMAP_PARTIES) -> pd.DataFrame:
     """The `limit` largest sellers (rows) and buyers (columns), the rest summed as OTHERS."""
-    from pebdsl.pipeline import OTHERS
+    from pebdsl.invert import OTHERS
 
     def keep(totals: pd.Series) -> list[Any]:
         if len(totals) <= limit and OTHERS not in totals.index:
@@ -750,14 +750,15 @@ def _versions(results: Results | None = None) -> list[tuple[str, str]]:
     return out
 
 
-def _explain(design: Design) -> tuple[str, str | None]:
-    """The formulation text, or ("", error text) when it cannot be produced."""
+def _explain(design: Design, ir: Any = None) -> tuple[str, str | None]:
+    """The formulation text, or ("", error text) when it cannot be produced. `ir`: the solved
+    model (`Results.ir`), so the design is not lowered a second time."""
     try:
         from pebdsl.explain import explain
     except Exception as exc:  # the module may not exist in a partial install
         return "", f"{type(exc).__name__}: {exc}"
     try:
-        return explain(design), None
+        return explain(design, ir), None
     except Exception as exc:
         return "", f"{type(exc).__name__}: {exc}"
 
@@ -1033,7 +1034,7 @@ def render_report(results: Results, *, reference: Results | None = None, command
         *_entity_tables("Blocks", kpis.get("blocks", {}), d.currency),
         *_entity_tables("Batteries", kpis.get("batteries", {}), d.currency),
     ]
-    formulation, formulation_error = _explain(d)
+    formulation, formulation_error = _explain(d, getattr(results, "ir", None))
     ctx = {
         "title": d.title,
         "variant": _variant_name(results),
