@@ -238,7 +238,7 @@ def run_one(inp: Input, work: Path) -> Outcome:
 
             designs = load_all(str(path))
             if inp.kind == "solve":
-                from pebdsl.output import write_outputs
+                from pebdsl.present.output import write_outputs
                 from pebdsl.solve import solve
 
                 results = solve(designs[None], backend=inp.backend)

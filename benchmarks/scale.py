@@ -73,7 +73,7 @@ def child(path: str, out: str, report: bool) -> dict[str, float]:
     import numpy  # noqa: F401  (imports before the baseline: they are no part of the run)
     import pandas  # noqa: F401
 
-    from pebdsl.output import write_outputs
+    from pebdsl.present.output import write_outputs
     from pebdsl.resolve import load
     from pebdsl.solve import solve
 

@@ -4,7 +4,7 @@ Input: the records of the stages, composed by `pebdsl.solve`: invert's `Dispatch
 `Trades`, settle.py's `Settlement`, kpis.py's `Scores`, the notes and a `RunInfo`.
 Output: a frozen `Results`, with time series as DataFrames (index = the horizon's step starts,
 tz-aware; columns = MultiIndex (entity, quantity)), serialisable to `results.json`, CSV and
-Parquet (pebdsl/output.py). The names readers use (participants_ts, bills, kpis, values,
+Parquet (pebdsl/present/output.py). The names readers use (participants_ts, bills, kpis, values,
 notes, money, bill_roles, model_stats, timings, backend, solver, total_cost, shadow_cost, …)
 are fields or properties; `Results.build(...)` makes one from those flat names (scoring it
 when no KPIs are given) and `replace(...)` returns a changed copy. No presentation import:

@@ -10,8 +10,8 @@ import pytest
 from model_helpers import block, design, market, participant
 
 from pebdsl.design import Dso, Link
-from pebdsl.output import results_json, write_outputs
-from pebdsl.report import render_report
+from pebdsl.present.output import results_json, write_outputs
+from pebdsl.present.report import render_report
 from pebdsl.solve import solve
 
 
