@@ -73,8 +73,10 @@ def _to_pyomo(ir: ModelIR) -> tuple[Any, list[Any], list[Any]]:
             i = cb.start + k
             lo_i, up_i = float(rlo[i]), float(rup[i])
             p0, p1 = int(indptr[i]), int(indptr[i + 1])
-            if p0 == p1 and lo_i <= 0.0 <= up_i:
-                continue  # an empty row that holds (0 = 0): Pyomo rejects trivial constraints
+            if (p0 == p1 and lo_i <= 0.0 <= up_i) or (lo_i == -np.inf and up_i == np.inf):
+                # An empty row that holds (0 = 0), or a free row (a relaxed one, as the
+                # flexibility baseline makes): Pyomo rejects both; neither constrains anything.
+                continue
             expr = LinearExpression(
                 constant=0.0,
                 linear_coefs=values[p0:p1],
