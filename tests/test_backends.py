@@ -21,8 +21,8 @@ from test_model_rules import DESIGNS
 from pebdsl.backends import solve_ir
 from pebdsl.invert import price_rows, settlement_duals
 from pebdsl.lower import lower
-from pebdsl.solve import solve
 from pebdsl.resolve import load_all
+from pebdsl.solve import solve
 
 ROOT = Path(__file__).resolve().parent.parent
 PEB_FILES = sorted((ROOT / "designs").glob("*.peb"))
