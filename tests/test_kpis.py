@@ -309,3 +309,28 @@ def test_shares_sum_to_one_on_random_flows() -> None:
     assert all((p >= -1e-12).all() for p in parts.values())
     total: Any = sum(parts.values())
     assert np.allclose(total, load)
+
+
+def test_every_documented_kpi_has_its_unit() -> None:
+    """`unit_of` gives each KPI key of docs/kpis.md's table the unit written there ("–" is
+    a ratio, 1; "currency" the design's currency), so a KPI always travels with its unit:
+    e.g. `grid_import_kwh` kWh, `local_trade_avg_price` EUR/kWh, `self_sufficiency` 1."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "kpis.md").read_text()
+    table = text.split("## KPIs", 1)[1].split("\n\n", 2)[1]
+    checked = 0
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        keys = re.findall(r"`(\w+)`", cells[0])
+        units = [u.strip() for u in cells[-1].split(",")]
+        units = units * len(keys) if len(units) == 1 else units
+        for key, unit in zip(keys, units, strict=True):
+            want = {"–": "1", "currency": "EUR", "currency/kWh": "EUR/kWh"}.get(unit, unit)
+            assert kpis.unit_of(key, "EUR") == want, key
+            checked += 1
+    assert checked >= 20
+    r = street_results()
+    q = r.scores.quantity("design", "grid_import_kwh")
+    assert q.unit == "kWh" and q.value == r.kpis["design"]["grid_import_kwh"]
