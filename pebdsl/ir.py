@@ -215,6 +215,13 @@ class ModelIR:
     def inverse(self, value: Inverse) -> None:
         self._inverse = value
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the assembled matrix (rebuilt on demand): `Results.ir` crosses
+        processes in `compare`'s pool."""
+        state = dict(self.__dict__)
+        state["_matrix"] = None
+        return state
+
     # -- construction ------------------------------------------------------------------------
     def add_var(
         self,
