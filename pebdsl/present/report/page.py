@@ -102,6 +102,17 @@ class Card:
 
 
 def _headline(results: Results, reference: Results | None, values: Mapping[str, Any]) -> dict:
+    """The headline: cost cards (with the saving against the reference) and the three values."""
+    cards, saving, saving_pct = _cost_cards(results, reference)
+    values_cards = _value_cards(results, values)
+    return {"cards": cards, "values": values_cards, "saving": saving, "saving_pct": saving_pct}
+
+
+def _cost_cards(
+    results: Results, reference: Results | None
+) -> tuple[list[Card], float | None, float | None]:
+    """Total and shadow cost, the saving against the reference (absolute and as a share, or
+    None), the savings from trade and storage, and self-sufficiency."""
     d = results.design
     cur = d.currency
     cards = [
@@ -149,7 +160,14 @@ def _headline(results: Results, reference: Results | None, values: Mapping[str, 
         cards.append(
             Card("self-sufficiency", _pct(dk["self_sufficiency"]), "1 − grid import / demand")
         )
+    return cards, saving, saving_pct
 
+
+def _value_cards(results: Results, values: Mapping[str, Any]) -> list[Card]:
+    """The three values: PV surplus balanced locally, grid investment deferred (peak import
+    reduction), local energy products used."""
+    d = results.design
+    cur = d.currency
     share = _num(values.get("pv_surplus_local_share"))
     surplus = _num(values.get("pv_surplus_kwh"))
     v1 = Card(
@@ -199,7 +217,7 @@ def _headline(results: Results, reference: Results | None, values: Mapping[str, 
         f"{fmt_num(trade)} kWh" if trade is not None else "–",
         note,
     )
-    return {"cards": cards, "values": [v1, v2, v3], "saving": saving, "saving_pct": saving_pct}
+    return [v1, v2, v3]
 
 
 def _mul(k: float, v: float | None) -> float | None:
