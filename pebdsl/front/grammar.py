@@ -330,6 +330,7 @@ _parser: Lark | None = None
 
 
 def get_parser() -> Lark:
+    """The shared LALR parser, built once per process (thread-safe)."""
     global _parser
     if _parser is None:
         with _parser_lock:

@@ -45,6 +45,7 @@ class CommentCursor:
     Spans are only trusted when they index the given text (not for a hand-built tree)."""
 
     def __init__(self, file: s.File, text: str) -> None:
+        """Start before the first comment of `file`, parsed from `text`."""
         self.file = file
         self.text = text
         src = file.span.source

@@ -29,6 +29,7 @@ class ParseState(threading.local):
     """Per-thread state of the parse in progress (the Lark instance is shared)."""
 
     def __init__(self) -> None:
+        """No parse in progress: an empty source, no tokens seen."""
         self.source: SourceFile = SourceFile("<string>", "")
         self.comments: list[Token] = []
         self.prev: Token | None = None  # the token before `last`
@@ -54,6 +55,7 @@ class Separators(PostLex):
     always_accept = ("_NL", "SEMI")
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        """The token stream with separators folded (lark calls this once per parse)."""
         ctx = state
         stack: list[Token] = []  # open brackets, innermost last
         ctx.open_braces = stack
@@ -94,6 +96,7 @@ class Separators(PostLex):
 
 
 def collect_comment(tok: Token) -> Token:
+    """Keep a comment token for `File.comments` (lark's lexer callback)."""
     state.comments.append(tok)
     return tok
 
@@ -102,15 +105,18 @@ class Fault(Exception):
     """A diagnostic raised from inside lark callbacks; `parse` turns it into a PebdslError."""
 
     def __init__(self, diagnostic: Diagnostic) -> None:
+        """Carry `diagnostic` out of lark."""
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
 
 
 def span_tok(tok: Token) -> Span:
+    """The span of a token in the source being parsed."""
     return Span(state.source, tok.start_pos or 0, tok.end_pos or 0)
 
 
 def too_deep(span: Span) -> Diagnostic:
+    """E006 at `span`: nesting beyond `MAX_BRACKETS` or `MAX_DEPTH`."""
     return error(
         "E006",
         "expression nested too deeply",

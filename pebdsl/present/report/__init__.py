@@ -18,6 +18,12 @@ lazily and, if it fails, the report shows the error text instead.
 
 Public: `render_report(results, *, reference=None, command="") -> str`,
 `render_compare(comparison, *, command="") -> str`.
+
+Modules: `page` (the report of one solve), `compare_page` (the comparison page), `common`
+(Jinja2 environment, colours, number formatting, reading the time series, shared texts),
+`figures` (the charts of one solve, from `Results`), `kpi_tables`; the SVG charts, which take
+plain numbers only: `charts` (primitives: frame, axes, ticks, legend, time axis),
+`timecharts`, `barchart`, `heatmap`. Templates are in `templates/`.
 """
 
 from pebdsl.present.report.compare_page import render_compare

@@ -1,4 +1,8 @@
-"""Charts for the report, as hand-written inline SVG built with numpy.
+"""Charts for the report, as hand-written inline SVG built with numpy: the shared primitives.
+
+This module holds what every chart uses (colours, chart ids, number and tick formatting, the
+time axis and its reduction for long horizons, the SVG frame, axes and legend, the "no data"
+chart); the charts themselves are `timecharts` (stacked areas, lines), `barchart`, `heatmap`.
 
 Input: plain numbers (numpy arrays, lists, dicts) already taken out of `Results`.
 Output: `markupsafe.Markup` strings, each one `<svg>` element that is self-contained (no external
@@ -83,6 +87,7 @@ def new_chart_id(prefix: str = "c") -> str:
 
 
 def color(i: int) -> str:
+    """The `i`-th colour of the colour-blind-safe cycle (wraps around)."""
     return CYCLE[i % len(CYCLE)]
 
 
@@ -166,12 +171,14 @@ class TimeAxis:
 
     @property
     def hours(self) -> FloatArray:
+        """Each step's start in hours since the horizon's start."""
         if len(self.index) == 0:
             return np.zeros(0)
         return np.asarray((self.index - self.index[0]).total_seconds() / 3600.0, dtype=np.float64)
 
     @property
     def span_h(self) -> float:
+        """The horizon's length in hours."""
         return float(len(self.index) * self.dt_h)
 
     def ticks(self) -> list[tuple[float, str]]:
@@ -245,6 +252,7 @@ def bucket_size(n: int, dt_h: float, max_points: int = MAX_POINTS) -> int:
 
 
 def bucket_note(k: int, dt_h: float) -> str:
+    """How a bucket of `k` steps is named in labels ("daily", "6-hour"); "" for no reduction."""
     if k <= 1:
         return ""
     hours = k * dt_h
@@ -288,18 +296,22 @@ class Frame:
 
     @property
     def pw(self) -> float:
+        """Width of the plotting area (px)."""
         return self.width - self.left - self.right
 
     @property
     def ph(self) -> float:
+        """Height of the plotting area (px)."""
         return self.height - self.top - self.bottom
 
     def x(self, v: FloatArray | float) -> FloatArray:
+        """Data x → pixel x."""
         return self.left + (np.asarray(v, dtype=np.float64) - self.x0) / (self.x1 - self.x0) * (
             self.pw
         )
 
     def y(self, v: FloatArray | float) -> FloatArray:
+        """Data y → pixel y (up is up)."""
         return self.top + (
             1 - (np.asarray(v, dtype=np.float64) - self.y0) / (self.y1 - self.y0)
         ) * (self.ph)
@@ -421,6 +433,7 @@ def _legend_rows(frame: Frame, items: Sequence[tuple[str, str, str]], first_y: f
 
 
 def empty_chart(title: str, message: str = "no data") -> Markup:
+    """A small chart that only says `message` (no data, or nothing drawable)."""
     cid = new_chart_id()
     frame = Frame(height=120)
     parts = _open(cid, frame, title, message)

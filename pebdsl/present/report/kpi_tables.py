@@ -117,6 +117,8 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 @dataclass
 class KpiRow:
+    """One design KPI as printed: label, unit, value and the reference's value."""
+
     label: str
     unit: str
     value: str

@@ -61,6 +61,9 @@ def _explain(design: Design) -> tuple[str, str | None]:
     except Exception as exc:  # the module may not exist in a partial install
         return "", f"{type(exc).__name__}: {exc}"
     try:
+        # TODO(H3): this lowers the design a second time (explain(design) calls lower()) only to
+        # print its math; pass the IR the solve already built (kept on `Results` by solve.py)
+        # as `explain(design, ir)` so the report does not lower again.
         return explain(design), None
     except Exception as exc:
         return "", f"{type(exc).__name__}: {exc}"
@@ -68,6 +71,8 @@ def _explain(design: Design) -> tuple[str, str | None]:
 
 @dataclass
 class SourceView:
+    """A design source file as numbered lines for the report's source section."""
+
     path: str
     lines: list[tuple[int, str]]
 
@@ -95,6 +100,8 @@ def _three_values(results: Results, reference: Results | None) -> dict[str, Any]
 
 @dataclass
 class Card:
+    """One headline figure: label, value, a note below it and a tone (good/bad)."""
+
     label: str
     value: str
     note: str = ""
