@@ -73,8 +73,8 @@ def main() -> None:
         if r.returncode != 0:
             print(r.stdout, r.stderr)
             raise SystemExit(1)
-        from pebdsl.resolve import load_all
-        from pebdsl.series import _CSV_CACHE
+        from pebdsl.load import load_all
+        from pebdsl.resolve.csvread import _CSV_CACHE
 
         t0 = time.perf_counter()
         load_all(str(path))

@@ -107,8 +107,8 @@ def design_text(n_blocks: int = 3, per_block: int = 4) -> str:
 def real_results() -> tuple[Any, Any] | None:
     """(results, reference) from the real pipeline, or None when it is not installed."""
     try:
+        from pebdsl.load import load_all
         from pebdsl.pipeline import solve
-        from pebdsl.resolve import load_all
     except ImportError:
         return None
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,7 +46,7 @@ def load(
     """Read, check and resolve a design file; `variant` picks one alternative (None = base).
 
     `allow_outside=True` lets `csv()` read files outside the design file's folder (else E411)."""
-    from pebdsl.resolve import load as _load
+    from pebdsl.load import load as _load
 
     return _load(path, variant=variant, sets=sets, allow_outside=allow_outside)
 
@@ -62,7 +62,7 @@ def load_all(
 
     `variants`: only those named; `for_compare`: without the variants written `compare = false`
     (unless named), as `pebdsl compare` solves them; `allow_outside`: as for `load`."""
-    from pebdsl.resolve import load_all as _load_all
+    from pebdsl.load import load_all as _load_all
 
     return _load_all(path, variants, for_compare=for_compare, allow_outside=allow_outside)
 

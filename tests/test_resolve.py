@@ -1,4 +1,4 @@
-"""resolve.py: namespace, templates, ranges, variants and `sets`, defaults, rule checks."""
+"""pebdsl.resolve: namespace, templates, ranges, variants and `sets`, defaults, rule checks."""
 
 from __future__ import annotations
 
