@@ -9,19 +9,25 @@ reference variant with the `--set` edits it can take.
 
 Errors: E901 a design file that cannot be read; every error of the parser and of
 `pebdsl.resolve` (raised together as one `PebdslError`).
+
+`pebdsl/__init__.py` imports `load` and `load_all` from here when `pebdsl` is imported, so the
+name `pebdsl.load` stays the function (importing a submodule binds its name on the package only
+the first time): this module therefore imports the parser and the resolver inside the functions,
+and `import pebdsl` stays light (`pebdsl fmt` needs neither numpy nor the resolver).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import PebdslError, error
-from pebdsl.resolve import resolve, resolve_all
-from pebdsl.resolve import variant_compare_flags as _compare_flags
 from pebdsl.source import NO_SPAN, SourceFile
+
+if TYPE_CHECKING:
+    from pebdsl import design as D
+    from pebdsl import syntax as S
 
 __all__ = ["load", "load_all", "read", "reference", "variant_compare_flags"]
 
@@ -51,6 +57,8 @@ def load(
     """Read, check and resolve a design file (one variant, or the base design).
 
     `allow_outside`: `csv()` may read files outside the design file's folder (else E411)."""
+    from pebdsl.resolve import resolve
+
     tree, source, parse_s = read(path)
     t0 = time.perf_counter()
     design = resolve(tree, source, variant=variant, sets=sets, allow_outside=allow_outside)
@@ -70,6 +78,8 @@ def load_all(
     `variants`: only the variants of these names (names not declared are skipped; the base's
     `Design.variants` lists those that are). `for_compare`: also skip the variants written
     with `compare = false` (unless named in `variants`), without resolving them."""
+    from pebdsl.resolve import resolve_all
+
     tree, source, parse_s = read(path)
     t0 = time.perf_counter()
     designs = resolve_all(
@@ -86,9 +96,11 @@ def variant_compare_flags(file: S.File | str) -> dict[str, bool]:
     """Each variant's `compare` attribute, read from the syntax tree (or the file at this path)
     without resolving anything: False only where it is written `compare = false`
     (`pebdsl.resolve.variant_compare_flags`)."""
+    from pebdsl.resolve import variant_compare_flags as flags_of
+
     if isinstance(file, str):
         file = read(file)[0]
-    return _compare_flags(file)
+    return flags_of(file)
 
 
 def reference(

@@ -29,6 +29,8 @@ __all__ = ["battery", "battery_owners", "soc"]
 def battery(
     r: Reader, items: list[Any], span: Span, name: str, owner: str | None, block: str | None
 ) -> D.Battery:
+    """A battery (a participant's own when `owner` is set, else shared) in kWh and kW, its
+    states of charge checked against each other (E310)."""
     a = r.attrs(items, "battery")
     for k, at in a.items():
         r.where[("battery", name, k)] = at.value.span

@@ -20,6 +20,7 @@ __all__ = ["block", "link"]
 
 
 def block(r: Reader, node: Node) -> D.Block:
+    """A block: its connection (attribute or `connection { … }`), participants, shared batteries."""
     a = r.attrs(node.items, "block", (S.Asset,))
     conn = None
     for it in node.items:
@@ -34,6 +35,7 @@ def block(r: Reader, node: Node) -> D.Block:
 
 
 def link(r: Reader, it: S.Link, blocks: dict[str, Node]) -> D.Link:
+    """A DSO link between two blocks (E306 unknown or identical blocks)."""
     ok = True
     for nm in (it.a, it.b):
         if nm.value not in blocks:

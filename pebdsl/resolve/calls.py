@@ -67,6 +67,7 @@ def call_args(e: S.Call, params: list[str]) -> dict[str, tuple[S.Expr, S.Arg]]:
 
 
 def generator_call(ctx: Evaluator, e: S.Call, gen: Any) -> Series:
+    """A call of a built-in generator on the horizon's index, in coherent base units."""
     from pebdsl import generators
 
     params = {p.name: p for p in gen.params}
@@ -110,6 +111,7 @@ def _annual_thunk(
     ctx: Evaluator, name: str, kwargs: dict[str, object], factor: Fraction
 ) -> Callable[[], float]:
     def compute() -> float:
+        """The generator's energy over the calendar year of the start (kWh)."""
         import pandas as pd
 
         from pebdsl import generators

@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from pebdsl import syntax as S
 from pebdsl import units as U
@@ -50,10 +51,29 @@ from pebdsl.source import Span
 __all__ = ["CSV_PARAMS", "csv_call"]
 
 CSV_PARAMS = ("path", "column", "unit", "missing", "resample")
+Args = dict[str, tuple[S.Expr, S.Arg]]  # parameter -> (value, argument), from `call_args`
 
 
 def csv_call(ctx: Evaluator, e: S.Call) -> Series:
+    """The value of a `csv(...)` call (see the module docstring for its rules and errors)."""
     args = call_args(e, list(CSV_PARAMS))
+    f, path = _file(ctx, e, args)
+    column, cspan = _column(e, args, f, path)
+    factor, dims = _unit(args)
+    fill = _missing(ctx, args, factor, dims)
+    resample = False
+    if "resample" in args:
+        rexpr = strip(args["resample"][0])
+        if not isinstance(rexpr, S.Bool):
+            raise fail("E407", "csv(): `resample` must be true or false", span_of(rexpr))
+        resample = rexpr.value
+    raw = column_values(f, column, cspan)
+    values = _align(ctx, f, raw, column, fill, resample, span_of(e))
+    return Series(U.scale_array(values, factor), dims)
+
+
+def _file(ctx: Evaluator, e: S.Call, args: Args) -> tuple[CsvFile, Path]:
+    """The file a csv() call names, read (once per file: a failure is re-raised as it was)."""
     if "path" not in args:
         raise fail("E407", 'csv() needs a file path: csv("file.csv", column = "name")', span_of(e))
     pexpr = strip(args["path"][0])
@@ -70,8 +90,11 @@ def csv_call(ctx: Evaluator, e: S.Call) -> Series:
         ctx.failed_files[key] = err
         raise
     ctx.data_files[os.path.normpath(str(path))] = f.sha256
+    return f, path
 
-    # column
+
+def _column(e: S.Call, args: Args, f: CsvFile, path: Path) -> tuple[str, Span]:
+    """The column a csv() call reads (the only one when not named; E403) and its span."""
     if "column" in args:
         cexpr = strip(args["column"][0])
         if isinstance(cexpr, S.String):
@@ -101,7 +124,11 @@ def csv_call(ctx: Evaluator, e: S.Call) -> Series:
             "no such column",
             (*did_you_mean(column, f.columns), columns_hint(f)),
         )
-    # unit
+    return column, cspan
+
+
+def _unit(args: Args) -> tuple[Fraction, U.Dims]:
+    """The factor to coherent base units and the dimensions of `unit =` (none: a number)."""
     factor, dims = Fraction(1), U.DIMENSIONLESS
     if "unit" in args:
         uexpr = strip(args["unit"][0])
@@ -115,7 +142,11 @@ def csv_call(ctx: Evaluator, e: S.Call) -> Series:
             raise fail("E407", "csv(): `unit` must be a unit, e.g. unit = kW", span_of(uexpr))
         info = U.parse_unit(utext, uspan)
         factor, dims = info.factor, info.dims
-    # missing / resample
+    return factor, dims
+
+
+def _missing(ctx: Evaluator, args: Args, factor: Fraction, dims: U.Dims) -> float | None:
+    """The value of empty cells (`missing =`, in the column's unit), or None."""
     fill: float | None = None
     if "missing" in args:
         mexpr = strip(args["missing"][0])
@@ -131,15 +162,7 @@ def csv_call(ctx: Evaluator, e: S.Call) -> Series:
             fill = float(ms.values) / float(factor) if factor else 0.0  # type: ignore[arg-type]
         else:
             fill = num
-    resample = False
-    if "resample" in args:
-        rexpr = strip(args["resample"][0])
-        if not isinstance(rexpr, S.Bool):
-            raise fail("E407", "csv(): `resample` must be true or false", span_of(rexpr))
-        resample = rexpr.value
-    raw = column_values(f, column, cspan)
-    values = _align(ctx, f, raw, column, fill, resample, span_of(e))
-    return Series(U.scale_array(values, factor), dims)
+    return fill
 
 
 def _csv_path(ctx: Evaluator, pexpr: S.String) -> Path:
@@ -187,74 +210,20 @@ def _align(
     span: Span,
 ) -> FloatArray:
     """Values of the CSV on the horizon's steps (E404, E405)."""
-    t = f.times_ns
-    h = ctx.utc_ns
     step = ctx.step_ns
-    tz = ctx.grid.timezone
     res = f.resolution_ns if f.resolution_ns is not None else step
-    name = f.path.name
     if res != step and not resample:
         raise fail(
             "E404",
-            f"{name} has a resolution of {fmt_h(res)}, the horizon's step is {fmt_h(step)}",
+            f"{f.path.name} has a resolution of {fmt_h(res)}, the horizon's step is {fmt_h(step)}",
             span,
             "other resolution",
             ("add `resample = true` to average finer or repeat coarser data",),
         )
-    if res == step:
-        pos = np.searchsorted(t, h)
-        pos_c = np.minimum(pos, len(t) - 1)
-        found = (pos < len(t)) & (t[pos_c] == h)
-        if not found.all():
-            miss = int(np.flatnonzero(~found)[0])
-            raise fail(
-                "E404",
-                f"{name} does not cover the horizon: no row for {fmt_ns(int(h[miss]), tz)}",
-                span,
-                "missing rows",
-                (f"the file holds {fmt_ns(int(t[0]), tz)} … {fmt_ns(int(t[-1]), tz)}",),
-            )
-        vals = raw[pos_c]
-        used = pos_c
-    elif res < step:
-        lo = np.searchsorted(t, h, "left")
-        hi = np.searchsorted(t, h + step, "left")
-        need = step // res if step % res == 0 else -1
-        ok = (hi - lo) == need
-        if not ok.all():
-            miss = int(np.flatnonzero(~ok)[0])
-            raise fail(
-                "E404",
-                f"{name} does not cover the step starting "
-                f"{fmt_ns(int(h[miss]), tz)} with {fmt_h(res)} rows",
-                span,
-                "missing rows",
-            )
-        used = np.arange(lo[0], hi[-1])
-        seg = raw[lo[0] : hi[-1]].copy()
-        if fill is not None:
-            seg[np.isnan(seg)] = fill
-        _no_nan(ctx, f, seg, lo[0], column, span)
-        csum = np.concatenate([[0.0], np.cumsum(seg)])
-        return np.asarray((csum[hi - lo[0]] - csum[lo - lo[0]]) / (hi - lo), dtype=np.float64)
-    else:
-        pos = np.searchsorted(t, h, "right") - 1
-        pos_c = np.maximum(pos, 0)
-        # A row holds until the next row, at most its resolution (+1 h for DST days).
-        nxt = np.concatenate([t[1:], [t[-1] + res]])
-        end = np.minimum(nxt, t + res + NS_PER_H)
-        ok = (pos >= 0) & (h + step <= end[pos_c])
-        if not ok.all():
-            miss = int(np.flatnonzero(~ok)[0])
-            raise fail(
-                "E404",
-                f"{name} does not cover the horizon at {fmt_ns(int(h[miss]), tz)}",
-                span,
-                "missing rows",
-            )
-        vals = raw[pos_c]
-        used = pos_c
-    vals = vals.copy()
+    if res < step:
+        return _average_finer(ctx, f, raw, res, column, fill, span)
+    used = _rows_at_steps(ctx, f, span) if res == step else _rows_holding(ctx, f, res, span)
+    vals = raw[used].copy()
     if fill is not None:
         vals[np.isnan(vals)] = fill
     nan = np.isnan(vals)
@@ -262,6 +231,76 @@ def _align(
         i = int(np.flatnonzero(nan)[0])
         _no_nan(ctx, f, raw[used[i] : used[i] + 1], int(used[i]), column, span)
     return vals
+
+
+def _rows_at_steps(ctx: Evaluator, f: CsvFile, span: Span) -> npt.NDArray[np.intp]:
+    """The row of each step in a file of the horizon's resolution (E404 a missing row)."""
+    t, h, tz = f.times_ns, ctx.utc_ns, ctx.grid.timezone
+    pos = np.searchsorted(t, h)
+    pos_c = np.minimum(pos, len(t) - 1)
+    found = (pos < len(t)) & (t[pos_c] == h)
+    if not found.all():
+        miss = int(np.flatnonzero(~found)[0])
+        raise fail(
+            "E404",
+            f"{f.path.name} does not cover the horizon: no row for {fmt_ns(int(h[miss]), tz)}",
+            span,
+            "missing rows",
+            (f"the file holds {fmt_ns(int(t[0]), tz)} … {fmt_ns(int(t[-1]), tz)}",),
+        )
+    return pos_c
+
+
+def _average_finer(
+    ctx: Evaluator,
+    f: CsvFile,
+    raw: FloatArray,
+    res: int,
+    column: str,
+    fill: float | None,
+    span: Span,
+) -> FloatArray:
+    """Each step the mean of the finer rows inside it (E404 a step not fully covered)."""
+    t, h, step, tz = f.times_ns, ctx.utc_ns, ctx.step_ns, ctx.grid.timezone
+    lo = np.searchsorted(t, h, "left")
+    hi = np.searchsorted(t, h + step, "left")
+    need = step // res if step % res == 0 else -1
+    ok = (hi - lo) == need
+    if not ok.all():
+        miss = int(np.flatnonzero(~ok)[0])
+        raise fail(
+            "E404",
+            f"{f.path.name} does not cover the step starting "
+            f"{fmt_ns(int(h[miss]), tz)} with {fmt_h(res)} rows",
+            span,
+            "missing rows",
+        )
+    seg = raw[lo[0] : hi[-1]].copy()
+    if fill is not None:
+        seg[np.isnan(seg)] = fill
+    _no_nan(ctx, f, seg, lo[0], column, span)
+    csum = np.concatenate([[0.0], np.cumsum(seg)])
+    return np.asarray((csum[hi - lo[0]] - csum[lo - lo[0]]) / (hi - lo), dtype=np.float64)
+
+
+def _rows_holding(ctx: Evaluator, f: CsvFile, res: int, span: Span) -> npt.NDArray[np.intp]:
+    """The coarser row each step falls in (E404 a step no row holds)."""
+    t, h, step, tz = f.times_ns, ctx.utc_ns, ctx.step_ns, ctx.grid.timezone
+    pos = np.searchsorted(t, h, "right") - 1
+    pos_c = np.maximum(pos, 0)
+    # A row holds until the next row, at most its resolution (+1 h for DST days).
+    nxt = np.concatenate([t[1:], [t[-1] + res]])
+    end = np.minimum(nxt, t + res + NS_PER_H)
+    ok = (pos >= 0) & (h + step <= end[pos_c])
+    if not ok.all():
+        miss = int(np.flatnonzero(~ok)[0])
+        raise fail(
+            "E404",
+            f"{f.path.name} does not cover the horizon at {fmt_ns(int(h[miss]), tz)}",
+            span,
+            "missing rows",
+        )
+    return pos_c
 
 
 def _no_nan(

@@ -121,6 +121,7 @@ def _not_regular(path: Path, mode: int, span: Span) -> PebdslError:
 
 
 def read_csv(path: Path, tz: str, span: Span) -> CsvFile:
+    """The parsed file at `path` (a regular file, size-checked; cached)."""
     try:
         st = os.stat(path)
     except OSError as e:
@@ -203,9 +204,35 @@ def _pandas_message(e: BaseException) -> str:
 
 
 def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
+    """The parsed file: rows sorted by time (E406 a duplicate), the most common resolution."""
     import pandas as pd
 
     digest = hashlib.sha256(data).hexdigest()
+    frame = _frame(path, data, span)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    times = _utc_times(path, frame.iloc[:, 0].astype(str).str.strip(), tz, span)
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    if len(times) > 1:
+        dup = np.flatnonzero(np.diff(times) == 0)
+        if len(dup):
+            ts = pd.Timestamp(int(times[dup[0]]), tz="UTC").tz_convert(tz)
+            raise fail("E406", f"duplicate timestamp {ts.isoformat()} in {path.name}", span)
+    columns = {
+        str(c): frame.iloc[:, i].to_numpy()[order] for i, c in enumerate(frame.columns) if i > 0
+    }
+    resolution: int | None = None
+    if len(times) > 1:
+        diffs = np.diff(times)
+        vals, counts = np.unique(diffs, return_counts=True)
+        resolution = int(vals[np.argmax(counts)])
+    return CsvFile(path, digest, times, columns, resolution_ns=resolution)
+
+
+def _frame(path: Path, data: bytes, span: Span) -> Any:
+    """The file as a pandas frame of strings (`,` or `;` separated; E406, E404 no rows)."""
+    import pandas as pd
+
     text = data.decode("utf-8-sig", errors="replace")
     try:
         frame = pd.read_csv(
@@ -220,8 +247,14 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
         raise fail("E406", f"cannot read CSV file {path.name}: {msg}", span) from None
     if frame.shape[1] < 1 or len(frame) == 0:
         raise fail("E404", f"CSV file {path.name} has no rows", span)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    stamps = frame.iloc[:, 0].astype(str).str.strip()
+    return frame
+
+
+def _utc_times(path: Path, stamps: Any, tz: str, span: Span) -> npt.NDArray[np.int64]:
+    """The first column's timestamps as UTC nanoseconds, in row order: with offsets as
+    written, else local times of `tz` (E406 mixed, bad, out-of-range or nonexistent)."""
+    import pandas as pd
+
     has_offset = stamps.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
     if has_offset.any() and not has_offset.all():
         i = int(np.flatnonzero(~has_offset.to_numpy())[0])
@@ -277,22 +310,7 @@ def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
                 "around daylight-saving changes",
             ),
         ) from None
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    if len(times) > 1:
-        dup = np.flatnonzero(np.diff(times) == 0)
-        if len(dup):
-            ts = pd.Timestamp(int(times[dup[0]]), tz="UTC").tz_convert(tz)
-            raise fail("E406", f"duplicate timestamp {ts.isoformat()} in {path.name}", span)
-    columns = {
-        str(c): frame.iloc[:, i].to_numpy()[order] for i, c in enumerate(frame.columns) if i > 0
-    }
-    resolution: int | None = None
-    if len(times) > 1:
-        diffs = np.diff(times)
-        vals, counts = np.unique(diffs, return_counts=True)
-        resolution = int(vals[np.argmax(counts)])
-    return CsvFile(path, digest, times, columns, resolution_ns=resolution)
+    return times
 
 
 def columns_hint(f: CsvFile) -> str:
@@ -325,6 +343,7 @@ def _first_bad_timestamp(stamps: Any) -> str:
 
 
 def column_values(f: CsvFile, column: str, span: Span) -> FloatArray:
+    """A column as floats (empty cells NaN; E405 a non-numeric cell), converted once."""
     got = f.numeric.get(column)
     if got is not None:
         return got
@@ -350,12 +369,14 @@ def column_values(f: CsvFile, column: str, span: Span) -> FloatArray:
 
 
 def fmt_ns(ns: int, tz: str = "UTC") -> str:
+    """UTC nanoseconds as an ISO 8601 time in `tz`."""
     import pandas as pd
 
     return str(pd.Timestamp(ns, tz="UTC").tz_convert(tz).isoformat())
 
 
 def fmt_h(ns: int) -> str:
+    """A duration in nanoseconds as hours (`2 h`) or minutes (`15 min`)."""
     h = ns / NS_PER_H
     if h >= 1 and h == int(h):
         return f"{int(h)} h"

@@ -57,22 +57,26 @@ class Series:
 
     @property
     def is_constant(self) -> bool:
+        """One value for every step (not an array)."""
         return not isinstance(self.values, np.ndarray)
 
 
 def strip(expr: S.Expr) -> S.Expr:
+    """`expr` without enclosing parentheses."""
     while isinstance(expr, S.Paren):
         expr = expr.inner
     return expr
 
 
 def span_of(node: Any) -> Span:
+    """The span of a syntax node."""
     return node.span  # type: ignore[no-any-return]
 
 
 def fail(
     code: str, message: str, span: Span, label: str = "", hints: tuple[str, ...] = ()
 ) -> PebdslError:
+    """A `PebdslError` of one error diagnostic (to raise)."""
     return PebdslError(error(code, message, span, label, hints))
 
 
@@ -115,6 +119,7 @@ class Evaluator(Protocol):
 
 
 def as_value(v: Any) -> Value:
+    """A numpy array as is, anything else as a float."""
     if isinstance(v, np.ndarray):
         return v
     return float(v)

@@ -22,6 +22,7 @@ __all__ = ["generation"]
 
 
 def generation(r: Reader, asset: S.Asset, kind: Literal["pv", "wind"]) -> D.Generation:
+    """A `pv` or `wind` asset (see the module docstring)."""
     a = r.attrs(asset.body.items, kind)
     prof = r.need(a, "profile", kind, asset.span, "solar  # per kWp, with peak")
     assert r.ctx is not None

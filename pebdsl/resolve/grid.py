@@ -27,6 +27,7 @@ __all__ = ["dso", "flex_need", "grid"]
 
 
 def grid(r: Reader) -> D.Grid:
+    """The grid's buy price (required) and sell price per step."""
     single = r.required_single("grid", "grid { buy = 0.30 EUR/kWh; sell = 0.05 EUR/kWh }")
     a = r.attrs(single.items, "grid")
     for k, at in a.items():
@@ -50,6 +51,8 @@ def grid(r: Reader) -> D.Grid:
 
 
 def dso(r: Reader, single: Single) -> D.Dso:
+    """The DSO: energy and capacity charges, links and flexibility needs; every part is
+    tried, so their errors are reported together."""
     a = r.attrs(single.items, "dso", (S.Link, S.Flexibility))
     energy = None
     failed = False
@@ -113,6 +116,7 @@ def dso(r: Reader, single: Single) -> D.Dso:
 
 
 def flex_need(r: Reader, it: S.Flexibility, blocks: dict[str, Node]) -> D.FlexibilityNeed:
+    """The DSO's flexibility need at a block (E101 an unknown block)."""
     if it.block.value not in blocks:
         if it.block.value in r.m.removed_names:
             raise Failed

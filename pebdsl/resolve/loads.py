@@ -25,6 +25,7 @@ __all__ = ["flexible", "load_asset"]
 
 
 def load_asset(r: Reader, asset: S.Asset) -> D.Load:
+    """A participant's load in kW per step (see the module docstring)."""
     a = r.attrs(asset.body.items, "load")
     prof = r.need(a, "profile", "load", asset.span, "home  # a series in kW")
     assert r.ctx is not None
@@ -78,6 +79,7 @@ def load_asset(r: Reader, asset: S.Asset) -> D.Load:
 
 
 def flexible(r: Reader, asset: S.Asset) -> D.Flexible:
+    """A flexible load: share, window (a whole number of steps, E303), cost."""
     a = r.attrs(asset.body.items, "flexible")
     share = r.const(
         r.need(a, "share", "flexible", asset.span, "20 %"),

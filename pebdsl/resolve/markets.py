@@ -25,6 +25,7 @@ __all__ = ["market", "market_members", "pair_fee", "product", "product_names"]
 
 
 def product(r: Reader, node: Node) -> D.Product:
+    """A declared product: origin (pv, wind, battery) and premium."""
     a = r.attrs(node.items, "product")
     origin = None
     if "origin" in a:
@@ -110,6 +111,7 @@ def market_members(
 
 
 def market(r: Reader, node: Node, blocks: dict[str, D.Block]) -> D.Market:
+    """A market (see the module docstring)."""
     a = r.attrs(node.items, "market", (S.FeesTable,))
     mtype = r.word(r.need(a, "type", "market", node.span, "p2p"), ("p2p", "pool"), "market type")
     members_a = r.need(a, "members", "market", node.span, "all")
@@ -178,6 +180,7 @@ def market(r: Reader, node: Node, blocks: dict[str, D.Block]) -> D.Market:
 def pair_fee(
     r: Reader, pf: S.PairFee, members: set[str], done: dict[tuple[str, str], float]
 ) -> dict[tuple[str, str], float]:
+    """One `seller -> buyer` pair fee of a p2p market, by (seller, buyer)."""
     for nm in (pf.seller, pf.buyer):
         if nm.value not in members:
             node = r.m.nodes.get(nm.value)
@@ -215,6 +218,7 @@ def pair_fee(
 
 
 def product_names(r: Reader, a: S.Attribute) -> list[str]:
+    """The products a market trades (built in or declared)."""
     v = strip(a.value)
     items = v.items if isinstance(v, S.List) else (v,)
     out = []

@@ -30,6 +30,7 @@ ASSETS = ("load", "pv", "wind", "battery", "flexible", "connection")
 
 
 def collect(file: S.File, errs: Errors) -> Model:
+    """The file's declarations as one `Model` (errors recorded on `errs`)."""
     m = Model(file_span=file.span)
     first_design: S.DesignDecl | None = None
     singles_first: dict[str, Span] = {}
@@ -88,6 +89,7 @@ def collect(file: S.File, errs: Errors) -> Model:
 
 
 def declare(m: Model, node: Node, errs: Errors, replace_ok: bool = False) -> bool:
+    """Add `node` to the namespace; False (with E107 or E102 recorded) when it may not."""
     if node.name in RESERVED:
         errs.add(
             error(
@@ -119,6 +121,7 @@ def declare(m: Model, node: Node, errs: Errors, replace_ok: bool = False) -> boo
 
 
 def participant_nodes(decl: S.Participant, block: str | None) -> list[Node]:
+    """One node per participant a declaration names (`house[1..3]` gives three)."""
     names = decl.name.expand() if isinstance(decl.name, S.RangeName) else [decl.name.value]
     return [
         Node(
@@ -192,6 +195,8 @@ def add_named(
 
 
 def add_block(m: Model, decl: S.BlockDecl, errs: Errors, merge: bool) -> None:
+    """A block and the participants and shared batteries inside it; `merge` (a
+    variant's block of the same name) replaces attributes and adds members."""
     name = decl.name.value
     existing = m.nodes.get(name)
     if merge and existing is not None and existing.kind == "block":
@@ -229,6 +234,7 @@ def add_block(m: Model, decl: S.BlockDecl, errs: Errors, merge: bool) -> None:
 
 
 def lookup(m: Model, name: str, span: Span, kind: str | None) -> Node:
+    """The node of `name` (of `kind` when given): E101 unknown, E103 wrong kind."""
     node = m.nodes.get(name)
     if node is None or node.kind == "variant":
         cands = [

@@ -118,6 +118,7 @@ def _asset(r: Reader, node: Node, kind: str, asset: S.Asset) -> Any:
 
 
 def connection_block(r: Reader, asset: S.Asset) -> D.Connection:
+    """A `connection { import; export }` block (kW; a side not given is unlimited)."""
     a = r.attrs(asset.body.items, "connection")
     imp = r.const(a["import"], "power", "connection import", lo=0) if "import" in a else None
     exp = r.const(a["export"], "power", "connection export", lo=0) if "export" in a else None

@@ -139,6 +139,7 @@ class Reader:
     def need(
         self, attrs: dict[str, S.Attribute], name: str, kind: str, span: Span, example: str
     ) -> S.Attribute:
+        """The attribute `name`, or E301 (with an example) and `Failed`."""
         a = attrs.get(name)
         if a is None:
             self.errs.add(
@@ -188,6 +189,7 @@ class Reader:
         lo_open: bool = False,
         hi_open: bool = False,
     ) -> None:
+        """E302 (and `Failed`) unless `v` lies in the range given."""
         bad = (lo is not None and (v < lo or (lo_open and v == lo))) or (
             hi is not None and (v > hi or (hi_open and v == hi))
         )
@@ -204,6 +206,7 @@ class Reader:
             raise Failed
 
     def series(self, a: S.Attribute, dimension: str, what: str) -> D.FloatArray:
+        """A series attribute as one value per step in the canonical unit of `dimension`."""
         assert self.ctx is not None
         try:
             return self.ctx.array(a.value, dimension, what)
@@ -212,6 +215,7 @@ class Reader:
             raise Failed from None
 
     def word(self, a: S.Attribute, choices: tuple[str, ...], what: str) -> str:
+        """A word among `choices` (E307 with a suggestion otherwise)."""
         v = strip(a.value)
         text = v.name if isinstance(v, S.Ref) else v.value if isinstance(v, S.String) else None
         if text not in choices:
@@ -231,6 +235,7 @@ class Reader:
     # -- the design -------------------------------------------------------------------------
 
     def words(self, a: S.Attribute, choices: tuple[str, ...], what: str) -> list[str]:
+        """A word or a list of words, each among `choices` (E307)."""
         v = strip(a.value)
         items = v.items if isinstance(v, S.List) else (v,)
         out = []
@@ -252,6 +257,7 @@ class Reader:
         return out
 
     def nonnegative(self, values: D.FloatArray, a: S.Attribute, what: str) -> None:
+        """E302 (and `Failed`) at the first negative value of a kW series."""
         neg = values < 0
         if neg.any():
             i = int(np.flatnonzero(neg)[0])
@@ -284,6 +290,7 @@ class Reader:
 
 
 def text_of(e: Any) -> str:
+    """A name, string or the source text of an expression, for messages."""
     if isinstance(e, S.Ref):
         return e.name
     if isinstance(e, S.String):
@@ -293,5 +300,6 @@ def text_of(e: Any) -> str:
 
 
 def is_word(e: S.Expr, word: str) -> bool:
+    """Whether `e` is the plain word `word` (`none`, `initial`, …)."""
     e = strip(e)
     return isinstance(e, S.Ref) and e.name == word

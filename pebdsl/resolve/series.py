@@ -84,12 +84,14 @@ class SeriesContext:
 
     @property
     def index(self) -> Any:
+        """The horizon's steps as a pandas DatetimeIndex (built on first use)."""
         if self._index is None:
             self._index = self.grid.index
         return self._index
 
     @property
     def utc_ns(self) -> npt.NDArray[np.int64]:
+        """The horizon's steps as UTC nanoseconds (built on first use)."""
         if self._utc_ns is None:
             self._utc_ns = np.asarray(
                 self.index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64
@@ -200,6 +202,7 @@ class SeriesContext:
         return str(self.index[i].isoformat())
 
     def eval(self, expr: S.Expr) -> Series:
+        """The value of an expression in coherent base units, with its dimensions."""
         e = strip(expr)
         if isinstance(e, S.Number):
             return Series(float(e.value), ())

@@ -53,6 +53,7 @@ def merged_items(m: Model, node: Node, errs: Errors | None) -> list[Any]:
 
 
 def item_key(it: Any) -> tuple[str, ...] | None:
+    """What an item overrides: `(attribute,)` or `(asset kind,)`; None for others."""
     if isinstance(it, S.Attribute):
         return (it.name.value,)
     if isinstance(it, S.Asset) and it.name is None:
@@ -61,6 +62,7 @@ def item_key(it: Any) -> tuple[str, ...] | None:
 
 
 def merge_items(base: list[Any], own: list[Any]) -> list[Any]:
+    """`base` with `own` laid over it (assets merged attribute by attribute)."""
     out = list(base)
     for it in own:
         k = item_key(it)
@@ -78,6 +80,7 @@ def merge_items(base: list[Any], own: list[Any]) -> list[Any]:
 
 
 def apply_removed(items: list[Any], removed: set[tuple[str, ...]]) -> list[Any]:
+    """`items` less the attributes and assets a variant removed."""
     out = []
     for it in items:
         k = item_key(it)
@@ -96,6 +99,7 @@ def apply_removed(items: list[Any], removed: set[tuple[str, ...]]) -> list[Any]:
 
 
 def find_asset(items: list[Any], kind: str) -> int | None:
+    """The position of the unnamed asset of `kind` in `items`, or None."""
     return next(
         (
             i
@@ -107,6 +111,7 @@ def find_asset(items: list[Any], kind: str) -> int | None:
 
 
 def set_attr(items: list[Any], attr: S.Attribute) -> list[Any]:
+    """`items` with `attr` replacing the attribute of its name (and a `connection` block)."""
     out = [
         it for it in items if not (isinstance(it, S.Attribute) and it.name.value == attr.name.value)
     ]

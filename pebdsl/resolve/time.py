@@ -151,6 +151,7 @@ def supported_dates(r: Reader, start: datetime, duration_h: float, a: S.Attribut
 
 
 def check_timezone(tz: str, span: Span) -> None:
+    """E311 unless `tz` names an IANA timezone (with a suggestion)."""
     import zoneinfo
 
     try:

@@ -27,6 +27,7 @@ _SINGLETONS = ("design", "horizon", "grid", "dso")
 
 
 def apply_variant(m: Model, v: S.VariantDecl, errs: Errors) -> None:
+    """Apply a variant's edits to `m`, recording errors on `errs` (each edit on its own)."""
     for item in v.items:
         with errs.guard():
             if isinstance(item, S.Attribute):
@@ -49,6 +50,7 @@ def apply_variant(m: Model, v: S.VariantDecl, errs: Errors) -> None:
 
 
 def merge_single(items: list[Any], it: Any) -> list[Any]:
+    """A singleton body with one item of a variant laid over it."""
     if isinstance(it, S.Attribute):
         return set_attr(items, it)
     if isinstance(it, S.Link):
@@ -235,6 +237,7 @@ def _set(m: Model, e: S.SetEdit) -> None:
 
 
 def parse_sets(sets: list[str]) -> list[S.SetEdit]:
+    """`--set` texts (`alice.pv.peak = 8 kWp`, `set` optional) as `set` edits."""
     from pebdsl.parser import parse
 
     edits: list[S.SetEdit] = []
