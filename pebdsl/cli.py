@@ -213,7 +213,7 @@ def fmt(
     ] = False,
 ) -> None:
     """Format design files in the canonical layout (comments kept, idempotent)."""
-    from pebdsl.formatter import format_source
+    from pebdsl.front.formatter import format_source
 
     changed = []
     for f in files:
@@ -244,8 +244,8 @@ def compile_cmd(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Compile a design into its model without solving: IR summary, LP or MPS file, or math."""
-    from pebdsl.emit import emit as _emit
     from pebdsl.load import load
+    from pebdsl.present.emit import emit as _emit
 
     if output is not None:
         _check_out_file(output)
@@ -264,8 +264,8 @@ def compile_cmd(
 @app.command()
 def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt = False) -> None:
     """The formulation of this design as readable math, in its own names and units."""
-    from pebdsl.explain import explain as _explain
     from pebdsl.load import load
+    from pebdsl.present.explain import explain as _explain
 
     try:
         print(
@@ -308,8 +308,8 @@ def solve(
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
     from pebdsl.load import reference as reference_variant
-    from pebdsl.output import results_json, write_outputs
     from pebdsl.pipeline import solve as _solve
+    from pebdsl.present.output import results_json, write_outputs
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)

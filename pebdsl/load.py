@@ -27,7 +27,7 @@ from pebdsl.source import NO_SPAN, SourceFile
 
 if TYPE_CHECKING:
     from pebdsl import design as D
-    from pebdsl import syntax as S
+    from pebdsl.front import syntax as S
 
 __all__ = ["load", "load_all", "read", "reference", "variant_compare_flags"]
 
@@ -35,7 +35,7 @@ __all__ = ["load", "load_all", "read", "reference", "variant_compare_flags"]
 def read(path: str) -> tuple[S.File, SourceFile, float]:
     """The syntax tree of the file at `path`, its source and the seconds spent reading and
     parsing (E901 when the file cannot be read)."""
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
 
     t0 = time.perf_counter()
     try:

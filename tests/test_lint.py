@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from pebdsl import PebdslError
 from pebdsl.cli import app
 from pebdsl.design import Design
-from pebdsl.parser import parse
+from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve, resolve_all
 from pebdsl.resolve.lint import merge
 

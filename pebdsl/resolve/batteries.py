@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any, Literal, cast
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.checks import check_battery
 from pebdsl.resolve.model import Failed
 from pebdsl.resolve.reader import Reader, is_word

@@ -9,10 +9,10 @@ out-of-range values; a link to a block the variant removed is dropped (no error)
 
 from __future__ import annotations
 
+import pebdsl.resolve.participants as participants
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import did_you_mean, error
-from pebdsl.resolve import participants
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed, Node
 from pebdsl.resolve.reader import Reader
 

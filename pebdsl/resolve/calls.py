@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.diagnostics import did_you_mean
+from pebdsl.front import syntax as S
 from pebdsl.resolve.expr import Evaluator, Series, fail, number_value, span_of, strip
 
 __all__ = ["call_args", "generator_call"]

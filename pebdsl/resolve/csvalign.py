@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.diagnostics import PebdslError, did_you_mean
+from pebdsl.front import syntax as S
 from pebdsl.resolve.calls import call_args
 from pebdsl.resolve.csvread import (
     CsvFile,

@@ -16,10 +16,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.design import TimeGrid
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.front import syntax as S
 from pebdsl.source import Span
 
 __all__ = [

@@ -12,9 +12,9 @@ from typing import Literal
 import numpy as np
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.diagnostics import error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed
 from pebdsl.resolve.reader import Reader
 

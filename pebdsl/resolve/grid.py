@@ -17,8 +17,8 @@ from typing import Literal, cast
 import numpy as np
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.blocks import link
 from pebdsl.resolve.model import Failed, Node, Single
 from pebdsl.resolve.reader import Reader, is_word

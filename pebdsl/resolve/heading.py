@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.diagnostics import did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed
 from pebdsl.resolve.reader import Reader, text_of
 from pebdsl.resolve.series import strip

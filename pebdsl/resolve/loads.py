@@ -15,9 +15,9 @@ import math
 import numpy as np
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed
 from pebdsl.resolve.reader import Reader
 

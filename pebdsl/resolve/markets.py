@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Literal, cast
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed, Node
 from pebdsl.resolve.reader import Reader, text_of
 from pebdsl.resolve.series import strip

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic, PebdslError
+from pebdsl.front import syntax as S
 from pebdsl.source import NO_SPAN, Span
 
 __all__ = ["Errors", "Failed", "Model", "Node", "Single", "dedupe"]

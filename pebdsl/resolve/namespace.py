@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Errors, Model, Node, Single
 from pebdsl.source import NO_SPAN, Span
 

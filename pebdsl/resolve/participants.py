@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Literal, cast
 
+import pebdsl.resolve.batteries as batteries
+import pebdsl.resolve.generation as generation
+import pebdsl.resolve.loads as loads
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic, error
-from pebdsl.resolve import batteries, generation, loads
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed, Node
 from pebdsl.resolve.reader import Reader
 from pebdsl.resolve.templates import merged_items

@@ -39,10 +39,16 @@ import os
 from collections.abc import Callable, Collection
 from dataclasses import replace
 
+import pebdsl.resolve.batteries as batteries
+import pebdsl.resolve.blocks as blocks
+import pebdsl.resolve.grid as grid
+import pebdsl.resolve.heading as heading
+import pebdsl.resolve.markets as markets
+import pebdsl.resolve.participants as participants
+import pebdsl.resolve.time as time
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
-from pebdsl.resolve import batteries, blocks, grid, heading, markets, participants, time
+from pebdsl.front import syntax as S
 from pebdsl.resolve.checks import check_design
 from pebdsl.resolve.lint import lint, series_used
 from pebdsl.resolve.model import Errors, Failed, Single, dedupe

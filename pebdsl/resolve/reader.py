@@ -19,8 +19,8 @@ from typing import Any, cast
 import numpy as np
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.checks import Where
 from pebdsl.resolve.model import Errors, Failed, Model, Single
 from pebdsl.resolve.namespace import ASSETS

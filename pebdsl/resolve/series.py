@@ -28,10 +28,10 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.design import TimeGrid
 from pebdsl.diagnostics import PebdslError, did_you_mean
+from pebdsl.front import syntax as S
 from pebdsl.resolve.calls import generator_call
 from pebdsl.resolve.csvalign import csv_call
 from pebdsl.resolve.expr import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pebdsl import design as D
-from pebdsl import syntax as S
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Errors, Model
 from pebdsl.resolve.reader import Reader
 from pebdsl.source import NO_SPAN, SourceFile, Span

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pebdsl import syntax as S
 from pebdsl.diagnostics import did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Errors, Model, Node
 
 __all__ = ["apply_removed", "find_asset", "item_key", "merge_items", "merged_items", "set_attr"]

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed, Single
 from pebdsl.resolve.reader import Reader
 from pebdsl.resolve.series import SeriesContext, strip

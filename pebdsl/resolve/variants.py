@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pebdsl import syntax as S
 from pebdsl.diagnostics import PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Errors, Model, Node, Single
 from pebdsl.resolve.namespace import ASSETS, add_named, lookup
 from pebdsl.resolve.series import strip
@@ -238,7 +238,7 @@ def _set(m: Model, e: S.SetEdit) -> None:
 
 def parse_sets(sets: list[str]) -> list[S.SetEdit]:
     """`--set` texts (`alice.pv.peak = 8 kWp`, `set` optional) as `set` edits."""
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
 
     edits: list[S.SetEdit] = []
     for i, text in enumerate(sets):
