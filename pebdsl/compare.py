@@ -311,7 +311,7 @@ def _load_file(
 
     load_all fails as a whole when any variant is bad; then each variant is loaded on its own
     so a bad variant does not take the others with it."""
-    from pebdsl.resolve import load, load_all, variant_compare_flags
+    from pebdsl.load import load, load_all, variant_compare_flags
 
     try:
         designs = load_all(
@@ -377,7 +377,7 @@ def compare(
     that no file declares is E108 (raised before anything is solved). `allow_outside`: csv()
     may read files outside each design's folder."""
     from pebdsl.kpis import three_values
-    from pebdsl.lint import merge
+    from pebdsl.resolve.lint import merge
 
     t0 = time.perf_counter()
     warnings: list[Diagnostic] = []

@@ -239,7 +239,7 @@ def sweep(
     With `progress`, a progress bar runs on stderr and the result table is printed to stdout.
     `allow_outside`: csv() may read files outside the design's folder.
     """
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     t0 = time.perf_counter()
     params = parse_sets(sets)

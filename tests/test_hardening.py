@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from pebdsl import PebdslError
-from pebdsl.resolve import load, load_all
+from pebdsl.load import load, load_all
 
 BASE = """design "hardening" {{ currency = EUR }}
 horizon {{ start = {start}; duration = {duration}; step = 1 h }}
@@ -305,10 +305,10 @@ def test_cli_allow_outside(tmp_path: Path) -> None:
 def test_a_file_over_the_size_bound_is_e410(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pebdsl import series
+    from pebdsl.resolve import csvread
 
     _write_rows(tmp_path / "big.csv", ["1", "2"])
-    monkeypatch.setattr(series, "MAX_CSV_BYTES", 10)
+    monkeypatch.setattr(csvread, "MAX_CSV_BYTES", 10)
     assert codes_of(tmp_path, _csv_design("big.csv")) == ["E410"]
 
 
@@ -324,7 +324,7 @@ def test_a_huge_cell_is_quoted_as_a_short_escaped_excerpt(tmp_path: Path) -> Non
 
 
 def test_excerpt_escapes_and_cuts() -> None:
-    from pebdsl.series import excerpt
+    from pebdsl.resolve.csvread import excerpt
 
     assert excerpt("abc") == "abc"
     assert excerpt("a\x1bb\u202ec") == "a\\x1bb\\u202ec"
