@@ -208,3 +208,25 @@ def test_cli_workers_must_be_positive(tmp_path: Path) -> None:
     path.write_text(STREET)
     res = CliRunner().invoke(app, ["compare", str(path), "--workers", "0"])
     assert res.exit_code == 2
+
+
+def test_cli_compare_on_dask(tmp_path: Path) -> None:
+    """`pebdsl compare --scheduler ADDRESS` solves on the cluster: the numbers of `--workers 1`."""
+    distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] not installed")
+    path = tmp_path / "street.peb"
+    path.write_text(STREET)
+    cli = CliRunner()
+    local = cli.invoke(app, ["compare", str(path), "--json", "--workers", "1"])
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        res = cli.invoke(
+            app, ["compare", str(path), "--json", "--scheduler", cluster.scheduler_address]
+        )
+    assert res.exit_code == local.exit_code == 1, res.output  # `tight` is infeasible
+    on_dask = json.loads(res.stdout)["cases"]
+    assert [c["status"] for c in on_dask] == ["optimal", "optimal", "infeasible", "optimal"]
+    for a, b in zip(json.loads(local.stdout)["cases"], on_dask, strict=True):
+        assert a["total_cost"] == b["total_cost"] or a["total_cost"] == pytest.approx(
+            b["total_cost"], rel=1e-12
+        )
