@@ -80,7 +80,7 @@ class Case:
     def status(self) -> str:
         """The solver's status, or the failure's from its error code (runner.failure_status)."""
         if self.results is not None:
-            return str(self.results.status)
+            return self.results.status
         return "error" if self.error is None else failure_status(self.error)
 
     @property

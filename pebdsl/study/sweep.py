@@ -168,7 +168,7 @@ def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
         score(r)
     k = r.kpis["design"]
     return {
-        "status": str(r.status),
+        "status": r.status,
         "total_cost": float(r.total_cost),
         "currency": r.design.currency,
         **{key: k.get(key) for key in ROW_KPIS},
@@ -231,7 +231,7 @@ def solve_plan(
         if o.error is not None:
             case.error, case.status = o.error, failure_status(o.error)
         elif o.value is not None:
-            case.status = str(o.value["status"])
+            case.status = o.value["status"]
             case.kpis = {key: o.value.get(key) for key in SOLVED_KEYS}
     s.timings["solve"] = time.perf_counter() - t0
     s.timings["total"] = s.timings.get("load", 0.0) + s.timings["solve"]
