@@ -130,7 +130,7 @@ def real_results() -> tuple[Any, Any] | None:
 
 
 def main() -> int:
-    from pebdsl.report import render_report
+    from pebdsl.present.report import render_report
     from tests.test_report import synthetic_results
 
     pair = real_results()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.fsutil import atomic_write_bytes, atomic_write_text, replace_dir
-from pebdsl.output import jsonable, versions, write_into
+from pebdsl.present.output import jsonable, versions, write_into
 
 if TYPE_CHECKING:
     from pebdsl.study.compare import Comparison
@@ -40,7 +40,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
 
 def write_comparison(comparison: Comparison, out: Path, command: str = "") -> None:
     """Each case's outputs and compare.html under `out`, as one set (module docstring)."""
-    from pebdsl.report import render_compare
+    from pebdsl.present.report import render_compare
 
     with replace_dir(out) as tmp:
         for c in comparison.cases:
