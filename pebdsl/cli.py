@@ -474,7 +474,8 @@ def compare(
         if as_json:
             comparison = solve()
         else:
-            with progress("solving", len(plan.jobs), scheduler or min(n, max(len(plan.jobs), 1))) as bar:
+            where = scheduler or min(n, max(len(plan.jobs), 1))
+            with progress("solving", len(plan.jobs), where) as bar:
                 comparison = solve(on_done=bar)
         if out is not None:
             write_comparison(comparison, out, command=argv)
