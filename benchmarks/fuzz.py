@@ -234,7 +234,7 @@ def run_one(inp: Input, work: Path) -> Outcome:
         with warnings.catch_warnings():
             # A leaking numpy warning (overflow, invalid value) is a failure too.
             warnings.simplefilter("error", RuntimeWarning)
-            from pebdsl.resolve import load_all
+            from pebdsl.load import load_all
 
             designs = load_all(str(path))
             if inp.kind == "solve":

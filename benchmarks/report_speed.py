@@ -110,7 +110,7 @@ SOLVE_S: list[float] = []  # the real pipeline's solve of the same design, when 
 def real_results() -> tuple[Any, Any] | None:
     """(results, reference) from the real pipeline, or None when it is not installed."""
     try:
-        from pebdsl.resolve import load_all
+        from pebdsl.load import load_all
         from pebdsl.solve import solve
     except ImportError:
         return None

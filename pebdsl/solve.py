@@ -90,7 +90,7 @@ def solve(
         settlement=settlement,
         scores=scores,
         notes=notes,
-        # Front-end stages (parse, resolve) were timed by pebdsl.resolve.load.
+        # Front-end stages (parse, resolve) were timed by pebdsl.load.load.
         run=RunInfo(ir.stats(), {**design.timings, **timings}, backend, sol.solver),
         traded=trades,
         ir=ir,

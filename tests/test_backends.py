@@ -20,8 +20,8 @@ from test_model_rules import DESIGNS
 
 from pebdsl.backends import solve_ir
 from pebdsl.invert import price_rows, settlement_duals
+from pebdsl.load import load_all
 from pebdsl.lower import lower
-from pebdsl.resolve import load_all
 from pebdsl.solve import solve
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ import pebdsl.backends as backends
 import pebdsl.backends.highs as highs_backend
 from pebdsl.backends import IRBackend
 from pebdsl.diagnostics import PebdslError
-from pebdsl.resolve import load
+from pebdsl.load import load
 from pebdsl.solve import solve
 
 TOL = 1e-9

@@ -212,7 +212,7 @@ def _entity_span(con: ConBlock, ent: str) -> Span:
 def unbounded_steps(design: Design) -> IntArray:
     """Steps where feeding in pays more than buying costs (arbitrage through one meter; the
     same rule as the check-time warning W101)."""
-    from pebdsl.lint import arbitrage_steps
+    from pebdsl.resolve.lint import arbitrage_steps
 
     return arbitrage_steps(design).astype(np.int64)
 
