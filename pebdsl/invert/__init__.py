@@ -15,7 +15,7 @@ re-solve on the chosen backend), records.py (the typed records handed on).
 
 from __future__ import annotations
 
-from pebdsl.invert.diagnose import STATUS_OF_CODE, diagnose
+from pebdsl.invert.diagnose import diagnose
 from pebdsl.invert.dispatch import invert
 from pebdsl.invert.flows import DEFAULT_PRICES, PRICE_RULES, price_rows, settlement_duals
 from pebdsl.invert.records import Dispatch, MarketTrades, PairSplit, ProductFlow, Trades
@@ -26,7 +26,6 @@ __all__ = [
     "MAX_TRADE_PARTIES",
     "OTHERS",
     "PRICE_RULES",
-    "STATUS_OF_CODE",
     "Dispatch",
     "MarketTrades",
     "PairSplit",

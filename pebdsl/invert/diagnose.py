@@ -28,14 +28,6 @@ _PRIORITY = (
     "origin",
 )
 
-# The status each diagnostic code stands for (study/ and the CLI read the code, not the text).
-STATUS_OF_CODE = {
-    "E501": Status.INFEASIBLE,
-    "E502": Status.UNBOUNDED,
-    "E503": Status.ERROR,
-    "E504": Status.REJECTED,
-}
-
 
 def diagnose(design: Design, ir: ModelIR, sol: Solution, backend: Backend) -> PebdslError:
     if sol.status == Status.INFEASIBLE:
