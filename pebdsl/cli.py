@@ -177,8 +177,8 @@ def check(
     edits cause on the base's text (a link its `without market` leaves unused) shows only when
     that variant is checked on its own (--variant NAME)."""
     from pebdsl.design import Design
-    from pebdsl.lint import merge
-    from pebdsl.resolve import load, load_all
+    from pebdsl.load import load, load_all
+    from pebdsl.resolve.lint import merge
 
     errors: list[PebdslError] = []
     warnings: list[Diagnostic] = []
@@ -245,8 +245,8 @@ def compile_cmd(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Compile a design into its model without solving: IR summary, LP or MPS file, or math."""
+    from pebdsl.load import load
     from pebdsl.present.emit import emit as _emit
-    from pebdsl.resolve import load
 
     if output is not None:
         _check_out_file(output)
@@ -265,8 +265,8 @@ def compile_cmd(
 @app.command()
 def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt = False) -> None:
     """The formulation of this design as readable math, in its own names and units."""
+    from pebdsl.load import load
     from pebdsl.present.explain import explain as _explain
-    from pebdsl.resolve import load
 
     try:
         print(
@@ -307,9 +307,10 @@ def solve(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
+    from pebdsl.load import load
+    from pebdsl.load import reference as reference_variant
     from pebdsl.pipeline import solve as _solve
     from pebdsl.present.output import results_json, write_outputs
-    from pebdsl.resolve import load
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
@@ -321,7 +322,9 @@ def solve(
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
                 # The same edits apply to the reference, so the savings compare like with like.
-                ref_design, skipped = _reference(file, design.reference, sets or [], allow_outside)
+                ref_design, skipped = reference_variant(
+                    str(file), design.reference, sets or [], allow_outside
+                )
                 if skipped:
                     print(
                         terminal_text(
@@ -351,38 +354,6 @@ def solve(
         _print_summary(doc)
         if out is not None:
             print(terminal_text(f"report: {out / 'report.html'}"))
-
-
-def _reference(
-    file: Path, name: str, sets: list[str], allow_outside: bool = False
-) -> tuple[Any, list[str]]:
-    """The reference variant with the `--set` edits it can take, and the edits it cannot.
-
-    A reference usually removes things (`without market m`), so an edit of `m` has nothing to
-    change there (E101): such edits are left out. Any other error is the user's to see.
-    """
-    from pebdsl.resolve import load
-
-    try:
-        return load(str(file), variant=name, sets=sets, allow_outside=allow_outside), []
-    except PebdslError as e:
-        if not sets or set(e.codes) != {"E101"}:
-            raise
-    kept: list[str] = []
-    skipped: list[str] = []
-    ref = None  # the reference with every edit kept so far
-    for edit in sets:
-        try:
-            ref = load(str(file), variant=name, sets=[*kept, edit], allow_outside=allow_outside)
-        except PebdslError as e:
-            if set(e.codes) != {"E101"}:
-                raise
-            skipped.append(edit)
-        else:
-            kept.append(edit)
-    if ref is None:
-        ref = load(str(file), variant=name, allow_outside=allow_outside)
-    return ref, skipped
 
 
 def _write(out: Path, write: Any) -> None:

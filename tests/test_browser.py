@@ -70,9 +70,9 @@ REAL_COMPARE = REAL and _have("pebdsl.study.compare") and LUETH.exists()
 
 def _report_of(path: Path, out: Path) -> Path:
     """Solve a design file (and its reference variant) and write its outputs, as `solve` does."""
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
-    from pebdsl.resolve import load_all
 
     designs = load_all(str(path))
     base = designs[None]

@@ -87,8 +87,8 @@ def test_lueth_compare_one_summary_per_variant(lueth_json: dict) -> None:
 
 
 def test_lueth_compare_costs_equal_single_solves(lueth_json: dict) -> None:
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load_all
 
     single = {v or "base": solve(d).objective for v, d in load_all(str(LUETH)).items()}
     for c in lueth_json["cases"]:
@@ -171,7 +171,7 @@ def test_compare_writes_outputs(street_file: Path, tmp_path: Path) -> None:
 
 
 def test_without_batteries_removes_every_battery(street_file: Path) -> None:
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     d = load(str(street_file))
     assert cmp.has_batteries(d)
@@ -184,7 +184,7 @@ def test_without_batteries_removes_every_battery(street_file: Path) -> None:
 
 def test_parallel_pool_gives_the_same_costs(street_file: Path) -> None:
     """The process pool (forced here) returns the same results as solving in this process."""
-    from pebdsl.resolve import load_all
+    from pebdsl.load import load_all
 
     designs = list(load_all(str(street_file)).values())
     seq = runner.run(cmp.solve_design, designs, workers=1)
@@ -273,8 +273,8 @@ def test_cli_compare_variant_option(tmp_path: Path) -> None:
 def test_savings_split_nets_out_the_references_own_batteries(tmp_path: Path) -> None:
     # Sunny street with alice's battery kept in the no-trade reference: the reference's split
     # is 0 / 0, and the base design's trade part is what trade saves with no battery anywhere.
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load_all
 
     text = (ROOT / "designs" / "sunny_street.peb").read_text()
     text = text.replace("currency = EUR", "currency = EUR\n  reference = no_trade", 1)

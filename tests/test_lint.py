@@ -1,4 +1,4 @@
-"""Check-time warnings (pebdsl.lint, W101-W106): for each code a design that triggers it and a
+"""Check-time warnings (resolve/lint.py, W101-W106): for each code a design that triggers it and a
 near miss that does not; variants (`lint.merge`); `check --deny-warnings`; warnings printed by
 `solve` and `compare`; E312, E313 and the E502 hint (the smaller rules of issue 8).
 
@@ -16,8 +16,8 @@ from pebdsl import PebdslError
 from pebdsl.cli import app
 from pebdsl.design import Design
 from pebdsl.front.parser import parse
-from pebdsl.lint import merge
 from pebdsl.resolve import resolve, resolve_all
+from pebdsl.resolve.lint import merge
 
 HEAD = """design "lint" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 d; step = 6 h; timezone = "Europe/Oslo" }
@@ -378,7 +378,7 @@ def test_shipped_designs_check_without_warnings(name: str) -> None:
     """`pebdsl check designs/X.peb` prints no warning. (Trondheim's no-trade `reference` and
     `local_only` drop the market between blocks, leaving the DSO links unused: W103 shows when
     such a variant is checked on its own, which is what those variants mean.)"""
-    from pebdsl.resolve import load_all
+    from pebdsl.load import load_all
 
     root = Path(__file__).resolve().parent.parent / "designs"
     designs = load_all(str(root / f"{name}.peb"))

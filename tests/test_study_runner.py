@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from pebdsl.cli import app
 from pebdsl.diagnostics import MAX_REPORTED, Diagnostic, PebdslError, error
-from pebdsl.resolve import load, load_all
+from pebdsl.load import load, load_all
 from pebdsl.source import NO_SPAN, UNKNOWN_SOURCE, SourceFile
 from pebdsl.study import runner
 from pebdsl.study.compare import solve_design

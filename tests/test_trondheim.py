@@ -56,7 +56,7 @@ def test_design_and_every_variant_resolve() -> None:
 
 
 def test_year_variant_is_the_year_with_year_average_tariffs_and_not_compared() -> None:
-    from pebdsl.resolve import variant_compare_flags
+    from pebdsl.load import variant_compare_flags
 
     year = pebdsl.load(str(DESIGN), variant=YEAR)
     assert year.n_steps == 365 * 24 == 8760

@@ -185,7 +185,7 @@ def _load_file(
 
     load_all fails as a whole when any variant is bad; then each variant is loaded on its own
     so a bad variant does not take the others with it."""
-    from pebdsl.resolve import load, load_all, variant_compare_flags
+    from pebdsl.load import load, load_all, variant_compare_flags
 
     try:
         designs = load_all(
@@ -245,7 +245,7 @@ def plan(
     `compare = false`; None: the base and every variant not written `compare = false`. A name
     that no file declares is E108. `allow_outside`: csv() may read files outside each
     design's folder."""
-    from pebdsl.lint import merge
+    from pebdsl.resolve.lint import merge
 
     t0 = time.perf_counter()
     files = [str(p) for p in paths]

@@ -184,7 +184,7 @@ def plan(
 ) -> Sweep:
     """Every combination of the `--set` values, resolved but not solved (see the module
     docstring). `allow_outside`: csv() may read files outside the design's folder."""
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     t0 = time.perf_counter()
     params = parse_sets(sets)
