@@ -103,10 +103,11 @@ def test_a_line_chart_of_huge_values_is_an_empty_chart() -> None:
     import pandas as pd
 
     from pebdsl.present.report import charts as ch
+    from pebdsl.present.report.timecharts import Layer, time_line_chart
 
     axis = ch.TimeAxis(pd.date_range("2021-06-07", periods=4, freq="h", tz="UTC"), 1.0)
-    layer = ch.Layer("x", np.array([0.0, 1.7e308, -1.7e308, 1.0]), ch.color(0))
-    svg = str(ch.time_line_chart(axis, [layer], title="t", y_label="y"))
+    layer = Layer("x", np.array([0.0, 1.7e308, -1.7e308, 1.0]), ch.color(0))
+    svg = str(time_line_chart(axis, [layer], title="t", y_label="y"))
     assert "out of the drawable range" in svg
 
 
@@ -131,7 +132,8 @@ def test_a_large_pool_keeps_a_bounded_trades_table(tmp_path: Path) -> None:
     cells at 4 000). With 230 traders (> 200) each side keeps 200 rows or columns and sums the
     other 30 into `(others)`: 201 x 201, conserving the volume; the heat map shows 41 x 41."""
     from pebdsl.pipeline import MAX_TRADE_PARTIES, OTHERS, solve
-    from pebdsl.present.report import MAX_HEATMAP_PARTIES, _top_parties
+    from pebdsl.present.report import figures
+    from pebdsl.present.report.figures import MAX_HEATMAP_PARTIES, _top_parties
 
     n = MAX_TRADE_PARTIES + 30
     src = f"""design "pool" {{ currency = EUR }}
@@ -149,6 +151,7 @@ market m {{ type = pool; members = b; fee = 1 ct/kWh }}
     tr = res.trades["m"]
     assert tr.shape == (MAX_TRADE_PARTIES + 1, MAX_TRADE_PARTIES + 1)
     assert tr.index[-1] == OTHERS and tr.columns[-1] == OTHERS
+    assert figures.OTHERS == OTHERS  # the report's heat map folds the same label
     assert all(f"s{i}" in tr.index for i in range(1, 21))  # every real seller keeps its row
     # Hand: the 20 PV owners (no load) have 200 kW, then 400 kW; the 210 loads need 210 kW per
     # step. Buying locally saves 0.30 - 0.01 fee over the grid and selling beats 0.05, and the

@@ -310,7 +310,7 @@ def test_solve_prints_warnings_and_goes_on(tmp_path: Path) -> None:
 def test_compare_collects_warnings(tmp_path: Path) -> None:
     """`compare` keeps each file's merged warnings on the Comparison (and the CLI prints them):
     here W105 once, although the base and one variant are solved."""
-    from pebdsl.compare import compare
+    from pebdsl.study.compare import compare
 
     path = _write(
         tmp_path,
@@ -320,7 +320,7 @@ def test_compare_collects_warnings(tmp_path: Path) -> None:
         + "participant a { load { profile = 1 kW } }\n"
         + "variant dear { set grid.buy = 0.40 EUR/kWh }\n",
     )
-    comparison = compare([path], progress=False)
+    comparison = compare([path])
     assert [w.code for w in comparison.warnings] == ["W105"]
     result = CliRunner().invoke(app, ["compare", path, "--json"])
     assert result.exit_code == 0 and result.stderr.count("warning[W105]") == 1

@@ -22,11 +22,11 @@ from model_helpers import (
     participant,
 )
 
-from pebdsl.compare import Case, summarize
 from pebdsl.design import Design
 from pebdsl.pipeline import solve
 from pebdsl.present.output import results_json
 from pebdsl.results import Results
+from pebdsl.study.compare import Case, summarize
 
 TOL = 1e-6
 

@@ -115,10 +115,10 @@ def test_base_week_solves_optimal() -> None:
 
 @pytest.fixture(scope="module")
 def comparison() -> Any:
-    from pebdsl.compare import compare
+    from pebdsl.study.compare import compare
 
     t0 = time.perf_counter()
-    comp = compare([str(DESIGN)], progress=False)
+    comp = compare([str(DESIGN)])
     print(f"\ntrondheim compare (default week variants): {time.perf_counter() - t0:.2f} s")
     return comp
 
