@@ -146,6 +146,8 @@ def test_html_page_is_self_contained() -> None:
     page = highlight_html((ROOT / "designs" / "sunny_street.peb").read_text(encoding="utf-8"))
     css = stylesheet("pre.peb")
     assert page.startswith('<pre class="peb">') and page.endswith("</pre>")
-    assert "pre.peb .kd" in css and "pre.peb .c1" in css
+    rules = css.splitlines()
+    assert any(r.startswith("pre.peb .kd {") for r in rules)
+    assert any(r.startswith("pre.peb .c1 {") for r in rules)
     for text in (page, css):
         assert "http" not in text and "url(" not in text and "@import" not in text

@@ -171,4 +171,5 @@ def stylesheet(scope: str = "pre.peb", style: str = "default") -> str:
     page's own `pre` style stays)."""
     from pygments.formatters import HtmlFormatter
 
-    return str(HtmlFormatter(style=style).get_token_style_defs(scope))
+    rules: list[str] = HtmlFormatter(style=style).get_token_style_defs(scope)
+    return "\n".join(rules)

@@ -88,8 +88,16 @@ def _environment() -> Environment:
         env.filters["plural"] = _plural
         env.globals["csp"] = _csp()
         env.globals["print_script"] = Markup(PRINT_SCRIPT)
+        env.globals["source_css"] = Markup(_source_css())
         _env = env
     return _env
+
+
+def _source_css() -> str:
+    """Token colours of the highlighted design source, inline in the page's <style>."""
+    from pebdsl.front.lexer import stylesheet
+
+    return stylesheet("pre.src")
 
 
 def _csp() -> str:
@@ -769,8 +777,11 @@ class SourceView:
 
 
 def _sources(design: Design) -> list[SourceView]:
+    # Highlighted by the `peb` lexer: escaped HTML, one fragment per line (front/lexer.py).
+    from pebdsl.front.lexer import highlight_lines
+
     return [
-        SourceView(s.path, list(enumerate(s.text.splitlines() or [""], start=1)))
+        SourceView(s.path, [(n, Markup(h)) for n, h in enumerate(highlight_lines(s.text), 1)])
         for s in design.sources
     ]
 
