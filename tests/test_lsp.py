@@ -281,3 +281,16 @@ def _apply(text: str, edits: list[T.TextEdit]) -> str:
     for e in sorted(edits, key=lambda e: off(e.range.start), reverse=True):
         text = text[: off(e.range.start)] + e.new_text + text[off(e.range.end) :]
     return text
+
+
+def test_latency_benchmark_runs(capsys: Any) -> None:
+    """benchmarks/lsp_latency.py runs (on the small example, one edit, one check) and prints
+    its ratios; the figures themselves are the benchmark's business, not a test's."""
+    import runpy
+
+    main = runpy.run_path(str(ROOT / "benchmarks" / "lsp_latency.py"))["main"]
+    sunny = str(ROOT / "designs" / "sunny_street.peb")
+    assert main(["--design", sunny, "--edits", "1", "--checks", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio first diagnostics / pebdsl check:" in out
+    assert "ratio complete diagnostics / pebdsl check:" in out

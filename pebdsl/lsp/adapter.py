@@ -42,10 +42,12 @@ def parse(text: str, path: str) -> Analysis:
         return Analysis(text, None, list(e.diagnostics), resolved=True)
 
 
-def resolve(parsed: Analysis, path: str) -> Analysis:
+def resolve(parsed: Analysis, path: str, base_only: bool = False) -> Analysis:
     """Names, units, rules and warnings of the base design and every variant, as `pebdsl check
-    FILE` (without --variant) reports them."""
+    FILE` (without --variant) reports them; `base_only`: of the base design alone (a first
+    answer in a fraction of the time: most edits are checked there, variants repeat it)."""
     from pebdsl.lint import merge
+    from pebdsl.resolve import resolve as resolve_one
     from pebdsl.resolve import resolve_all
 
     if parsed.tree is None:
@@ -54,10 +56,12 @@ def resolve(parsed: Analysis, path: str) -> Analysis:
     # An empty file's tree has no span (so no source): give the resolver one to point into.
     source = tree.span.source if tree.span.source.path == path else SourceFile(path, parsed.text)
     try:
-        designs = resolve_all(tree, source)
+        designs: dict[str | None, Any] = (
+            {None: resolve_one(tree, source)} if base_only else resolve_all(tree, source)
+        )
     except PebdslError as e:
-        return Analysis(parsed.text, tree, list(e.diagnostics), resolved=True)
-    return Analysis(parsed.text, tree, list(merge(designs)), resolved=True)
+        return Analysis(parsed.text, tree, list(e.diagnostics), resolved=not base_only)
+    return Analysis(parsed.text, tree, list(merge(designs)), resolved=not base_only)
 
 
 def analyse(text: str, path: str) -> Analysis:

@@ -10,7 +10,8 @@ Errors: none of its own; design errors are diagnostics, never failed requests.
 
 Incremental: every change is parsed at once (tens of milliseconds for a 300-line design) and
 the parse is cached for requests; resolving (names, units, rules: the slow part) waits for a
-pause in typing (`DEBOUNCE`), runs in one worker thread, and a result for a text that has
+pause in typing (`DEBOUNCE`), runs in one worker thread, the base design first (published at
+once) and then every variant (published again, complete), and a result for a text that has
 changed meanwhile is dropped, so stale work never reaches the editor.
 """
 
@@ -96,9 +97,14 @@ class PebServer(LanguageServer):
             return
         await asyncio.sleep(DEBOUNCE)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.pool, adapter.resolve, parsed, doc.path)
-        if doc.text == text:  # else a newer change has its own task
-            self.publish(doc, result, version)
+        # The base design first (a fast first answer), then every variant as `check` does.
+        first = await loop.run_in_executor(self.pool, adapter.resolve, parsed, doc.path, True)
+        if doc.text != text:  # a newer change has its own task
+            return
+        self.publish(doc, first, version)
+        full = await loop.run_in_executor(self.pool, adapter.resolve, parsed, doc.path)
+        if doc.text == text:
+            self.publish(doc, full, version)
 
     def publish(self, doc: DocState, analysis: adapter.Analysis, version: int | None) -> None:
         pos = Positions(analysis.text, self.workspace.position_codec)
