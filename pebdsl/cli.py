@@ -527,7 +527,7 @@ def lsp() -> None:
 
         serve()
     except ModuleNotFoundError as e:
-        if e.name not in ("pygls", "lsprotocol"):
+        if (e.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
             raise
         print("error: `pebdsl lsp` needs pygls: pip install 'pebdsl[lsp]'", file=sys.stderr)
         raise typer.Exit(2) from None

@@ -294,3 +294,19 @@ def test_latency_benchmark_runs(capsys: Any) -> None:
     out = capsys.readouterr().out
     assert "ratio first diagnostics / pebdsl check:" in out
     assert "ratio complete diagnostics / pebdsl check:" in out
+
+
+def test_lsp_command_without_pygls(monkeypatch: Any) -> None:
+    """Without the `lsp` extra the command says what to install and exits 2 (usage), without a
+    traceback."""
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    monkeypatch.setitem(sys.modules, "pygls", None)  # `import pygls` now fails
+    for name in [m for m in sys.modules if m.startswith(("pygls.", "pebdsl.lsp.server"))]:
+        monkeypatch.delitem(sys.modules, name)
+    result = CliRunner().invoke(app, ["lsp"])
+    assert result.exit_code == 2
+    assert "pip install 'pebdsl[lsp]'" in result.output
+    assert "Traceback" not in result.output

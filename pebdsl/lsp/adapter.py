@@ -3,7 +3,7 @@
 Input: design text and the path it belongs to. Output: `Analysis` (the syntax tree when the
 text parses, and every diagnostic `pebdsl check FILE` would print for it: errors of the base
 design and of every variant, then warnings), `format_text` (what `pebdsl fmt` writes), and the
-resolver's tables (`ATTRIBUTES`, `ASSETS`, `RESERVED`). Raises nothing for bad design text:
+resolver's tables (`ATTRIBUTES`, `ASSETS`). Raises nothing for bad design text:
 that is what the diagnostics are for.
 
 Every import of a compiler module that is not the public API (`pebdsl.parse`) sits here, so
@@ -17,11 +17,21 @@ from typing import Any
 
 from pebdsl import PebdslError
 from pebdsl import parse as _parse
+from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic
-from pebdsl.resolve import ASSETS, ATTRIBUTES, RESERVED
+from pebdsl.resolve import ASSETS, ATTRIBUTES
 from pebdsl.source import SourceFile
 
-__all__ = ["ASSETS", "ATTRIBUTES", "RESERVED", "Analysis", "analyse", "format_text", "parse"]
+__all__ = [
+    "ASSETS",
+    "ATTRIBUTES",
+    "Analysis",
+    "S",
+    "analyse",
+    "base_value",
+    "format_text",
+    "parse",
+]
 
 
 @dataclass

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from pebdsl.lsp.adapter import ASSETS
+
 __all__ = ["ATTRIBUTE_DOCS", "NESTED", "Doc"]
 
 
@@ -130,7 +132,7 @@ ATTRIBUTE_DOCS: dict[str, dict[str, Doc]] = {
 }
 
 # Declarations a body may hold (completion offers them with the attributes).
-_ASSETS = ("load", "pv", "wind", "battery", "flexible", "connection")
+_ASSETS = tuple(ASSETS)
 _TOP = (
     "design", "horizon", "series", "grid", "template", "block", "participant", "market",
     "product", "dso", "variant", "battery",

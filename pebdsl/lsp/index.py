@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pebdsl import syntax as S
+from pebdsl.lsp.adapter import S
 
 __all__ = ["Index", "Named", "Outline", "Use", "build", "context_at", "word_at"]
 
