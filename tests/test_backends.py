@@ -14,8 +14,8 @@ from test_fidelity import DESIGNS as FIDELITY
 from test_model_rules import DESIGNS
 
 from pebdsl.backends import solve_ir
+from pebdsl.load import load_all
 from pebdsl.lower import lower
-from pebdsl.resolve import load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 PEB_FILES = sorted((ROOT / "designs").glob("*.peb"))
@@ -77,7 +77,7 @@ def test_backends_agree_on_design_files(path: Path) -> None:
 )
 @given(text=text_designs())
 def test_backends_agree_on_generated_designs(text: str) -> None:
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
     from pebdsl.resolve import resolve_all
     from pebdsl.source import SourceFile
 

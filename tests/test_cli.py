@@ -165,8 +165,8 @@ def test_solve_out_with_set_on_what_the_reference_removed(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     err = result.stderr if hasattr(result, "stderr") else result.output
     assert "`market street_p2p.fee = 0 ct/kWh`" in err and "dso.energy_charge" not in err
+    from pebdsl.load import load
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load
 
     ref = solve(load(str(sunny), variant="no_trade", sets=["dso.energy_charge = 6 ct/kWh"]))
     report = (tmp_path / "out" / "report.html").read_text()
@@ -214,7 +214,7 @@ def test_check_and_fmt_do_not_import_the_solver_stack() -> None:
         "from pebdsl.cli import main\n"
         "sys.argv = ['pebdsl', 'check', path]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "from pebdsl.formatter import format_source\n"
+        "from pebdsl.front.formatter import format_source\n"
         "format_source(open(path).read(), path)\n"
         "heavy = ('pyomo', 'highspy', 'jinja2', 'matplotlib')\n"
         "print('HEAVY', sorted(m for m in heavy if m in sys.modules))"

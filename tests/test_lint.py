@@ -1,4 +1,4 @@
-"""Check-time warnings (pebdsl.lint, W101-W106): for each code a design that triggers it and a
+"""Check-time warnings (resolve/lint.py, W101-W106): for each code a design that triggers it and a
 near miss that does not; variants (`lint.merge`); `check --deny-warnings`; warnings printed by
 `solve` and `compare`; E312, E313 and the E502 hint (the smaller rules of issue 8).
 
@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from pebdsl import PebdslError
 from pebdsl.cli import app
 from pebdsl.design import Design
-from pebdsl.lint import merge
-from pebdsl.parser import parse
+from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve, resolve_all
+from pebdsl.resolve.lint import merge
 
 HEAD = """design "lint" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 d; step = 6 h; timezone = "Europe/Oslo" }
@@ -310,7 +310,7 @@ def test_solve_prints_warnings_and_goes_on(tmp_path: Path) -> None:
 def test_compare_collects_warnings(tmp_path: Path) -> None:
     """`compare` keeps each file's merged warnings on the Comparison (and the CLI prints them):
     here W105 once, although the base and one variant are solved."""
-    from pebdsl.compare import compare
+    from pebdsl.study.compare import compare
 
     path = _write(
         tmp_path,
@@ -320,7 +320,7 @@ def test_compare_collects_warnings(tmp_path: Path) -> None:
         + "participant a { load { profile = 1 kW } }\n"
         + "variant dear { set grid.buy = 0.40 EUR/kWh }\n",
     )
-    comparison = compare([path], progress=False)
+    comparison = compare([path])
     assert [w.code for w in comparison.warnings] == ["W105"]
     result = CliRunner().invoke(app, ["compare", path, "--json"])
     assert result.exit_code == 0 and result.stderr.count("warning[W105]") == 1
@@ -378,7 +378,7 @@ def test_shipped_designs_check_without_warnings(name: str) -> None:
     """`pebdsl check designs/X.peb` prints no warning. (Trondheim's no-trade `reference` and
     `local_only` drop the market between blocks, leaving the DSO links unused: W103 shows when
     such a variant is checked on its own, which is what those variants mean.)"""
-    from pebdsl.resolve import load_all
+    from pebdsl.load import load_all
 
     root = Path(__file__).resolve().parent.parent / "designs"
     designs = load_all(str(root / f"{name}.peb"))

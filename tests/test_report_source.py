@@ -9,7 +9,7 @@ import re
 
 from test_report import XSS, check_html, check_self_contained, synthetic_results
 
-from pebdsl.report import render_report
+from pebdsl.present.report import render_report
 
 
 def _source_section(page: str) -> str:

@@ -17,9 +17,10 @@ from typing import Any
 
 from pebdsl import PebdslError
 from pebdsl import parse as _parse
-from pebdsl import syntax as S
 from pebdsl.diagnostics import Diagnostic
-from pebdsl.resolve import ASSETS, ATTRIBUTES
+from pebdsl.front import syntax as S
+from pebdsl.resolve.namespace import ASSETS
+from pebdsl.resolve.reader import ATTRIBUTES
 from pebdsl.source import SourceFile
 
 __all__ = [
@@ -56,9 +57,9 @@ def resolve(parsed: Analysis, path: str, base_only: bool = False) -> Analysis:
     """Names, units, rules and warnings of the base design and every variant, as `pebdsl check
     FILE` (without --variant) reports them; `base_only`: of the base design alone (a first
     answer in a fraction of the time: most edits are checked there, variants repeat it)."""
-    from pebdsl.lint import merge
     from pebdsl.resolve import resolve as resolve_one
     from pebdsl.resolve import resolve_all
+    from pebdsl.resolve.lint import merge
 
     if parsed.tree is None:
         return parsed
@@ -81,7 +82,7 @@ def analyse(text: str, path: str) -> Analysis:
 
 def format_text(text: str, path: str) -> str | None:
     """`pebdsl fmt`'s output for this text, or None when it does not parse."""
-    from pebdsl.formatter import format_source
+    from pebdsl.front.formatter import format_source
 
     try:
         return format_source(text, path)
