@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-test
 	-$(BIN)/python benchmarks/report_speed.py
 	-$(BIN)/python benchmarks/scale.py
 	-$(BIN)/python benchmarks/trondheim_year.py --compare
+	-$(BIN)/python benchmarks/lsp_latency.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

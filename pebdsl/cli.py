@@ -512,6 +512,20 @@ def _atomic_write(path: Path, text: str) -> None:
         _fail(_write_error(path, e))
 
 
+@app.command()
+def lsp() -> None:
+    """Serve the language server over stdin/stdout (for editors; needs the `lsp` extra)."""
+    try:
+        from pebdsl.lsp import serve
+
+        serve()
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        print("error: `pebdsl lsp` needs pygls: pip install 'pebdsl[lsp]'", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
 def _print_version(value: bool) -> None:
     if value:
         from pebdsl import __version__

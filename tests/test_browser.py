@@ -277,3 +277,30 @@ def test_script_in_title_is_text(browser: Any, pages: dict[str, Path]) -> None:
         v.shot("report-xss.png", full_page=False)
     finally:
         v.close()
+
+
+def test_design_source_is_highlighted(browser: Any, pages: dict[str, Path]) -> None:
+    """The report's "Design source" is coloured by the `peb` lexer with the page's own inline
+    CSS: a declaration keyword and a comment get other colours than plain text, the listing's
+    text is the design's (line numbers aside), and nothing is fetched for it (check())."""
+    v = Visit(browser, pages["report"])
+    try:
+        v.check()
+        src = "#source pre.src"
+        colour = "(e, sel) => getComputedStyle(e.querySelector(sel)).color"
+        kw = v.page.eval_on_selector(src, colour, ".kd")
+        plain = v.page.eval_on_selector(src, "e => getComputedStyle(e).color")
+        comment = v.page.eval_on_selector(src, colour, ".c1")
+        assert kw != plain and comment != plain and kw != comment, (kw, plain, comment)
+        lines = v.page.eval_on_selector_all(
+            f"{src} .line",
+            "els => els.map(e => e.textContent.slice(e.querySelector('.ln').textContent.length))",
+        )
+        shown = v.page.eval_on_selector(src, "e => e.closest('details').open")
+        assert shown
+        (v.page.locator(src).first).scroll_into_view_if_needed()
+        v.shot("report-source.png", full_page=False)
+        assert any(line.startswith("design ") for line in lines)
+        assert all("<span" not in line for line in lines)
+    finally:
+        v.close()

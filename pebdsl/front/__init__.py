@@ -7,6 +7,7 @@ canonical text. Errors: the E0xx syntax codes of docs/errors.md, raised as `Pebd
 Modules: `parser` (parse, parse_file, dump_tree), `grammar` (the grammar `grammars/pebdsl.lark`,
 the tree built while parsing, the shared LALR parser), `postlex` (per-thread parse state, the
 separator post-lexer, limits), `diagnose` (syntax errors in words), `syntax` (the node types),
-`formatter` (the canonical layout's rules) and `layout` (lines, comments, rendering). Imports
-only the base layer (source, diagnostics).
+`formatter` (the canonical layout's rules), `layout` (lines, comments, rendering) and `lexer`
+(the Pygments lexer `peb`: highlighting for the report and Pygments-based tools). Imports only
+the base layer (source, diagnostics) and, in `lexer`, Pygments.
 """

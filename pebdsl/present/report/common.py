@@ -86,8 +86,16 @@ def _environment() -> Environment:
         env.filters["plural"] = _plural
         env.globals["csp"] = _csp()
         env.globals["print_script"] = Markup(PRINT_SCRIPT)
+        env.globals["source_css"] = Markup(_source_css())
         _env = env
     return _env
+
+
+def _source_css() -> str:
+    """Token colours of the highlighted design source, inline in the page's <style>."""
+    from pebdsl.front.lexer import stylesheet
+
+    return stylesheet("pre.src")
 
 
 def _csp() -> str:

@@ -16,6 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
+from pebdsl.front.lexer import highlight_lines
 from pebdsl.present.report import charts as ch
 from pebdsl.present.report.charts import TimeAxis, fmt_num
 from pebdsl.present.report.common import (
@@ -77,7 +80,7 @@ class SourceView:
 
 def _sources(design: Design) -> list[SourceView]:
     return [
-        SourceView(s.path, list(enumerate(s.text.splitlines() or [""], start=1)))
+        SourceView(s.path, [(n, Markup(h)) for n, h in enumerate(highlight_lines(s.text), 1)])
         for s in design.sources
     ]
 
