@@ -25,29 +25,16 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-import typer.core
 
+from pebdsl.console import Backend, CheckFormat, Emit, Prices
+from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.safetext import terminal_text
-
-
-class _Command(typer.core.TyperCommand):
-    """A command whose help shows arguments by their metavar (`FILE`), not by their Python
-    type (`<list[Path]>`): the type says nothing a user of the shell can act on."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        for p in params:
-            if isinstance(p, typer.core.TyperArgument):
-                p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
-        return params
-
 
 app = typer.Typer(
     name="pebdsl",
@@ -127,16 +114,6 @@ def _check_out_file(path: Path) -> None:
         )
 
 
-class Backend(StrEnum):
-    highs = "highs"
-    pyomo = "pyomo"
-
-
-class Prices(StrEnum):
-    midpoint = "midpoint"
-    dual = "dual"
-
-
 PricesOpt = Annotated[
     Prices,
     typer.Option(
@@ -146,13 +123,6 @@ PricesOpt = Annotated[
         "docs/model.md, Extraction and settlement.",
     ),
 ]
-
-
-class Emit(StrEnum):
-    ir = "ir"
-    lp = "lp"
-    mps = "mps"
-    math = "math"
 
 
 FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).", metavar="FILE")]
@@ -191,12 +161,6 @@ def _warn(warnings: Sequence[Diagnostic]) -> None:
         print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
 
 
-class CheckFormat(StrEnum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
 @app.command(cls=_Command)
 def check(
     files: FilesArg,
@@ -205,9 +169,7 @@ def check(
         bool, typer.Option("--deny-warnings", help="Treat warnings as errors (exit 1).")
     ] = False,
     allow_outside: OutsideOpt = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Same as --format json.", show_default=False)
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     fmt: Annotated[
         CheckFormat,
         typer.Option(
@@ -224,83 +186,42 @@ def check(
     Without --variant the base design and every variant are checked; a warning that a variant's
     edits cause on the base's text (a link its `without market` leaves unused) shows only when
     that variant is checked on its own (--variant NAME)."""
-    if as_json:
-        fmt = CheckFormat.json
-    if fmt is not CheckFormat.text:
-        _check_structured(files, variant, deny_warnings, allow_outside, fmt)
-        return
-    errors: list[PebdslError] = []
+    from pebdsl import __version__
+    from pebdsl.console import print_check_document
+    from pebdsl.load import check as check_file
+
+    structured = CheckFormat.json if as_json else fmt
+    errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
-    for f in files:
-        _existing(f)
-        try:
-            cases, found = _check_one(f, variant, allow_outside)
-        except PebdslError as e:
-            errors.append(e)
-            continue
-        if deny_warnings and found:
-            warnings += [replace(w, severity="error") for w in found]
-            continue
-        warnings += found
-        print(terminal_text(f"ok: {f} ({', '.join(cases)})"))
-    if errors or (deny_warnings and warnings):
-        diags = [d for e in errors for d in e.diagnostics]
-        _fail(PebdslError([*diags, *warnings]))
-    _warn(warnings)
-
-
-def _check_one(
-    f: Path, variant: str | None, allow_outside: bool
-) -> tuple[list[str], list[Diagnostic]]:
-    """Check one file: the cases checked (`base`, variant names) and their warnings."""
-    from pebdsl.design import Design
-    from pebdsl.load import load, load_all
-    from pebdsl.resolve.lint import merge
-
-    designs: dict[str | None, Design] = (
-        {variant: load(str(f), variant=variant, allow_outside=allow_outside)}
-        if variant
-        else load_all(str(f), allow_outside=allow_outside)
-    )
-    return ["base" if k is None else k for k in designs], merge(designs)
-
-
-def _check_structured(
-    files: Sequence[Path],
-    variant: str | None,
-    deny_warnings: bool,
-    allow_outside: bool,
-    fmt: CheckFormat,
-) -> None:
-    """`check --format json|sarif`: every diagnostic (a missing file too, as E901 without a
-    span) in one document on stdout, nothing on stderr; exit codes as in text mode."""
-    from pebdsl.present.check_report import check_json, sarif
-
     checked: list[tuple[str, list[str]]] = []
-    diags: list[Diagnostic] = []
-    missing = False
     for f in files:
-        if not f.is_file():
-            missing = True
-            diags.append(error("E901", f"no such file: {f}"))
+        if structured is CheckFormat.text:
+            _existing(f)
+        elif not f.is_file():  # a document says so, as E901 without a span (still exit 2)
+            errors.append(error("E901", f"no such file: {f}"))
             checked.append((str(f), []))
             continue
         try:
-            cases, found = _check_one(f, variant, allow_outside)
+            cases, found = check_file(str(f), variant, allow_outside=allow_outside)
         except PebdslError as e:
-            diags += e.diagnostics
+            errors += e.diagnostics
             checked.append((str(f), []))
             continue
-        if deny_warnings:
-            found = [replace(w, severity="error") for w in found]
-        diags += found
         checked.append((str(f), cases))
-    doc = (check_json if fmt is CheckFormat.json else sarif)(checked, diags)
-    print(json.dumps(doc, indent=2, ensure_ascii=False))
-    if missing:
-        raise typer.Exit(2)
-    if any(d.severity == "error" for d in diags):
-        raise typer.Exit(1)
+        if deny_warnings:
+            errors += [replace(w, severity="error") for w in found]
+        else:
+            warnings += found
+        if structured is CheckFormat.text and not (deny_warnings and found):
+            print(terminal_text(f"ok: {f} ({', '.join(cases)})"))
+    if structured is not CheckFormat.text:
+        print_check_document(structured.value, checked, [*errors, *warnings], __version__)
+        if errors:
+            raise typer.Exit(2 if {d.code for d in errors} & USAGE_CODES else 1)
+        return
+    if errors:
+        _fail(PebdslError(errors))
+    _warn(warnings)
 
 
 @app.command(cls=_Command)
@@ -421,7 +342,6 @@ def solve(
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
-    from pebdsl.load import reference as reference_variant
     from pebdsl.pipeline import solve as _solve
     from pebdsl.present.output import results_json, write_outputs
 
@@ -434,29 +354,8 @@ def solve(
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
-                # The same edits apply to the reference, so the savings compare like with like.
-                ref_design, skipped = reference_variant(
-                    str(file), design.reference, sets or [], allow_outside
-                )
-                if skipped:
-                    print(
-                        terminal_text(
-                            f"note: the reference `{design.reference}` has nothing for these "
-                            "--set edits to change, so it is solved without them: "
-                            + ", ".join(f"`{s}`" for s in skipped)
-                        ),
-                        file=sys.stderr,
-                    )
-                if ref_design.time == design.time:
-                    reference = _solve(
-                        ref_design, backend=backend.value, solver=solver, prices=prices.value
-                    )
-                else:  # e.g. a year-long variant and a one-week reference: costs do not compare
-                    print(
-                        f"note: the reference `{design.reference}` has another horizon; "
-                        "the report shows no savings",
-                        file=sys.stderr,
-                    )
+                run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
+                reference = _solve_reference(file, design, sets or [], allow_outside, run)
             _write(
                 out,
                 lambda: write_outputs(
@@ -469,9 +368,40 @@ def solve(
     if as_json:
         print(json.dumps(doc, indent=2))
     else:
-        _print_summary(doc)
+        from pebdsl.console import print_summary
+
+        print_summary(doc)
         if out is not None:
             print(terminal_text(f"report: {out / 'report.html'}"))
+
+
+def _solve_reference(
+    file: Path, design: Any, sets: list[str], allow_outside: bool, run: Any
+) -> Any:
+    """The results of `design`'s reference variant (None when its horizon differs: the costs
+    would not compare), solved by `run` with the same `--set` edits so the savings compare
+    like with like; notes on stderr name the edits it cannot take."""
+    from pebdsl.load import reference as reference_variant
+
+    ref_design, skipped = reference_variant(str(file), design.reference, sets, allow_outside)
+    if skipped:
+        print(
+            terminal_text(
+                f"note: the reference `{design.reference}` has nothing for these "
+                "--set edits to change, so it is solved without them: "
+                + ", ".join(f"`{s}`" for s in skipped)
+            ),
+            file=sys.stderr,
+        )
+    if ref_design.time == design.time:
+        return run(ref_design)
+    # e.g. a year-long variant and a one-week reference: costs do not compare
+    print(
+        f"note: the reference `{design.reference}` has another horizon; "
+        "the report shows no savings",
+        file=sys.stderr,
+    )
+    return None
 
 
 def _write(out: Path, write: Any) -> None:
@@ -480,33 +410,6 @@ def _write(out: Path, write: Any) -> None:
         write()
     except OSError as e:
         _fail(_write_error(out, e))
-
-
-def _print_summary(doc: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console()
-    obj = doc["objective"]
-    title = doc["design"]["title"] + (f" — {doc['variant']}" if doc.get("variant") else "")
-    # Design text as Text, never as markup: `[/]` or `[link=…]` in a title is shown as written.
-    line = Text(terminal_text(title), style="bold")
-    line.append(
-        terminal_text(f": {doc['status']}, total cost {obj['value']:,.2f} {obj['unit']}"),
-        style="",
-    )
-    console.print(line)
-    table = Table("participant", "bill", "grid import kWh", "grid export kWh", "local kWh")
-    for name, p in doc.get("participants", {}).items():
-        table.add_row(
-            Text(terminal_text(name)),
-            f"{p['bill']['total']:,.2f}",  # thousands separated: a year's bills run to 10^4
-            f"{p['energy']['grid_import_kwh']:,.1f}",
-            f"{p['energy']['grid_export_kwh']:,.1f}",
-            f"{p['energy']['local_bought_kwh']:,.1f}",
-        )
-    console.print(table)
 
 
 WorkersOpt = Annotated[
@@ -640,36 +543,17 @@ def sweep(
 
 @app.command(cls=_Command)
 def new(
-    name: Annotated[
-        Path,
-        typer.Argument(
-            metavar="NAME", help="The design to write: NAME.peb (`.peb` added when missing)."
-        ),
-    ],
+    name: Annotated[Path, typer.Argument(metavar="NAME", help="Writes NAME.peb.")],
 ) -> None:
     """Write a commented starter design NAME.peb that checks and solves; never overwrites."""
-    from pebdsl.present.starter import starter
+    from pebdsl.present.starter import write_starter
 
-    path = name if name.suffix == ".peb" else name.with_name(name.name + ".peb")
-    if path.exists() or path.is_symlink():
-        _fail(
-            PebdslError(
-                error(
-                    "E904",
-                    f"`{path}` already exists",
-                    hints=("pebdsl new never overwrites; choose another name or remove it",),
-                )
-            )
-        )
-    text = starter(path.stem, str(path))
     try:
-        # "x": created here or refused, even if another process made it since the check.
-        with open(path, "x", encoding="utf-8") as fh:
-            fh.write(text)
-    except FileExistsError:
-        _fail(PebdslError(error("E904", f"`{path}` already exists")))
+        path = write_starter(name)
+    except PebdslError as e:
+        _fail(e)
     except OSError as e:
-        _fail(_write_error(path, e))
+        _fail(_write_error(name, e))
     print(terminal_text(f"wrote {path}; next: pebdsl check {path}"))
 
 

@@ -2,10 +2,11 @@
 
 Input: the checked files (each with the cases that passed: `base` and variant names) and the
 `Diagnostic`s found (errors and warnings). Output: JSON-safe dicts, printed by the CLI.
-- `check_json(files, diagnostics)`: pebdsl's own document, `CHECK_SCHEMA` below (JSON Schema,
-  draft 2020-12; documented in docs/cli.md, validated by tests/test_cli_conventions.py).
-- `sarif(files, diagnostics)`: SARIF 2.1.0 (one run, tool `pebdsl`, one rule per code seen;
-  what GitHub code scanning and SARIF viewers read). Hints and labels go in `properties`.
+- `check_json(files, diagnostics, version)`: pebdsl's own document, `CHECK_SCHEMA` below
+  (JSON Schema, draft 2020-12; documented in docs/cli.md, validated by
+  tests/test_cli_conventions.py).
+- `sarif(files, diagnostics, version)`: SARIF 2.1.0 (one run, tool `pebdsl`, one rule per code
+  seen; what GitHub code scanning and SARIF viewers read). Hints and labels go in `properties`.
 A span is given as file, line and column of its start and its end (1-based; the end is just past
 the last character, as in SARIF), with the 0-based character offsets; a diagnostic without a
 place in a design (a missing file, E901) has `span: null`. Raises nothing; pure data, no
@@ -123,16 +124,14 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
 
 
 def check_json(
-    files: Sequence[tuple[str, Sequence[str]]], diagnostics: Sequence[Diagnostic]
+    files: Sequence[tuple[str, Sequence[str]]], diagnostics: Sequence[Diagnostic], version: str
 ) -> dict[str, Any]:
     """The `check --json` document. `files`: (path, the cases that passed) in order given;
-    a file is `ok` when no error points into it (warnings do not count)."""
-    from pebdsl import __version__
-
+    a file is `ok` when no error points into it (warnings do not count). `version`: pebdsl's."""
     failed = {d.span.source.path for d in diagnostics if d.severity == "error"}
     return {
         "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "pebdsl", "version": __version__},
+        "tool": {"name": "pebdsl", "version": version},
         "files": [
             {"file": f, "ok": f not in failed and bool(cases), "checked": list(cases)}
             for f, cases in files
@@ -184,11 +183,9 @@ def _result(d: Diagnostic) -> dict[str, Any]:
 
 
 def sarif(
-    files: Sequence[tuple[str, Sequence[str]]], diagnostics: Sequence[Diagnostic]
+    files: Sequence[tuple[str, Sequence[str]]], diagnostics: Sequence[Diagnostic], version: str
 ) -> dict[str, Any]:
     """The same check as a SARIF 2.1.0 log (one run)."""
-    from pebdsl import __version__
-
     codes = sorted({d.code for d in diagnostics})
     return {
         "$schema": SARIF_SCHEMA,
@@ -198,7 +195,7 @@ def sarif(
                 "tool": {
                     "driver": {
                         "name": "pebdsl",
-                        "version": __version__,
+                        "version": version,
                         # Every code is explained, with an example, in the docs shipped with
                         # pebdsl; the log names the file rather than a web address.
                         "rules": [

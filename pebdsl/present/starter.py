@@ -1,14 +1,20 @@
 """`pebdsl new NAME`: the text of a commented starter design.
 
-Input: the design's title (the file name's stem). Output: `starter(title) -> str`, a complete
+Input: the design's title (the file name's stem). Output: `starter(title, file) -> str`, a complete
 design (one block of three households, PV, a battery, a peer-to-peer market, a network tariff
 and a variant without the market) whose comments say what each line does and where to read on.
-It checks clean and solves (tests/test_cli_conventions.py). Raises nothing: the title is written
-as a string with `"` and `\\` escaped and control characters dropped, so any file name makes a
-valid design.
+It checks clean and solves (tests/test_cli_conventions.py). `write_starter(name)` writes it to
+NAME.peb (`.peb` added when missing). The title is written as a string with `"` and `\\`
+escaped and control characters dropped, so any file name makes a valid design.
+Raises (write_starter): PebdslError E904 when the file exists (never overwritten, also when
+another process creates it meanwhile); OSError when the OS refuses the write.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from pebdsl.diagnostics import PebdslError, error
 
 _TEMPLATE = """\
 # {title}: a starter design written by `pebdsl new`.
@@ -86,3 +92,25 @@ def starter(title: str, file: str) -> str:
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in clean) or "design"
     one_line = "".join(ch for ch in file if ch.isprintable())
     return _TEMPLATE.format(title=clean or "design", quoted=quoted, file=one_line, stem=stem)
+
+
+def write_starter(name: Path) -> Path:
+    """Write the starter design to NAME.peb (see the module docstring); returns the path."""
+    path = name if name.suffix == ".peb" else name.with_name(name.name + ".peb")
+    refused = PebdslError(
+        error(
+            "E904",
+            f"`{path}` already exists",
+            hints=("pebdsl new never overwrites; choose another name or remove it",),
+        )
+    )
+    if path.exists() or path.is_symlink():
+        raise refused
+    text = starter(path.stem, str(path))
+    try:
+        # "x": created here or refused, even if another process made it since the check above.
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise refused from None
+    return path
