@@ -9,9 +9,9 @@ print the diagnostics as one JSON document on stdout instead (pebdsl.present.che
 Conventions: `-h` and `--help` everywhere, plain help with values named by metavar (FILE, DIR,
 NAME), shell completion (`--install-completion`), numbers printed with thousands separators.
 Every `PebdslError` is rendered like a compiler; any other exception is a bug and keeps its
-traceback. Check-time warnings (W1xx, `pebdsl.lint`) are rendered the same way, as
-`warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them to
-stderr and go on.
+traceback. Check-time warnings (W1xx, `pebdsl.resolve.lint`) are rendered the same
+way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them
+to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
 Text from designs, data and paths reaches the terminal only through `safetext.terminal_text`
 and as rich `Text` (never as markup), so it cannot drive the terminal.

@@ -135,14 +135,18 @@ def test_a_bug_in_one_case_is_e990_and_the_others_solve(designs: list[Any]) -> N
     assert "AttributeError" in err.render() and "Traceback" in err.render()
 
 
-def test_a_worker_that_dies_loses_only_its_case() -> None:
-    """Item 1 ends its worker process (os._exit): the pool breaks, the others are run again
-    and give their values (|-k| = k); only item 1 is E991."""
-    items = [partial(abs, -1), partial(os._exit, 7), partial(abs, -3), partial(abs, -4)]
+@pytest.mark.parametrize("dies", [0, 1, 11])
+def test_a_worker_that_dies_loses_only_its_case(dies: int) -> None:
+    """Item `dies` ends its worker process (os._exit): the pool breaks (also while items are
+    still being submitted, when it is the first), the others are run again and give their
+    values (|-k| = k); only that item is E991."""
+    items: list[Any] = [partial(abs, -k) for k in range(12)]
+    items[dies] = partial(os._exit, 7)
     outcomes = runner.run(operator.call, items, workers=2)
-    assert [o.value for o in outcomes] == [1, None, 3, 4]
-    err = outcomes[1].error
-    assert err is not None and err.codes == ["E991"] and outcomes[1].status == "error"
+    assert [o.value for o in outcomes] == [None if k == dies else k for k in range(12)]
+    err = outcomes[dies].error
+    assert err is not None and err.codes == ["E991"] and outcomes[dies].status == "error"
+    assert all(o.error is None for k, o in enumerate(outcomes) if k != dies)
 
 
 def test_dask_gives_what_the_pool_gives(designs: list[Any]) -> None:

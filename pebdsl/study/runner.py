@@ -173,10 +173,14 @@ def _drain(
     """Submit `items[i]` for each index and report each as it completes; the indices whose
     worker broke the pool (BrokenProcessPool), for the caller to retry; any other failure
     to get a result (a lost Dask worker, an unpicklable value) is E991 for that item."""
-    futures: dict[Future[Outcome[R]], int] = {
-        executor.submit(call, fn, items[i]): i for i in indices
-    }
+    futures: dict[Future[Outcome[R]], int] = {}
     broken: list[int] = []
+    for n, i in enumerate(indices):
+        try:
+            futures[executor.submit(call, fn, items[i])] = i
+        except BrokenProcessPool:  # a worker died while the rest were being submitted
+            broken += indices[n:]
+            break
     try:
         for fut in as_completed(futures):
             i = futures[fut]

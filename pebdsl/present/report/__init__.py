@@ -2,7 +2,7 @@
 
 Input: `Results` (pebdsl/results.py: time series, trades, bills, money closing, KPIs, the three
 values), optionally the `Results` of a reference variant; for `render_compare` a
-`pebdsl.compare.Comparison` (its `.cases`, each with `.summary`, `.results` and `.error`).
+`pebdsl.study.compare.Comparison` (its `.cases`, each with `.summary`, `.results` and `.error`).
 Output: one self-contained HTML document as a string: inline CSS, charts as inline SVG
 (`pebdsl.present.report.charts`), one tiny inline script (opens collapsed sections before
 printing) that a Content-Security-Policy pins by hash; no network access of any kind (no CDN,

@@ -46,8 +46,9 @@ def _s(summary: Mapping[str, Any], key: str, sub: str | None = None) -> float | 
 
 
 def _case_href(case: Any) -> str:
-    """Relative link from compare.html to a case's own report: `compare.write_comparison` puts
-    each case's outputs in <out>/<file stem>/<label>/ next to <out>/compare.html."""
+    """Relative link from compare.html to a case's own report: `write_comparison`
+    (present.studies) puts each case's outputs in <out>/<file stem>/<label>/ next to
+    <out>/compare.html."""
     from urllib.parse import quote
 
     leaf = "report.html" if case.results is not None else "error.txt"
