@@ -212,6 +212,7 @@ def test_new_writes_a_starter_that_checks_and_solves(tmp_path: Path) -> None:
     assert sum(line.lstrip().startswith("#") for line in text.splitlines()) >= 8  # commented
     check = runner.invoke(app, ["check", "--deny-warnings", str(path)])
     assert check.exit_code == 0, check.output
+    assert runner.invoke(app, ["fmt", "--check", str(path)]).exit_code == 0  # canonical layout
     solved = runner.invoke(app, ["solve", str(path), "--json"])
     assert solved.exit_code == 0, solved.output
     assert json.loads(solved.stdout)["status"] == "optimal"
