@@ -3,9 +3,13 @@
 Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model,
 or warnings under `check --deny-warnings`, an output the OS refused to write (E903), a
 `compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
-`--out`/`-o` target that cannot be used E902); diagnostics on stderr, results on stdout or in
-`--out DIR`. Every `PebdslError` is rendered like a compiler; any other exception is a bug and
-keeps its traceback. Check-time warnings (W1xx, `pebdsl.resolve.lint`) are rendered the same
+`--out`/`-o` target that cannot be used E902, `new NAME` on an existing file E904);
+diagnostics on stderr, results on stdout or in `--out DIR`; `check --json` / `--format sarif`
+print the diagnostics as one JSON document on stdout instead (pebdsl.present.check_report).
+Conventions: `-h` and `--help` everywhere, plain help with values named by metavar (FILE, DIR,
+NAME), shell completion (`--install-completion`), numbers printed with thousands separators.
+Every `PebdslError` is rendered like a compiler; any other exception is a bug and keeps its
+traceback. Check-time warnings (W1xx, `pebdsl.resolve.lint`) are rendered the same
 way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them
 to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
@@ -21,13 +25,14 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from pebdsl.console import Backend, CheckFormat, Emit, Prices
+from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.safetext import terminal_text
 
@@ -35,8 +40,12 @@ app = typer.Typer(
     name="pebdsl",
     help="Check, compile, solve and compare local electricity market designs (*.peb).",
     no_args_is_help=True,
-    add_completion=False,
+    # `pebdsl --install-completion` / `--show-completion`: bash, zsh, fish, PowerShell.
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # Plain help (as click prints it): flags without a `<bool>`, values by their metavar.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -45,7 +54,7 @@ def _color() -> bool:
 
 
 # Codes that are usage errors: the command line exits 2 for them, as for a bad option.
-USAGE_CODES = frozenset({"E901", "E902"})
+USAGE_CODES = frozenset({"E901", "E902", "E904", "E905"})
 
 
 def _fail(err: PebdslError) -> NoReturn:
@@ -105,37 +114,24 @@ def _check_out_file(path: Path) -> None:
         )
 
 
-class Backend(StrEnum):
-    highs = "highs"
-    pyomo = "pyomo"
-
-
-class Prices(StrEnum):
-    midpoint = "midpoint"
-    dual = "dual"
-
-
 PricesOpt = Annotated[
     Prices,
     typer.Option(
+        metavar="[midpoint|dual]",
         help="Degenerate local prices (a market clearing at a kink): the midpoint of the valid "
         "dual interval, or the solver's dual (skips two extra LP solves). "
-        "docs/model.md, Extraction and settlement."
+        "docs/model.md, Extraction and settlement.",
     ),
 ]
 
 
-class Emit(StrEnum):
-    ir = "ir"
-    lp = "lp"
-    mps = "mps"
-    math = "math"
-
-
-FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).")]
-FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).")]
+FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).", metavar="FILE")]
+FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).", metavar="FILE")]
 VariantOpt = Annotated[
-    str | None, typer.Option("--variant", "-v", help="A variant of the design (default: the base).")
+    str | None,
+    typer.Option(
+        "--variant", "-v", metavar="NAME", help="A variant of the design (default: the base)."
+    ),
 ]
 OutsideOpt = Annotated[
     bool,
@@ -146,7 +142,11 @@ OutsideOpt = Annotated[
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="An edit applied on top, as in a variant: 'alice.pv.peak = 8 kWp'."),
+    typer.Option(
+        "--set",
+        metavar="EDIT",
+        help="An edit applied on top, as in a variant: 'alice.pv.peak = 8 kWp' (repeatable).",
+    ),
 ]
 
 
@@ -161,7 +161,7 @@ def _warn(warnings: Sequence[Diagnostic]) -> None:
         print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(
     files: FilesArg,
     variant: VariantOpt = None,
@@ -169,6 +169,16 @@ def check(
         bool, typer.Option("--deny-warnings", help="Treat warnings as errors (exit 1).")
     ] = False,
     allow_outside: OutsideOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            metavar="[text|json|sarif]",
+            help="text: compiler-style on stderr; json: pebdsl's document (docs/cli.md) on "
+            "stdout; sarif: SARIF 2.1.0 on stdout, for editors and CI. Same exit codes.",
+        ),
+    ] = CheckFormat.text,
 ) -> None:
     """Check design files: syntax, names, units and rules. Exit 0 valid (warnings are printed),
     1 errors (or warnings with --deny-warnings), 2 usage.
@@ -176,37 +186,45 @@ def check(
     Without --variant the base design and every variant are checked; a warning that a variant's
     edits cause on the base's text (a link its `without market` leaves unused) shows only when
     that variant is checked on its own (--variant NAME)."""
-    from pebdsl.design import Design
-    from pebdsl.load import load, load_all
-    from pebdsl.resolve.lint import merge
+    from pebdsl import __version__
+    from pebdsl.console import print_check_document
+    from pebdsl.load import check as check_file
 
-    errors: list[PebdslError] = []
+    structured = CheckFormat.json if as_json else fmt
+    errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
+    checked: list[tuple[str, list[str]]] = []
     for f in files:
-        _existing(f)
+        if structured is CheckFormat.text:
+            _existing(f)
+        elif not f.is_file():  # a document says so, as E901 without a span (still exit 2)
+            errors.append(error("E901", f"no such file: {f}"))
+            checked.append((str(f), []))
+            continue
         try:
-            designs: dict[str | None, Design] = (
-                {variant: load(str(f), variant=variant, allow_outside=allow_outside)}
-                if variant
-                else load_all(str(f), allow_outside=allow_outside)
-            )
+            cases, found = check_file(str(f), variant, allow_outside=allow_outside)
         except PebdslError as e:
-            errors.append(e)
+            errors += e.diagnostics
+            checked.append((str(f), []))
             continue
-        found = merge(designs)
-        if deny_warnings and found:
-            warnings += [replace(w, severity="error") for w in found]
-            continue
-        warnings += found
-        names = ", ".join("base" if k is None else k for k in designs)
-        print(terminal_text(f"ok: {f} ({names})"))
-    if errors or (deny_warnings and warnings):
-        diags = [d for e in errors for d in e.diagnostics]
-        _fail(PebdslError([*diags, *warnings]))
+        checked.append((str(f), cases))
+        if deny_warnings:
+            errors += [replace(w, severity="error") for w in found]
+        else:
+            warnings += found
+        if structured is CheckFormat.text and not (deny_warnings and found):
+            print(terminal_text(f"ok: {f} ({', '.join(cases)})"))
+    if structured is not CheckFormat.text:
+        print_check_document(structured.value, checked, [*errors, *warnings], __version__)
+        if errors:
+            raise typer.Exit(2 if {d.code for d in errors} & USAGE_CODES else 1)
+        return
+    if errors:
+        _fail(PebdslError(errors))
     _warn(warnings)
 
 
-@app.command()
+@app.command(cls=_Command)
 def fmt(
     files: FilesArg,
     check_only: Annotated[
@@ -235,11 +253,15 @@ def fmt(
         raise typer.Exit(1)
 
 
-@app.command("compile")
+@app.command("compile", cls=_Command)
 def compile_cmd(
     file: FileArg,
-    emit: Annotated[Emit, typer.Option("--emit", help="What to write.")] = Emit.lp,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to PATH.")] = None,
+    emit: Annotated[
+        Emit, typer.Option("--emit", metavar="[ir|lp|mps|math]", help="What to write.")
+    ] = Emit.lp,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write to FILE.")
+    ] = None,
     variant: VariantOpt = None,
     sets: SetOpt = None,
     allow_outside: OutsideOpt = False,
@@ -262,7 +284,7 @@ def compile_cmd(
         print(terminal_text(f"wrote {output}"), file=sys.stderr)
 
 
-@app.command()
+@app.command(cls=_Command)
 def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt = False) -> None:
     """The formulation of this design as readable math, in its own names and units."""
     from pebdsl.load import load
@@ -278,20 +300,24 @@ def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt
         _fail(e)
 
 
-@app.command()
+@app.command(cls=_Command)
 def solve(
     file: FileArg,
     variant: VariantOpt = None,
-    backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+    backend: Annotated[
+        Backend, typer.Option(metavar="[highs|pyomo]", help="Model backend.")
+    ] = Backend.highs,
     solver: Annotated[
         str | None,
         typer.Option(
+            metavar="NAME",
             help="Pyomo backend: any installed Pyomo solver (default highs). HiGHS backend: "
-            "its method, simplex | ipm | pdlp (default: HiGHS chooses)."
+            "its method, simplex | ipm | pdlp (default: HiGHS chooses).",
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write results.json, CSVs, report.html.")
+        Path | None,
+        typer.Option("--out", "-o", metavar="DIR", help="Write results.json, CSVs, report.html."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
     sets: SetOpt = None,
@@ -305,10 +331,17 @@ def solve(
     ] = True,
     prices: PricesOpt = Prices.midpoint,
     allow_outside: OutsideOpt = False,
+    no_csv: Annotated[
+        bool,
+        typer.Option(
+            "--no-csv",
+            help="With --out, write the tables as Parquet only (a year of 15-minute steps "
+            "makes CSVs of hundreds of MB).",
+        ),
+    ] = False,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
-    from pebdsl.load import reference as reference_variant
     from pebdsl.present.output import results_json, write_outputs
     from pebdsl.solve import solve as _solve
 
@@ -321,39 +354,54 @@ def solve(
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
-                # The same edits apply to the reference, so the savings compare like with like.
-                ref_design, skipped = reference_variant(
-                    str(file), design.reference, sets or [], allow_outside
-                )
-                if skipped:
-                    print(
-                        terminal_text(
-                            f"note: the reference `{design.reference}` has nothing for these "
-                            "--set edits to change, so it is solved without them: "
-                            + ", ".join(f"`{s}`" for s in skipped)
-                        ),
-                        file=sys.stderr,
-                    )
-                if ref_design.time == design.time:
-                    reference = _solve(
-                        ref_design, backend=backend.value, solver=solver, prices=prices.value
-                    )
-                else:  # e.g. a year-long variant and a one-week reference: costs do not compare
-                    print(
-                        f"note: the reference `{design.reference}` has another horizon; "
-                        "the report shows no savings",
-                        file=sys.stderr,
-                    )
-            _write(out, lambda: write_outputs(results, out, command=argv, reference=reference))
+                run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
+                reference = _solve_reference(file, design, sets or [], allow_outside, run)
+            _write(
+                out,
+                lambda: write_outputs(
+                    results, out, command=argv, reference=reference, csv=not no_csv
+                ),
+            )
     except PebdslError as e:
         _fail(e)
     doc = results_json(results)
     if as_json:
         print(json.dumps(doc, indent=2))
     else:
-        _print_summary(doc)
+        from pebdsl.console import print_summary
+
+        print_summary(doc)
         if out is not None:
             print(terminal_text(f"report: {out / 'report.html'}"))
+
+
+def _solve_reference(
+    file: Path, design: Any, sets: list[str], allow_outside: bool, run: Any
+) -> Any:
+    """The results of `design`'s reference variant (None when its horizon differs: the costs
+    would not compare), solved by `run` with the same `--set` edits so the savings compare
+    like with like; notes on stderr name the edits it cannot take."""
+    from pebdsl.load import reference as reference_variant
+
+    ref_design, skipped = reference_variant(str(file), design.reference, sets, allow_outside)
+    if skipped:
+        print(
+            terminal_text(
+                f"note: the reference `{design.reference}` has nothing for these "
+                "--set edits to change, so it is solved without them: "
+                + ", ".join(f"`{s}`" for s in skipped)
+            ),
+            file=sys.stderr,
+        )
+    if ref_design.time == design.time:
+        return run(ref_design)
+    # e.g. a year-long variant and a one-week reference: costs do not compare
+    print(
+        f"note: the reference `{design.reference}` has another horizon; "
+        "the report shows no savings",
+        file=sys.stderr,
+    )
+    return None
 
 
 def _write(out: Path, write: Any) -> None:
@@ -364,61 +412,45 @@ def _write(out: Path, write: Any) -> None:
         _fail(_write_error(out, e))
 
 
-def _print_summary(doc: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console()
-    obj = doc["objective"]
-    title = doc["design"]["title"] + (f" — {doc['variant']}" if doc.get("variant") else "")
-    # Design text as Text, never as markup: `[/]` or `[link=…]` in a title is shown as written.
-    line = Text(terminal_text(title), style="bold")
-    line.append(
-        terminal_text(f": {doc['status']}, total cost {obj['value']:.2f} {obj['unit']}"),
-        style="",
-    )
-    console.print(line)
-    table = Table("participant", "bill", "grid import kWh", "grid export kWh", "local kWh")
-    for name, p in doc.get("participants", {}).items():
-        table.add_row(
-            Text(terminal_text(name)),
-            f"{p['bill']['total']:.2f}",
-            f"{p['energy']['grid_import_kwh']:.1f}",
-            f"{p['energy']['grid_export_kwh']:.1f}",
-            f"{p['energy']['local_bought_kwh']:.1f}",
-        )
-    console.print(table)
-
-
 WorkersOpt = Annotated[
     int | None,
     typer.Option(
         "--workers",
         min=1,
+        metavar="N",
         help="Worker processes (default: the CPUs, at most one per solve; 1 for a small run, "
         "where starting workers costs more than it saves). 1 solves in this process.",
     ),
 ]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to solve on instead."),
+    typer.Option(
+        metavar="ADDRESS",
+        help="Address of a Dask scheduler (tcp://host:8786) to solve on instead "
+        "(needs the cluster extra: pip install 'pebdsl[cluster]').",
+    ),
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def compare(
     files: FilesArg,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write compare.html and per-variant results.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="Write compare.html and per-variant results."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
-    backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+    backend: Annotated[
+        Backend, typer.Option(metavar="[highs|pyomo]", help="Model backend.")
+    ] = Backend.highs,
     variants: Annotated[
         list[str] | None,
         typer.Option(
             "--variant",
             "-v",
+            metavar="NAME",
             help="Compare only these cases (repeatable; `base` is the base design), also "
             "variants written `compare = false`.",
         ),
@@ -465,17 +497,23 @@ def compare(
         raise typer.Exit(1)  # the table is printed; the status says not every case solved
 
 
-@app.command()
+@app.command(cls=_Command)
 def sweep(
     file: FileArg,
     sets: Annotated[
         list[str],
-        typer.Option("--set", help="PATH=V1,V2,… e.g. 'alice.pv.peak=4 kWp,8 kWp' (repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="EDIT",
+            help="PATH=V1,V2,… e.g. 'alice.pv.peak=4 kWp,8 kWp' (repeatable).",
+        ),
     ],
     variant: VariantOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write sweep.csv/json.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="Write sweep.csv/json.")
+    ] = None,
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve the cartesian product of parameter values in parallel (locally or on Dask)."""
@@ -501,6 +539,22 @@ def sweep(
         print(terminal_text(f"wrote {out / 'sweep.csv'} and sweep.json"))
     if result.failed:
         raise typer.Exit(1)  # the table is printed; the status says not every case solved
+
+
+@app.command(cls=_Command)
+def new(
+    name: Annotated[Path, typer.Argument(metavar="NAME", help="Writes NAME.peb.")],
+) -> None:
+    """Write a commented starter design NAME.peb that checks and solves; never overwrites."""
+    from pebdsl.present.starter import write_starter
+
+    try:
+        path = write_starter(name)
+    except PebdslError as e:
+        _fail(e)
+    except OSError as e:
+        _fail(_write_error(name, e))
+    print(terminal_text(f"wrote {path}; next: pebdsl check {path}"))
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -1,10 +1,14 @@
-"""What the command line prints for studies: progress bars and the compare and sweep tables.
+"""What the command line prints: help, the solve summary, check documents, study tables.
 
 Part of the command line (cli.py imports it; nothing below the CLI does). Input: a solved
-`Comparison` or `Sweep` (pebdsl.study), or a count of solves for a progress bar. Output: rich
-tables on stdout (160 columns wide when piped, so that a table is not squeezed into 80), the
+`Comparison` or `Sweep` (pebdsl.study), a results.json document, a check's diagnostics, or a
+count of solves for a progress bar. Output: rich tables on stdout (160 columns wide when
+piped, so that a table is not squeezed into 80), numbers with thousands separators, the
 failed cases with their rendered errors below the table, and a transient progress bar on
-stderr. Design text (labels, descriptions, parameter values, errors) goes to rich as `Text`
+stderr; `check --json` / `--format sarif` documents on stdout (present/check_report.py);
+`HelpCommand`, the help layout of every command (arguments by metavar, no Python types), and
+the choices of the options (`Backend`, `Prices`, `Emit`, `CheckFormat`).
+Design text (labels, descriptions, parameter values, errors) goes to rich as `Text`
 through `safetext.terminal_text`: no markup, no escape sequence reaches the terminal.
 Raises nothing.
 """
@@ -13,14 +17,95 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import typer.core
 
 from pebdsl.safetext import terminal_text
 
 if TYPE_CHECKING:
+    from pebdsl.diagnostics import Diagnostic
     from pebdsl.study.compare import Comparison
     from pebdsl.study.sweep import Sweep
+
+
+# The choices of the command line's options (cli.py declares the options).
+class Backend(StrEnum):
+    highs = "highs"
+    pyomo = "pyomo"
+
+
+class Prices(StrEnum):
+    midpoint = "midpoint"
+    dual = "dual"
+
+
+class Emit(StrEnum):
+    ir = "ir"
+    lp = "lp"
+    mps = "mps"
+    math = "math"
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class HelpCommand(typer.core.TyperCommand):
+    """A command whose help shows arguments by their metavar (`FILE`), not by their Python
+    type (`<list[Path]>`): the type says nothing a user of the shell can act on."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for p in params:
+            if isinstance(p, typer.core.TyperArgument):
+                p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+        return params
+
+
+def print_check_document(
+    kind: str, files: list[tuple[str, list[str]]], diagnostics: list[Diagnostic], version: str
+) -> None:
+    """`check --format json|sarif`: the check as one JSON document on stdout."""
+    import json
+
+    from pebdsl.present.check_report import check_json, sarif
+
+    doc = (check_json if kind == "json" else sarif)(files, diagnostics, version)
+    print(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def print_summary(doc: dict[str, Any]) -> None:
+    """One solve: the title, status and total cost, and a table of the participants."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    obj = doc["objective"]
+    title = doc["design"]["title"] + (f" — {doc['variant']}" if doc.get("variant") else "")
+    # Design text as Text, never as markup: `[/]` or `[link=…]` in a title is shown as written.
+    line = Text(terminal_text(title), style="bold")
+    line.append(
+        terminal_text(f": {doc['status']}, total cost {obj['value']:,.2f} {obj['unit']}"),
+        style="",
+    )
+    console.print(line)
+    table = Table("participant", "bill", "grid import kWh", "grid export kWh", "local kWh")
+    for name, p in doc.get("participants", {}).items():
+        table.add_row(
+            Text(terminal_text(name)),
+            _num(p["bill"]["total"]),
+            _num(p["energy"]["grid_import_kwh"], digits=1),
+            _num(p["energy"]["grid_export_kwh"], digits=1),
+            _num(p["energy"]["local_bought_kwh"], digits=1),
+        )
+    console.print(table)
+
 
 COMPARE_COLUMNS = (
     "case",
@@ -50,6 +135,7 @@ def _console(console: Any = None) -> Any:
 
 
 def _num(x: Any, unit: str = "", digits: int = 2) -> str:
+    """A number with thousands separators (`12,345.67`), `–` for none."""
     return "–" if x is None else f"{x:,.{digits}f}{unit}"
 
 

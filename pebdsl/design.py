@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from pebdsl.source import NO_SPAN, SourceFile, Span
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pebdsl.diagnostics import Diagnostic
 
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +55,8 @@ class TimeGrid:
     @property
     def index(self) -> pd.DatetimeIndex:
         """Start of each step, tz-aware in the horizon's timezone."""
+        import pandas as pd  # here, not at the top: `pebdsl check` needs no pandas
+
         start = pd.Timestamp(self.start)
         if start.tzinfo is None:
             start = start.tz_localize(self.timezone)
@@ -65,6 +68,70 @@ class TimeGrid:
     @property
     def duration_h(self) -> float:
         return self.step_h * self.n_steps
+
+    def _aware_start(self) -> datetime:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.timezone)
+        return self.start.replace(tzinfo=zone) if self.start.tzinfo is None else self.start
+
+    def utc_ns(self) -> npt.NDArray[np.int64]:
+        """Start of each step as UTC nanoseconds since the epoch (what `index` holds, built
+        without pandas: steps are exact durations, so UTC is a plain arithmetic sequence)."""
+        start = self._aware_start()
+        # Integer microseconds of the start, then exact integer steps: no float rounding.
+        t0_us = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        step_ns = round(self.step_h * 3_600_000_000_000)
+        return t0_us * 1000 + np.arange(self.n_steps, dtype=np.int64) * step_ns
+
+    def local_time(self, step: int) -> datetime:
+        """The start of step `step` as an aware datetime in the horizon's timezone."""
+        from zoneinfo import ZoneInfo
+
+        ns = int(self.utc_ns()[step]) if self.n_steps else 0
+        utc = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+        return utc.astimezone(ZoneInfo(self.timezone))
+
+    def local_seconds_of_day(self) -> npt.NDArray[np.int64]:
+        """Local clock time of each step's start, in seconds after local midnight.
+
+        Offsets from zoneinfo, looked up once per distinct UTC offset period: the offset can
+        only change at a transition, so steps between two equal probes share it."""
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.timezone)
+        utc_s = self.utc_ns() // 1_000_000_000
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+
+        def offset(s: int) -> int:
+            local = (epoch + timedelta(seconds=s)).astimezone(zone)
+            off = local.utcoffset()
+            return 0 if off is None else int(off.total_seconds())
+
+        offsets = np.empty(len(utc_s), dtype=np.int64)
+        _fill_offsets(utc_s, offsets, 0, len(utc_s), offset)
+        return (utc_s + offsets) % 86400
+
+
+def _fill_offsets(
+    utc_s: npt.NDArray[np.int64], out: npt.NDArray[np.int64], lo: int, hi: int, offset: Any
+) -> None:
+    """out[lo:hi] = offset(utc_s[i]); bisects, so a year of steps costs about two lookups per
+    day instead of one per step. Equal offsets at both ends of a stretch under a day long mean
+    no transition inside it (zones change their offset at most twice a year, never twice
+    within a day)."""
+    if lo >= hi:
+        return
+    a, b = offset(int(utc_s[lo])), offset(int(utc_s[hi - 1]))
+    if a == b and utc_s[hi - 1] - utc_s[lo] <= 86400:
+        out[lo:hi] = a
+        return
+    if hi - lo <= 2:
+        out[lo], out[hi - 1] = a, b
+        return
+    mid = (lo + hi) // 2
+    _fill_offsets(utc_s, out, lo, mid, offset)
+    _fill_offsets(utc_s, out, mid, hi, offset)
 
 
 @dataclass(frozen=True)

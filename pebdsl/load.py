@@ -4,7 +4,8 @@ Input: the path of a `.peb` file, a variant name or a collection of them, `--set
 whether `csv()` may read outside the design's folder. Output: validated `design.Design`s (via
 `pebdsl.resolve`), each carrying its `SourceFile` (the design hash, `Design.digest()`), the
 sha256 of the data files it read (`Design.data_digest`) and the seconds spent parsing and
-resolving (`Design.timings`); each variant's `compare` flag read without resolving; the
+resolving (`Design.timings`); `check(path)`, the cases of `pebdsl check` and their warnings;
+each variant's `compare` flag read without resolving; the
 reference variant with the `--set` edits it can take.
 
 Errors: E901 a design file that cannot be read; every error of the parser and of
@@ -27,6 +28,7 @@ from pebdsl.source import NO_SPAN, SourceFile
 
 if TYPE_CHECKING:
     from pebdsl import design as D
+    from pebdsl.diagnostics import Diagnostic
     from pebdsl.front import syntax as S
 
 __all__ = ["load", "load_all", "read", "reference", "variant_compare_flags"]
@@ -90,6 +92,22 @@ def load_all(
     for design in designs.values():
         design.timings.update(parse=parse_s, resolve=resolve_s)
     return designs
+
+
+def check(
+    path: str, variant: str | None = None, *, allow_outside: bool = False
+) -> tuple[list[str], list[Diagnostic]]:
+    """What `pebdsl check` does for one file: the cases checked (`base` and the variants; only
+    `variant` when given) and their check-time warnings (`resolve.lint.merge`, by position).
+    Raises the `PebdslError` of the first case that fails."""
+    from pebdsl.resolve.lint import merge
+
+    designs: dict[str | None, D.Design] = (
+        {variant: load(path, variant=variant, allow_outside=allow_outside)}
+        if variant
+        else load_all(path, allow_outside=allow_outside)
+    )
+    return ["base" if k is None else k for k in designs], merge(designs)
 
 
 def variant_compare_flags(file: S.File | str) -> dict[str, bool]:

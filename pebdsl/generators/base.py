@@ -1,14 +1,17 @@
 """Types shared by every generator: `Param`, `Generator` and the `REQUIRED` sentinel.
 
-Input: nothing (pure declarations). Output: the frozen dataclasses the registry is built from.
+Input: nothing (pure declarations). Output: the frozen dataclasses the registry is built from,
+and `demandlib_contained()`, the context every demandlib call runs in.
 Kept apart from `__init__` so that the generator modules can import them without a cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -75,3 +78,30 @@ class Generator:
             if p.name == name:
                 return p
         return None
+
+
+@contextmanager
+def demandlib_contained() -> Iterator[None]:
+    """Run demandlib without letting it change how warnings behave.
+
+    demandlib 0.2.x calls `warnings.simplefilter("error")` in the middle of `ElecSlp`, which
+    turns every later warning into an exception: with pandas 3.1 its own deprecated calls
+    (`sort_index(inplace=True)`) then fail. Inside this context its call is disarmed, the
+    deprecation warnings of its pandas calls are silenced, and both are restored after (the
+    filters by `catch_warnings`). Like `catch_warnings`, it changes process-wide state: the
+    generators run in one thread.
+    """
+    original = warnings.simplefilter
+
+    def no_error(action: Any, *args: Any, **kwargs: Any) -> None:
+        if action != "error":  # the one call demandlib makes; anything else goes through
+            original(action, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            original("ignore", category)
+        warnings.simplefilter = no_error  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            warnings.simplefilter = original

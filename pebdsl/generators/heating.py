@@ -33,14 +33,12 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import uniform_filter1d
 
 from pebdsl.generators import _grid
-from pebdsl.generators.base import FloatArray, Generator, Param
+from pebdsl.generators.base import FloatArray, Generator, Param, demandlib_contained
 from pebdsl.generators.load import _holidays
 
 _TAG = 4  # random stream of this generator
@@ -81,6 +79,8 @@ def temperature(year: int, seed: int, t_winter: float, t_summer: float) -> pd.Se
     anomaly = sd * _grid.ar1(rng, days, _ANOMALY_PHI)
     # Keep the weather, drop the slow drift: every seed is a climatological year month by month
     # (as `solar` pins its monthly clearness), so seeds differ in cold spells, not in winters.
+    from scipy.ndimage import uniform_filter1d  # here: only heating_load() needs scipy
+
     anomaly = anomaly - uniform_filter1d(anomaly, _DRIFT_DAYS, mode="wrap")
     daily = mid + amp * (2.0 * summer - 1.0) + anomaly
     half_range = _DIURNAL[0] + (_DIURNAL[1] - _DIURNAL[0]) * summer
@@ -96,8 +96,7 @@ def _heat_year(
 ) -> FloatArray:
     """One year of hourly heat demand on the naive wall-clock hours, mean 1."""
     temp = temperature(year, seed, t_winter, t_summer)
-    # demandlib 0.2.x sets warnings.simplefilter("error") globally; contain it.
-    with warnings.catch_warnings():
+    with demandlib_contained():  # demandlib 0.2.x sets warnings.simplefilter("error")
         from demandlib import bdew
 
         profile = bdew.HeatBuilding(

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
-import holidays as holidays_lib
 import numpy as np
 import pandas as pd
 
 from pebdsl.generators import _grid
-from pebdsl.generators.base import FloatArray, Generator, Param
+from pebdsl.generators.base import FloatArray, Generator, Param, demandlib_contained
 
 _TAG = 2  # random stream of this generator
 
@@ -48,6 +46,8 @@ _SEASON_SIGMA = 0.08
 
 def _holidays(country: str, year: int) -> dict[object, str]:
     try:
+        import holidays as holidays_lib  # here: only standard_load() needs it
+
         found = holidays_lib.country_holidays(country, years=year)
     except NotImplementedError as err:
         raise ValueError(f"unknown country code {country!r} for public holidays") from err
@@ -57,8 +57,7 @@ def _holidays(country: str, year: int) -> dict[object, str]:
 @functools.lru_cache(maxsize=16)
 def _bdew_year(profile: str, year: int, country: str) -> FloatArray:
     """One calendar year of the normalised 15-min profile (naive wall clock), mean 1 kW."""
-    # demandlib 0.2.x sets warnings.simplefilter("error") globally; contain it.
-    with warnings.catch_warnings():
+    with demandlib_contained():  # demandlib 0.2.x sets warnings.simplefilter("error")
         if profile in _PROFILES_1999:
             frame = _elec_slp(year, country)
             column = "h0_dyn" if profile == "H0" else profile.lower()
@@ -85,7 +84,7 @@ def _elec_slp(year: int, country: str) -> pd.DataFrame:
     """All 1999 BDEW profiles of one year (demandlib builds them together, ~0.25 s)."""
     from demandlib.bdew import ElecSlp
 
-    with warnings.catch_warnings():
+    with demandlib_contained():
         frame: pd.DataFrame = ElecSlp(year, holidays=_holidays(country, year)).get_profiles()
     return frame
 

@@ -104,7 +104,7 @@ def _year(area: str, year_levels: int, year: int, tz: str, res_s: int, seed: int
         _grid.year_start(year, tz), _grid.year_start(year + 1, tz), freq="1h", inclusive="left"
     )
     local_hour = np.asarray(hours.hour)
-    weekend = np.asarray(hours.dayofweek) >= 5
+    weekend = np.asarray(hours.day_of_week) >= 5
     month = np.asarray(hours.month) - 1
     _, day_idx = np.unique(np.asarray(hours.normalize().asi8), return_inverse=True)
     rng = _grid.seed_rng(seed, _TAG, year)

@@ -27,8 +27,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pvlib
-from scipy import stats
 
 from pebdsl.generators import _grid
 from pebdsl.generators.base import FloatArray, Generator, Param
@@ -109,6 +107,8 @@ def _monthly_kc(latitude: float, longitude: float, clearness: float | None) -> F
 
 def _daily_kc(rng: np.random.Generator, target: FloatArray) -> FloatArray:
     """Daily kc: Beta margins with mean `target` (per day), AR(1) persistence via a copula."""
+    from scipy import stats  # here: only a design that calls solar() pays for scipy
+
     z = _grid.ar1(rng, len(target), _DAILY_PHI)
     u = stats.norm.cdf(z)
     mean = np.clip((target - _KC_FLOOR) / _KC_SPAN, 0.02, 0.98)
@@ -130,6 +130,8 @@ def _year(
     seed: int,
     clearness: float | None,
 ) -> FloatArray:
+    import pvlib  # here: only a design that calls solar() pays for pvlib
+
     starts = _grid.fine_grid(year, tz, res_s)
     times = starts + pd.Timedelta(res_s / 2, unit="s")  # midpoint ~ mean over the fine step
     altitude = float(pvlib.location.lookup_altitude(latitude, longitude))
@@ -163,7 +165,7 @@ def _year(
 
     ghi = kc * ghi_cs
     zenith = solpos["zenith"].to_numpy()
-    split = pvlib.irradiance.erbs(ghi, zenith, times.dayofyear.to_numpy())
+    split = pvlib.irradiance.erbs(ghi, zenith, times.day_of_year.to_numpy())
     dni = np.nan_to_num(np.asarray(split["dni"], dtype=np.float64))
     dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=np.float64))
     dni_extra = pvlib.irradiance.get_extra_radiation(times).to_numpy()
@@ -203,7 +205,7 @@ def _air_temperature(local: pd.DatetimeIndex, latitude: float) -> FloatArray:
     Only the temperature derating (-0.4 %/K) uses it, a few per cent of the yield.
     """
     a = abs(latitude)
-    doy = np.asarray(local.dayofyear, dtype=np.float64)
+    doy = np.asarray(local.day_of_year, dtype=np.float64)
     hour = np.asarray(local.hour + local.minute / 60.0, dtype=np.float64)
     sign = 1.0 if latitude >= 0 else -1.0
     seasonal = -sign * 0.14 * a * np.cos(2 * np.pi * (doy - 15.0) / 365.25)

@@ -12,7 +12,8 @@ Output:
                                             ISO 8601 with offset); one row per value
     bills.csv                             one row per participant / operator, currency columns
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
-    *.parquet                             the same tables (Parquet, same columns)
+    *.parquet                             the same tables (Parquet, same columns; with
+                                            `csv=False` the only copy: no *.csv written)
     report.html                           pebdsl.present.report.render_report(results, command=...)
   into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
   a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
@@ -50,7 +51,20 @@ if TYPE_CHECKING:
     from pebdsl.results import Results
 
 TABLES = ("participants", "batteries", "blocks", "markets", "links")
-VERSION_PACKAGES = ("pebdsl", "numpy", "pandas", "highspy", "pyomo", "lark")
+# The packages that shape a result: the solver stack and the generator libraries (a
+# `solar()` or `standard_load()` profile changes with pvlib, demandlib, holidays or scipy).
+VERSION_PACKAGES = (
+    "pebdsl",
+    "numpy",
+    "pandas",
+    "highspy",
+    "pyomo",
+    "lark",
+    "pvlib",
+    "demandlib",
+    "holidays",
+    "scipy",
+)
 
 # The participant energy fields of the contract, taken from the participant KPIs.
 _ENERGY_KEYS = (
@@ -229,7 +243,7 @@ def _parquet_bytes(df: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame = df.copy()
     frame.columns = [str(c) for c in frame.columns]
-    frame.to_parquet(buf, index=False)
+    frame.to_parquet(buf, index=False, engine="pyarrow")  # the dependency pyproject names
     return buf.getvalue()
 
 
@@ -238,8 +252,10 @@ def write_outputs(
     out_dir: str | Path,
     command: str = "",
     reference: Results | None = None,
+    csv: bool = True,
 ) -> None:
-    """Write results.json, CSV + Parquet tables and report.html as one set into `out_dir`.
+    """Write results.json, CSV + Parquet tables and report.html as one set into `out_dir`;
+    `csv=False` writes the tables as Parquet only (`pebdsl solve --no-csv`).
 
     Everything is written into a temporary sibling folder that then replaces `out_dir` whole
     (`fsutil.replace_dir`): the folder holds either the previous run or this one, never a mix,
@@ -247,7 +263,7 @@ def write_outputs(
     which then shows savings against it. Raises E902 (PebdslError) when `out_dir` is not a
     folder pebdsl may replace, OSError when the OS refuses a write."""
     with replace_dir(out_dir) as tmp:
-        write_into(results, tmp, command=command, reference=reference)
+        write_into(results, tmp, command=command, reference=reference, csv=csv)
 
 
 def write_into(
@@ -255,6 +271,7 @@ def write_into(
     folder: Path,
     command: str = "",
     reference: Results | None = None,
+    csv: bool = True,
 ) -> None:
     """The files of `write_outputs`, written into `folder` (created) one by one, not as a set:
     for callers that stage a larger tree themselves (compare)."""
@@ -262,7 +279,8 @@ def write_into(
 
     folder.mkdir(parents=True, exist_ok=True)
     for stem, df in tables(results).items():
-        atomic_write_bytes(folder / f"{stem}.csv", _csv_bytes(df))
+        if csv:
+            atomic_write_bytes(folder / f"{stem}.csv", _csv_bytes(df))
         atomic_write_bytes(folder / f"{stem}.parquet", _parquet_bytes(df))
     t0 = time.perf_counter()
     report = _report(results, command, reference)

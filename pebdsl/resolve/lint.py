@@ -108,7 +108,7 @@ def arbitrage_steps(design: Design) -> npt.NDArray[np.intp]:
 
 def when(design: Design, step: int) -> str:
     """A step as local time, the timezone and its index: `2021-06-07 12:00 (UTC, step 12)`."""
-    ts = design.time.index[step]
+    ts = design.time.local_time(step)
     return f"{ts.strftime('%Y-%m-%d %H:%M')} ({design.time.timezone}, step {step})"
 
 

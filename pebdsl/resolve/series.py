@@ -93,9 +93,7 @@ class SeriesContext:
     def utc_ns(self) -> npt.NDArray[np.int64]:
         """The horizon's steps as UTC nanoseconds (built on first use)."""
         if self._utc_ns is None:
-            self._utc_ns = np.asarray(
-                self.index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64
-            )
+            self._utc_ns = self.grid.utc_ns()  # without pandas: `check` does not import it
         return self._utc_ns
 
     def series(self, name: str, span: Span) -> Series:
@@ -199,7 +197,7 @@ class SeriesContext:
         U.check_dims(s.dims, dimension, span_of(expr), self.currency, what, unit)
 
     def _step_time(self, i: int) -> str:
-        return str(self.index[i].isoformat())
+        return self.grid.local_time(i).isoformat()
 
     def eval(self, expr: S.Expr) -> Series:
         """The value of an expression in coherent base units, with its dimensions."""
@@ -364,14 +362,9 @@ class SeriesContext:
                 span_of(e.values),
                 f"expected {per_day} values",
             )
-        idx = self.index
         # The local clock: position = local time of day // step. A 23 h day skips the missing
         # hour's value, a 25 h day repeats the value of the repeated hour.
-        tod_s = (
-            np.asarray(idx.hour, dtype=np.int64) * 3600
-            + np.asarray(idx.minute, dtype=np.int64) * 60
-            + np.asarray(idx.second, dtype=np.int64)
-        )
+        tod_s = self.grid.local_seconds_of_day()
         pos = np.minimum((tod_s // round(step_s)).astype(np.int64), per_day - 1)
         return Series(values[pos], dims)
 

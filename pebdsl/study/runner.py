@@ -11,7 +11,8 @@ Errors: nothing is raised for a failing item, and the other items go on. A `Pebd
 raised by `fn` is kept as it is: it pickles whole (diagnostics.py), so its codes and spans
 cross the process boundary. Any other exception (a bug in pebdsl) becomes E990 with its
 traceback; a worker process that dies (out of memory, killed) or a Dask task that is lost
-becomes E991. KeyboardInterrupt stops the run (pending items are cancelled).
+becomes E991. KeyboardInterrupt stops the run (pending items are cancelled). A scheduler
+address without Dask installed (the `cluster` extra) raises E905 before anything runs.
 
 The status of a failed item comes from its error's code (`failure_status`: E501 infeasible,
 E502 unbounded, anything else "error"), never from rendered text.
@@ -242,8 +243,18 @@ def _run_dask(
 ) -> None:
     """On the Dask cluster at `scheduler`, through its concurrent.futures executor. Tasks are
     impure (`pure=False`: fresh keys, so a shared scheduler's earlier runs are never reused);
-    Dask retries a task whose worker died and reports it lost (E991) after that."""
-    from dask.distributed import Client
+    Dask retries a task whose worker died and reports it lost (E991) after that. Dask is an
+    optional extra (`pebdsl[cluster]`): without it, E905 before anything runs."""
+    try:
+        from dask.distributed import Client
+    except ImportError as e:
+        raise PebdslError(
+            error(
+                "E905",
+                "solving on a Dask scheduler needs dask.distributed, which is not installed",
+                hints=("pip install 'pebdsl[cluster]', or drop --scheduler to solve here",),
+            )
+        ) from e
 
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]
         executor = client.get_executor(pure=False)
