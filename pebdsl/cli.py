@@ -72,46 +72,30 @@ def _existing(path: Path) -> Path:
 
 
 def _write_error(path: Path, exc: OSError) -> PebdslError:
-    """E903: the OS refused to write an output (read-only, permission, no space, …)."""
-    reason = exc.strerror or str(exc)
-    return PebdslError(
-        error(
-            "E903",
-            f"cannot write `{path}`: {reason}",
-            hints=("nothing was written; an earlier output at this path is unchanged",),
-        )
-    )
+    from pebdsl.fsutil import write_error
+
+    return write_error(path, exc)
 
 
 def _check_out(out: Path | None) -> None:
-    """E902 / E903 for an `--out` folder before anything is solved (fsutil.check_out_dir), so
-    a bad target costs no solve time."""
-    if out is None:
-        return
-    from pebdsl.fsutil import check_out_dir
+    """E902 / E903 for an `--out` folder before anything is solved (fsutil.check_out_target)."""
+    from pebdsl.fsutil import check_out_target
 
     try:
-        check_out_dir(out)
+        if out is not None:
+            check_out_target(out)
     except PebdslError as e:
         _fail(e)
-    above = next((p for p in [out.absolute(), *out.absolute().parents] if p.exists()), None)
-    if above is not None and not os.access(above, os.W_OK | os.X_OK):
-        where = out if above == out.absolute() else above
-        _fail(_write_error(out, PermissionError(13, f"`{where}` is not writable")))
 
 
 def _check_out_file(path: Path) -> None:
     """E902 for `-o PATH` naming a folder (a file is wanted)."""
-    if path.is_dir():
-        _fail(
-            PebdslError(
-                error(
-                    "E902",
-                    f"output file `{path}` is an existing folder",
-                    hints=("-o names the file to write, e.g. -o model.lp",),
-                )
-            )
-        )
+    from pebdsl.fsutil import check_out_file
+
+    try:
+        check_out_file(path)
+    except PebdslError as e:
+        _fail(e)
 
 
 PricesOpt = Annotated[

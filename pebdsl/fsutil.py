@@ -131,6 +131,41 @@ def check_out_dir(target: str | Path) -> None:
             )
 
 
+def write_error(path: str | Path, exc: OSError) -> PebdslError:
+    """E903: the OS refused to write an output (read-only, permission, no space, …)."""
+    reason = exc.strerror or str(exc)
+    return PebdslError(
+        error(
+            "E903",
+            f"cannot write `{path}`: {reason}",
+            hints=("nothing was written; an earlier output at this path is unchanged",),
+        )
+    )
+
+
+def check_out_target(out: str | Path) -> None:
+    """E902 / E903 for an `--out` folder before anything is solved, so a bad target costs no
+    solve time: `check_out_dir`, then a writable folder at or above it."""
+    check_out_dir(out)
+    absolute = Path(out).absolute()
+    above = next((p for p in [absolute, *absolute.parents] if p.exists()), None)
+    if above is not None and not os.access(above, os.W_OK | os.X_OK):
+        where = out if above == absolute else above
+        raise write_error(out, PermissionError(13, f"`{where}` is not writable"))
+
+
+def check_out_file(path: str | Path) -> None:
+    """E902 for `-o PATH` naming a folder (a file is wanted)."""
+    if Path(path).is_dir():
+        raise PebdslError(
+            error(
+                "E902",
+                f"output file `{path}` is an existing folder",
+                hints=("-o names the file to write, e.g. -o model.lp",),
+            )
+        )
+
+
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
 

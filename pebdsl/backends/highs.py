@@ -15,20 +15,15 @@ for a model that really has no columns. `write_model` raises E504 when the model
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import highspy
 import numpy as np
 
-from pebdsl.backends import Solution, Status, empty_solution
+from pebdsl.backends.session import Rejected, new_highs, pass_model
+from pebdsl.backends.solution import Solution, Status, attach_intervals, empty_solution
 from pebdsl.ir import FloatArray, IntArray, ModelIR
-
-_BANNER_SHOWN = False
 
 _STATUS = {
     "kOptimal": Status.OPTIMAL,
@@ -39,38 +34,6 @@ _STATUS = {
     "kIterationLimit": Status.ITERATION_LIMIT,
     "kModelEmpty": Status.OPTIMAL,
 }
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence fd 1: HiGHS prints its banner from C++ when the first instance is made."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-
-
-def new_highs() -> highspy.Highs:
-    """A silent Highs instance."""
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-    else:
-        with _quiet_stdout():
-            h = highspy.Highs()
-        _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def to_highs_lp(
@@ -95,20 +58,6 @@ def to_highs_lp(
         lp.col_names_ = ir.col_names(lp_safe=True)
         lp.row_names_ = ir.row_names(lp_safe=True)
     return lp
-
-
-class Rejected(Exception):
-    """HiGHS refused the model (`passModel` returned kError); the message says so."""
-
-
-def pass_model(h: highspy.Highs, lp: highspy.HighsLp) -> None:
-    """`h.passModel(lp)`, raising `Rejected` on kError (HiGHS then keeps an EMPTY model, which
-    `run` would report as optimal with no values)."""
-    if h.passModel(lp) == highspy.HighsStatus.kError:
-        raise Rejected(
-            "HiGHS refused the model (passModel: kError): a coefficient, bound or cost is out "
-            "of the range it accepts"
-        )
 
 
 def load(ir: ModelIR, names: bool = False) -> highspy.Highs:
@@ -218,7 +167,6 @@ def solve(
     sol = run(h, ir.n_cols, ir.n_rows, method)
     sol.timings["build"] = t_build
     if sol.ok and price_rows is not None:
-        from pebdsl.backends import attach_intervals
         from pebdsl.backends.intervals import compute, steps
 
         t0 = time.perf_counter()

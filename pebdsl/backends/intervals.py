@@ -360,7 +360,7 @@ class _Window:
         lp.a_matrix_.start_ = a.indptr.astype(np.int32)
         lp.a_matrix_.index_ = a.indices.astype(np.int32)
         lp.a_matrix_.value_ = a.data.astype(np.float64)
-        from pebdsl.backends.highs import new_highs
+        from pebdsl.backends.session import new_highs
 
         self.h = new_highs()
         # Candidates of one step re-solve with warm starts: presolve would start from scratch.

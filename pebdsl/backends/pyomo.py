@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.backends import Solution, Status, attach_intervals, empty_solution
+from pebdsl.backends.solution import Solution, Status, attach_intervals, empty_solution
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, IntArray, ModelIR
 
@@ -132,7 +132,8 @@ def _solve_standard_form(
     import highspy
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-    from pebdsl.backends.highs import Rejected, new_highs, pass_model, run
+    from pebdsl.backends.highs import run
+    from pebdsl.backends.session import Rejected, new_highs, pass_model
 
     t0 = time.perf_counter()
     repn = LinearStandardFormCompiler().write(
