@@ -21,7 +21,16 @@ import pytest
 import pebdsl
 
 DESIGN = Path(__file__).resolve().parents[1] / "designs" / "trondheim.peb"
-VARIANTS = ("reference", "local_only", "shared_batteries", "dso_flex")
+VARIANTS = (
+    "reference",
+    "city_market",
+    "virtual_sharing",
+    "winter_reference",
+    "winter",
+    "tensio_flex",
+)
+SUMMER = ("base", "reference", "city_market", "virtual_sharing")
+WINTER = ("winter_reference", "winter", "tensio_flex")
 # The year run (benchmarks/trondheim_year.py): the variant `year`, the whole of 2023.
 YEAR = "year"
 VALUE_KEYS = (
@@ -46,12 +55,22 @@ def test_design_and_every_variant_resolve() -> None:
     assert base.n_steps == 7 * 24
     assert set(base.blocks) == {"brattora", "sluppen", "campus"}
     assert base.reference == "reference"
-    # Reference: no market at all; local_only: only the three block markets.
-    assert not designs["reference"].markets
-    assert set(designs["local_only"].markets) == {"brattora_p2p", "sluppen_p2p", "campus_p2p"}
-    assert "city_pool" in base.markets
-    assert len(designs["shared_batteries"].shared_batteries) == 3
-    assert designs["dso_flex"].dso.flexibility
+    # Aneo's two block markets in the base; none in the references; one over all blocks in
+    # city_market; no DSO links (energy between blocks crosses Tensio's grid at its tariff).
+    assert set(base.markets) == {"brattora_lfm", "sluppen_lfm"}
+    assert not designs["reference"].markets and not designs["winter_reference"].markets
+    assert set(designs["city_market"].markets) == {"city_lfm"}
+    assert all(not d.dso.links for d in designs.values())
+    assert designs["virtual_sharing"].dso.charge_on == "purchase"
+    assert base.dso.charge_on == "meter"
+    # 54 household meters at Tempe
+    assert sum(1 for p in base.participants if p.startswith("tempe_") and p[-1].isdigit()) == 54
+    # the winter cases are a January week at the winter tariffs
+    for name in WINTER:
+        w = designs[name]
+        assert w.time.start.isoformat().startswith("2023-01-23T00:00")
+        assert w.dso.capacity_charge_per_kw_month == pytest.approx(49.0)
+    assert designs["tensio_flex"].dso.flexibility
     assert all(designs[name].in_compare for name in (None, *VARIANTS))
 
 
@@ -64,7 +83,7 @@ def test_year_variant_is_the_year_with_year_average_tariffs_and_not_compared() -
     assert not year.in_compare
     assert "2023" in year.variant_description
     assert year.dso.capacity_charge_per_kw_month == pytest.approx(41.0)
-    assert [m.fee_per_kwh for m in year.markets.values()] == [pytest.approx(0.1419)] * 4
+    assert [m.fee_per_kwh for m in year.markets.values()] == [pytest.approx(0.1419)] * 2
     # The same design as the base on the year with the benchmark's former `--set` edits.
     year_sets = [
         "horizon.start = 2023-01-01",
@@ -86,7 +105,7 @@ def test_year_variant_is_the_year_with_year_average_tariffs_and_not_compared() -
 def test_pv_yield_of_the_trondheim_profiles() -> None:
     """PV over 2023: 700-900 kWh/kWp on flat roofs; Powerhouse ~485 MWh/yr as published."""
     year = pebdsl.load(str(DESIGN), variant=YEAR)
-    for name in ("brattorkaia16", "sluppen_a", "ntnu_lab"):
+    for name in ("brattorkaia16", "sluppen_a", "ntnu_lab", "tempe_common"):
         p = year.participants[name]
         (pv,) = [g for g in p.generation if g.kind == "pv"]
         assert pv.peak_kw
@@ -131,7 +150,7 @@ def test_compare_solves_at_least_four_cases_with_the_three_values(comparison: An
     cases = _cases(comparison)
     solved = {k: s for k, s in cases.items() if s.get("status") == "optimal"}
     assert len(solved) >= 4, {k: s.get("status") for k, s in cases.items()}
-    for name in ("base", "reference", "local_only", "shared_batteries", "dso_flex"):
+    for name in (*SUMMER, *WINTER):
         assert name in solved, name
     for name, s in solved.items():
         values = s["values"]
@@ -152,7 +171,9 @@ def test_trading_never_costs_more_than_the_reference(comparison: Any) -> None:
     cases = _cases(comparison)
     ref = cases["reference"]["total_cost"]
     tol = 1e-6 * abs(ref) + 1e-6
-    assert cases["local_only"]["total_cost"] <= ref + tol
-    assert cases["base"]["total_cost"] <= cases["local_only"]["total_cost"] + tol
-    assert cases["shared_batteries"]["total_cost"] <= cases["base"]["total_cost"] + tol
+    assert cases["base"]["total_cost"] <= ref + tol
+    assert cases["city_market"]["total_cost"] <= cases["base"]["total_cost"] + tol
+    assert cases["virtual_sharing"]["total_cost"] <= cases["base"]["total_cost"] + tol
     assert cases["base"]["values"]["local_trade_kwh"] > 0.0
+    wref = cases["winter_reference"]["total_cost"]
+    assert cases["winter"]["total_cost"] <= wref + 1e-6 * abs(wref) + 1e-6
