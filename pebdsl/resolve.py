@@ -42,6 +42,7 @@ import numpy as np
 
 from pebdsl import design as D
 from pebdsl import syntax as S
+from pebdsl import tariff_attrs as TA
 from pebdsl import units as U
 from pebdsl.checks import Where, check_battery, check_design
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
@@ -70,6 +71,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "pv": ("profile", "peak"),
     "wind": ("profile", "peak"),
     "battery": (
+        *TA.BATTERY_AVAILABILITY,
         "capacity",
         "power",
         "efficiency",
@@ -83,10 +85,20 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     ),
     "flexible": ("share", "window", "cost"),
     "connection": ("import", "export"),
-    "participant": ("connection",),
-    "template": ("connection",),
+    "participant": ("connection", *TA.PARTICIPANT_TARIFF),
+    "template": ("connection", *TA.PARTICIPANT_TARIFF),
     "block": ("connection",),
-    "market": ("type", "members", "fee", "loss", "operator", "products", "settlement", "rent"),
+    "market": (
+        "type",
+        "members",
+        "fee",
+        "loss",
+        "operator",
+        "products",
+        "settlement",
+        "rent",
+        "charge_on",
+    ),
     "product": ("origin", "premium"),
     "dso": (
         "energy_charge",
@@ -1477,11 +1489,16 @@ class _Builder:
                     failed = True
         finally:
             pass
+        tariff = None
+        try:
+            tariff = TA.participant_tariff(self, a, node.span)
+        except _Failed:
+            failed = True
         if failed:
             raise _Failed
         gens = tuple(g for g in (gen_pv, gen_wind) if g is not None)
         return D.Participant(
-            node.name, node.block, load, gens, battery, flexible, connection, node.span
+            node.name, node.block, load, gens, battery, flexible, connection, node.span, tariff
         )
 
     def load(self, asset: S.Asset) -> D.Load:
@@ -1619,6 +1636,7 @@ class _Builder:
             charge_from = self.word(a["charge_from"], ("any", "local"), "charge_from")
         cost = self.const(a.get("throughput_cost"), "price", "throughput_cost", lo=0, default=0.0)
         owners = self.battery_owners(a, span, owner is not None)
+        available, arrival, departure = TA.battery_availability(self, a, span, cap)
         b = D.Battery(
             name,
             cap,
@@ -1633,6 +1651,9 @@ class _Builder:
             block,
             span,
             owners,
+            available,
+            arrival,
+            departure,
         )
         assert self.ctx is not None
         diags = check_battery(b, self.ctx.grid.duration_h, self.where)
@@ -1960,6 +1981,9 @@ class _Builder:
         rent = "operator"
         if "rent" in a:
             rent = self.word(a["rent"], ("operator", "members", "dso"), "rent")
+        m_charge_on = None
+        if "charge_on" in a:
+            m_charge_on = self.word(a["charge_on"], ("meter", "purchase"), "charge_on")
         pair_fees: dict[tuple[str, str], float] = {}
         member_set = set(members)
         failed = False
@@ -2002,6 +2026,7 @@ class _Builder:
             cast(Literal["midpoint", "seller", "buyer"], settlement),
             node.span,
             cast(Literal["operator", "members", "dso"], rent),
+            cast(Literal["meter", "purchase"] | None, m_charge_on),
         )
 
     def pair_fee(
@@ -2106,11 +2131,11 @@ class _Builder:
             except _Failed:
                 failed = True
         cap = rein = 0.0
+        cap_by_step = None
         basis = "participant"
         try:
-            cap = self.const(
-                a.get("capacity_charge"), "capacity_charge", "capacity_charge", lo=0, default=0.0
-            )
+            if "capacity_charge" in a:
+                cap, cap_by_step = TA.capacity_price(self, a["capacity_charge"], "capacity_charge")
         except _Failed:
             failed = True
         try:
@@ -2156,6 +2181,7 @@ class _Builder:
             tuple(needs),
             rein,
             single.span,
+            cap_by_step,
         )
 
     def link(self, it: S.Link, blocks: dict[str, Node]) -> D.Link:

@@ -107,20 +107,24 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
 
     gi = ir.vars["gi"].values(x)
     ge = ir.vars["ge"].values(x) if "ge" in ir.vars else np.zeros_like(gi)
-    ec = d.dso.energy_charge_per_kwh
+    # Each meter's energy charge: its own tariff's, else the DSO's (excl. VAT, booked apart).
     for i, p in enumerate(parts):
         book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
         if d.grid.sell_per_kwh is not None:
             book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
+        ec = _energy_charge(d, p)
         if ec is not None and "meter_in" not in ir.vars:
             book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
-    if ec is not None and "meter_in" in ir.vars:
+    if "meter_in" in ir.vars:
         # `charge_on = meter`: each meter pays on its positive net withdrawal.
         mv = ir.vars["meter_in"]
         for name, w in zip(mv.entities, mv.values(x), strict=True):
-            book(name, "energy_charges", float(ec @ w) * dt, "dso")
+            ec = _energy_charge(d, name)
+            if ec is not None:
+                book(name, "energy_charges", float(ec @ w) * dt, "dso")
     withdrawal = meter_net(ir, x) if d.dso.charge_on == "meter" else gi
     _capacity(res, ir, x, withdrawal, book)
+    _own_capacity(d, ir, x, book)
     non_monetary = 0.0
     surplus = 0.0
     retained = 0.0
@@ -199,8 +203,22 @@ def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
         for owner, w in d.battery_owners(bname).items():
             book(owner, "shared_battery", w * net, bname)
 
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
-    table["total"] = sum(table[c] * _SIGN[c] for c in COLUMNS)
+    columns = list(COLUMNS)
+    if any(d.participants[p].vat > 0 for p in parts):
+        # VAT (households): on what each pays the supplier, the DSO and the market operators,
+        # collected for the state. Only designs with VAT get the column and the row.
+        columns.append("vat")
+        row("state", "state")
+        for r in rows.values():
+            r.setdefault("vat", 0.0)
+        for p in parts:
+            v = d.participants[p].vat
+            if v > 0:
+                r = rows[p]
+                base = r["grid_purchases"] + r["energy_charges"] + r["capacity_charges"] + r["fees"]
+                book(p, "vat", v * base, "state")
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    table["total"] = sum(table[c] * _SIGN.get(c, 1.0) for c in columns)
     table.index.name = "party"
     res.bills = table
     res.bill_roles = roles
@@ -247,6 +265,25 @@ def _fees(m: Any, info: dict[str, Any], f: dict[str, Any], t: int) -> FloatArray
     return out
 
 
+def _energy_charge(d: Any, agent: str) -> FloatArray | None:
+    """An agent's energy charge excl. VAT: its own tariff's, else the DSO's (None: none)."""
+    p = d.participants.get(agent)
+    if p is not None and p.tariff is not None and p.tariff.energy_charge_per_kwh is not None:
+        return np.asarray(p.tariff.energy_charge_per_kwh, dtype=np.float64)
+    return d.dso.energy_charge_per_kwh  # type: ignore[no-any-return]
+
+
+def _own_capacity(d: Any, ir: ModelIR, x: FloatArray, book: Any) -> None:
+    """Capacity charges of participants on their own measure (top-3 days, steps;
+    `lower/household.py`): the cost of the columns `ir.info["own_capacity"]` lists, per
+    participant, less the VAT in it (booked with the VAT column)."""
+    for var, owners in ir.info.get("own_capacity", {}).items():
+        vb = ir.vars[var]
+        cost = (vb.cost.reshape(len(vb.entities), -1) * vb.values(x)).sum(axis=1)
+        for k, p in enumerate(owners):
+            book(p, "capacity_charges", float(cost[k]) / (1.0 + d.participants[p].vat), "dso")
+
+
 def meter_net(ir: ModelIR, x: FloatArray) -> FloatArray:
     """Net withdrawal at every agent's meter (agents x t, kW; + = imports), from the IR's
     meter expression: gi − ge + Σ_m received − Σ_m sold."""
@@ -275,7 +312,8 @@ def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: An
     net = res.extras["block_net"]
     for k, e in enumerate(pv.entities):
         if e in d.participants or e in d.shared_batteries:
-            book(e, "capacity_charges", float(cost[k].sum()), "dso")
+            vat = d.participants[e].vat if e in d.participants else 0.0
+            book(e, "capacity_charges", float(cost[k].sum()) / (1.0 + vat), "dso")
             continue
         members = [p for p in d.blocks[e].participants if p in d.participants]
         bi = list(d.blocks).index(e)

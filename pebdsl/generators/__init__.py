@@ -12,6 +12,7 @@ float64 array of `len(index)` holding the mean over each step, in `REGISTRY[name
 | `heating_load`  | kW       | electric heating: BDEW heat profile from seeded temperature  |
 | `spot_price`    | NOK/kWh  | day-ahead price of a Norwegian bidding zone (or EUR/kWh)    |
 | `ev_plugged`    | ""       | share (0..1) of a commuter car fleet plugged in (V2G)       |
+| `month_table`   | ""       | one value per calendar month (tariffs by month or season)   |
 
 Currency: a design has one currency and the language never converts between currencies, so a
 generator that returns money declares a string parameter `currency`.  `call(name, index,
@@ -32,6 +33,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from pebdsl.generators import calendar as _calendar
 from pebdsl.generators import ev as _ev
 from pebdsl.generators import heating as _heating
 from pebdsl.generators import load as _load
@@ -49,6 +51,7 @@ REGISTRY: dict[str, Generator] = {
         _heating.GENERATOR,
         _prices.GENERATOR,
         _ev.GENERATOR,
+        _calendar.GENERATOR,
     )
 }
 

@@ -125,6 +125,11 @@ def _lower_market(
         "products": {},
     }
     src = (f"market {m.name}",)
+    # VAT on the fee for buyers who pay it (households); `charge_on = purchase` on the market
+    # keeps its trades out of the charged meters (a sharing scheme's exemption): they still
+    # flow, but the DSO's charges apply to the retail purchases (a throwaway expression).
+    vat_f = np.array([1.0 + d.participants[a].vat if a in d.participants else 1.0 for a in traders])
+    meter = Expr(len(ctx.agents), t) if m.charge_on == "purchase" else ctx.meter
     for k in m.products:
         tag = m.name if len(m.products) == 1 else f"{m.name}.{k}"
         prod = d.products.get(k)
@@ -136,7 +141,7 @@ def _lower_market(
         if compact:
             prem = np.where(is_part, premium, 0.0)[:, None]
             # A shared battery buys fee-free: its stored kWh pays the fee once, when sold.
-            fee_a = np.where(is_part, m.fee_per_kwh, 0.0)[:, None]
+            fee_a = np.where(is_part, m.fee_per_kwh * vat_f, 0.0)[:, None]
             up = np.where((is_part & (premium > 0))[:, None], cap_buy, INF)
             sell = ctx.ir.add_var(f"{tag}.sell", traders, doc=f"kW sent into {tag}", **meta)
             buy = ctx.ir.add_var(
@@ -148,9 +153,9 @@ def _lower_market(
                 cost_doc=f"Δt·fee·buy[{tag},a,t]" + (" − Δt·premium·buy" if premium else ""),
                 **meta,
             )
-            for e, sign in ((ctx.balance, 1.0), (ctx.meter, 1.0), (ctx.received, 1.0)):
+            for e, sign in ((ctx.balance, 1.0), (meter, 1.0), (ctx.received, 1.0)):
                 e.add(buy, sign, row_entities=agent)
-            for e, sign in ((ctx.balance, -1.0), (ctx.meter, -1.0), (ctx.sold, 1.0)):
+            for e, sign in ((ctx.balance, -1.0), (meter, -1.0), (ctx.sold, 1.0)):
                 e.add(sell, sign, row_entities=agent)
             if is_local:
                 ctx.received_local.add(buy, 1.0, row_entities=agent)
@@ -172,7 +177,7 @@ def _lower_market(
             pr = np.array([r for _, r in pairs], dtype=np.int64)
             fee = np.array(
                 [
-                    m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh)
+                    m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh) * vat_f[r]
                     if is_part[r]
                     else 0.0  # a shared battery buys fee-free (one fee per stored kWh)
                     for s, r in pairs
@@ -188,9 +193,9 @@ def _lower_market(
                 cost_doc=f"Δt·(1 − loss)·fee[s,r]·trade[{tag},s->r,t]",
                 **meta,
             )
-            for e, sign in ((ctx.balance, -1.0), (ctx.meter, -1.0), (ctx.sold, 1.0)):
+            for e, sign in ((ctx.balance, -1.0), (meter, -1.0), (ctx.sold, 1.0)):
                 e.add(q, sign, row_entities=agent[ps])
-            for e in (ctx.balance, ctx.meter, ctx.received):
+            for e in (ctx.balance, meter, ctx.received):
                 e.add(q, 1.0 - loss, row_entities=agent[pr])
             if is_local:
                 ctx.received_local.add(q, 1.0 - loss, row_entities=agent[pr])
