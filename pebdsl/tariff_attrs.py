@@ -14,6 +14,7 @@ Kept apart from the resolver so the resolver's changes for issue 11 stay a few c
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -48,9 +49,7 @@ def month_keys(grid: D.TimeGrid) -> np.ndarray:
     return np.asarray(idx.year * 12 + idx.month - 1, dtype=np.int64)
 
 
-def monthly_constant(
-    r: _Builder, values: D.FloatArray, a: S.Attribute, what: str
-) -> D.FloatArray:
+def monthly_constant(r: _Builder, values: D.FloatArray, a: S.Attribute, what: str) -> D.FloatArray:
     """`values` (one per step) unchanged, after checking it is constant in each month (E315)."""
     assert r.ctx is not None
     keys = month_keys(r.ctx.grid)
@@ -214,7 +213,7 @@ def _steps(
             )
         )
         raise _Failed
-    if any(s <= 0 for s in steps) or any(b <= a_ for a_, b in zip(steps, steps[1:], strict=False)):
+    if any(s <= 0 for s in steps) or any(b <= a_ for a_, b in itertools.pairwise(steps)):
         r.errs.add(
             error(
                 "E307",
