@@ -238,8 +238,8 @@ def run_one(inp: Input, work: Path) -> Outcome:
 
             designs = load_all(str(path))
             if inp.kind == "solve":
-                from pebdsl.output import write_outputs
                 from pebdsl.pipeline import solve
+                from pebdsl.present.output import write_outputs
 
                 results = solve(designs[None], backend=inp.backend)
                 write_outputs(results, work / "out")
@@ -258,8 +258,8 @@ def _worker(conn: Any, cap: int) -> None:
     _limit_memory(cap)
     work = _workdir()
     # Imported once, before the first input is timed.
-    import pebdsl.output
     import pebdsl.pipeline
+    import pebdsl.present.output
     import pebdsl.resolve  # noqa: F401
 
     while True:

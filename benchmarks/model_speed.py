@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         for k in ("lower", "build", "solve", "extract", "settle"):
             label = {"build": "build/hand-off", "solve": "HiGHS run"}.get(k, k)
-            print(f"  {label:<16} {r[k]:8.3f} s")
+            # every stage also as a ratio to the solver's own run, measured in this run
+            print(f"  {label:<16} {r[k]:8.3f} s  (x{r[k] / max(r['solve'], 1e-9):.3f} of the run)")
         print(
             f"  overhead / HiGHS run = {r['overhead']:.3f} / {r['solve']:.3f} = "
             f"{r['ratio']:.3f}  (goal ≤ {goals[b]})"

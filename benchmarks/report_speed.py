@@ -104,6 +104,9 @@ def design_text(n_blocks: int = 3, per_block: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
+SOLVE_S: list[float] = []  # the real pipeline's solve of the same design, when it ran
+
+
 def real_results() -> tuple[Any, Any] | None:
     """(results, reference) from the real pipeline, or None when it is not installed."""
     try:
@@ -116,7 +119,9 @@ def real_results() -> tuple[Any, Any] | None:
         path.write_text(design_text(), encoding="utf-8")
         try:
             designs = load_all(str(path))
+            t0 = time.perf_counter()
             res = solve(designs[None])
+            SOLVE_S.append(time.perf_counter() - t0)
             ref = solve(designs["no_trade"])
         except Exception as exc:  # a partial tree; say so rather than hide it
             print(f"(real pipeline failed: {type(exc).__name__}: {exc}; using synthetic results)")
@@ -125,7 +130,7 @@ def real_results() -> tuple[Any, Any] | None:
 
 
 def main() -> int:
-    from pebdsl.report import render_report
+    from pebdsl.present.report import render_report
     from tests.test_report import synthetic_results
 
     pair = real_results()
@@ -156,13 +161,30 @@ def main() -> int:
         f"({', '.join(f'{t:.3f}' for t in times)}); "
         f"{'<' if ok else '>='} {TARGET_S:.0f} s: {'OK' if ok else 'TOO SLOW'}"
     )
+    # Baselines measured in this run: writing the same results' time series as CSV text, and
+    # (with the real pipeline) solving the design; the ratios travel between machines.
+    t0 = time.perf_counter()
+    for frame in (res.participants_ts, res.blocks_ts, res.markets_ts, res.batteries_ts):
+        frame.to_csv()
+    csv_s = time.perf_counter() - t0
+    print(f"baseline: time series as CSV text {csv_s:.3f} s; render / CSV = x{med / csv_s:.1f}")
+    if SOLVE_S:
+        print(
+            f"baseline: solve of the same design {SOLVE_S[0]:.3f} s; "
+            f"render / solve = x{med / SOLVE_S[0]:.2f}"
+        )
     print(f"report size: {len(html.encode()) / 1024:,.0f} KiB, {html.count('<svg')} charts")
     year = synthetic_results(days=365, per_block=4)
     t0 = time.perf_counter()
     html_year = render_report(year)
+    year_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for frame in (year.participants_ts, year.blocks_ts, year.markets_ts, year.batteries_ts):
+        frame.to_csv()
+    year_csv_s = time.perf_counter() - t0
     print(
-        f"one year (synthetic, hourly, 3 blocks x 4): {time.perf_counter() - t0:.3f} s, "
-        f"{len(html_year.encode()) / 1024:,.0f} KiB"
+        f"one year (synthetic, hourly, 3 blocks x 4): {year_s:.3f} s, "
+        f"{len(html_year.encode()) / 1024:,.0f} KiB; render / CSV = x{year_s / year_csv_s:.1f}"
     )
     return 0 if ok else 1
 

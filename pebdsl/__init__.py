@@ -30,8 +30,8 @@ __all__ = ["Diagnostic", "PebdslError", "__version__", "load", "load_all", "pars
 
 
 def parse(text: str, path: str = "<string>") -> Any:
-    """Parse design text into its syntax tree (`pebdsl.syntax.File`)."""
-    from pebdsl.parser import parse as _parse
+    """Parse design text into its syntax tree (`pebdsl.front.syntax.File`)."""
+    from pebdsl.front.parser import parse as _parse
 
     return _parse(text, path)
 

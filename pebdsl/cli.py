@@ -213,7 +213,7 @@ def fmt(
     ] = False,
 ) -> None:
     """Format design files in the canonical layout (comments kept, idempotent)."""
-    from pebdsl.formatter import format_source
+    from pebdsl.front.formatter import format_source
 
     changed = []
     for f in files:
@@ -244,7 +244,7 @@ def compile_cmd(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Compile a design into its model without solving: IR summary, LP or MPS file, or math."""
-    from pebdsl.emit import emit as _emit
+    from pebdsl.present.emit import emit as _emit
     from pebdsl.resolve import load
 
     if output is not None:
@@ -264,7 +264,7 @@ def compile_cmd(
 @app.command()
 def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt = False) -> None:
     """The formulation of this design as readable math, in its own names and units."""
-    from pebdsl.explain import explain as _explain
+    from pebdsl.present.explain import explain as _explain
     from pebdsl.resolve import load
 
     try:
@@ -306,8 +306,8 @@ def solve(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
-    from pebdsl.output import results_json, write_outputs
     from pebdsl.pipeline import solve as _solve
+    from pebdsl.present.output import results_json, write_outputs
     from pebdsl.resolve import load
 
     argv = "pebdsl " + " ".join(sys.argv[1:])

@@ -96,7 +96,7 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         """{"files": [...], "cases": [summary + {"error": …}, …]}: one summary per variant."""
-        from pebdsl.output import jsonable, versions
+        from pebdsl.present.output import jsonable, versions
 
         doc = {
             "files": self.files,
@@ -591,7 +591,7 @@ def write_comparison(comparison: Comparison, out: Path, command: str = "") -> No
     whole tree is written into a temporary sibling folder that then replaces `out`
     (`fsutil.replace_dir`), so `out` never mixes two comparisons."""
     from pebdsl.fsutil import atomic_write_text, replace_dir
-    from pebdsl.output import write_into
+    from pebdsl.present.output import write_into
 
     refs: dict[str, Results | None] = {}
     for c in comparison.cases:
@@ -611,7 +611,7 @@ def write_comparison(comparison: Comparison, out: Path, command: str = "") -> No
 
 def _render_compare(comparison: Comparison, command: str) -> str:
     try:
-        from pebdsl.report import render_compare
+        from pebdsl.present.report import render_compare
     except ImportError as e:  # pragma: no cover - only while the report module is being written
         print(f"note: compare.html is a placeholder ({e})", file=sys.stderr)
         import html

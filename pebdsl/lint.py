@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pebdsl import syntax as S
 from pebdsl.design import Design, FloatArray, Market
 from pebdsl.diagnostics import Diagnostic
+from pebdsl.front import syntax as S
 from pebdsl.source import NO_SPAN, Span
 
 Where = dict[tuple[str, ...], Span]

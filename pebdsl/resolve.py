@@ -41,11 +41,11 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl import tariff_attrs as TA
 from pebdsl import units as U
 from pebdsl.checks import Where, check_battery, check_design
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.lint import lint, series_used
 from pebdsl.series import SeriesContext, strip
 from pebdsl.source import NO_SPAN, SourceFile, Span
@@ -123,7 +123,7 @@ DATE_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
 # ---------------------------------------------------------------------------------------------
 def _read(path: str) -> tuple[S.File, SourceFile, float]:
     """The syntax tree, its source and the seconds spent reading and parsing."""
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
 
     t0 = time.perf_counter()
     try:
@@ -861,7 +861,7 @@ def _set(m: Model, e: S.SetEdit) -> None:
 
 
 def _parse_sets(sets: list[str]) -> list[S.SetEdit]:
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
 
     edits: list[S.SetEdit] = []
     for i, text in enumerate(sets):

@@ -95,6 +95,6 @@ class Results:
 
     def _repr_html_(self) -> str:
         """A compact summary for Jupyter notebooks."""
-        from pebdsl.output import repr_html
+        from pebdsl.present.output import repr_html
 
         return repr_html(self)

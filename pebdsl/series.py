@@ -54,10 +54,10 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from pebdsl import syntax as S
 from pebdsl import units as U
 from pebdsl.design import TimeGrid
 from pebdsl.diagnostics import PebdslError, did_you_mean, error
+from pebdsl.front import syntax as S
 from pebdsl.source import Span
 
 FloatArray = npt.NDArray[np.float64]

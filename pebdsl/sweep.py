@@ -108,7 +108,7 @@ class Sweep:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        from pebdsl.output import jsonable, versions
+        from pebdsl.present.output import jsonable, versions
 
         doc = jsonable(
             {

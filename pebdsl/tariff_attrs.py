@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from pebdsl import design as D
-from pebdsl import syntax as S
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.front import syntax as S
 from pebdsl.series import strip
 from pebdsl.source import Span
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for valid-syntax trees (`pebdsl.syntax.File`), without spans.
+"""Hypothesis strategies for valid-syntax trees (`pebdsl.front.syntax.File`), without spans.
 
 Every tree drawn here can be written by the formatter and parsed back to an equal tree: names
 avoid keywords where the grammar would read them as keywords, binary operators carry the `Paren`
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from pebdsl import syntax as s
+from pebdsl.front import syntax as s
 
 KEYWORDS = frozenset(
     [

@@ -77,7 +77,7 @@ def test_backends_agree_on_design_files(path: Path) -> None:
 )
 @given(text=text_designs())
 def test_backends_agree_on_generated_designs(text: str) -> None:
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
     from pebdsl.resolve import resolve_all
     from pebdsl.source import SourceFile
 

@@ -5,7 +5,7 @@ file (every request is routed; anything but file: or data: fails the test), at l
 with non-zero boxes, a design title/description containing `<script>alert(1)</script>` shows as
 text and fires no dialog. Screenshots go to test-artifacts/ (gitignored) for a person to look at.
 
-The pages come from the real pipeline (pebdsl.solve + pebdsl.output.write_outputs for
+The pages come from the real pipeline (pebdsl.solve + pebdsl.present.output.write_outputs for
 designs/sunny_street.peb, pebdsl.compare.compare(out=…) for designs/lueth2018_pcdg.peb) when those
 modules exist; otherwise from the synthetic Results of tests/test_report.py.
 """
@@ -51,7 +51,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_report import _fake_comparison, synthetic_results  # noqa: E402
 
-from pebdsl.report import render_compare, render_report  # noqa: E402
+from pebdsl.present.report import render_compare, render_report  # noqa: E402
 
 
 def _have(*modules: str) -> bool:
@@ -63,14 +63,14 @@ def _have(*modules: str) -> bool:
         return False
 
 
-REAL = _have("pebdsl.resolve", "pebdsl.pipeline", "pebdsl.output")
+REAL = _have("pebdsl.resolve", "pebdsl.pipeline", "pebdsl.present.output")
 REAL_COMPARE = REAL and _have("pebdsl.compare") and LUETH.exists()
 
 
 def _report_of(path: Path, out: Path) -> Path:
     """Solve a design file (and its reference variant) and write its outputs, as `solve` does."""
-    from pebdsl.output import write_outputs
     from pebdsl.pipeline import solve
+    from pebdsl.present.output import write_outputs
     from pebdsl.resolve import load_all
 
     designs = load_all(str(path))

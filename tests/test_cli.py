@@ -214,7 +214,7 @@ def test_check_and_fmt_do_not_import_the_solver_stack() -> None:
         "from pebdsl.cli import main\n"
         "sys.argv = ['pebdsl', 'check', path]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "from pebdsl.formatter import format_source\n"
+        "from pebdsl.front.formatter import format_source\n"
         "format_source(open(path).read(), path)\n"
         "heavy = ('pyomo', 'highspy', 'jinja2', 'matplotlib')\n"
         "print('HEAVY', sorted(m for m in heavy if m in sys.modules))"

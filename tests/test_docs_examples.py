@@ -16,7 +16,7 @@ import pytest
 from strategies import wrap
 
 from pebdsl import PebdslError
-from pebdsl.parser import parse
+from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve_all
 
 ROOT = Path(__file__).resolve().parent.parent

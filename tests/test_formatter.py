@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pebdsl import syntax as s
 from pebdsl.diagnostics import PebdslError
-from pebdsl.formatter import LINE_WIDTH, format_file, format_source
-from pebdsl.parser import dump_tree, parse
+from pebdsl.front import syntax as s
+from pebdsl.front.formatter import LINE_WIDTH, format_file, format_source
+from pebdsl.front.parser import dump_tree, parse
 from tests.strategies_syntax import files
 
 ROOT = Path(__file__).resolve().parent.parent

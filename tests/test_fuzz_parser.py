@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from pebdsl.diagnostics import PebdslError
-from pebdsl.formatter import format_source
-from pebdsl.parser import parse
+from pebdsl.front.formatter import format_source
+from pebdsl.front.parser import parse
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

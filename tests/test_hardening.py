@@ -87,7 +87,7 @@ def test_the_largest_supported_values_check_clean(tmp_path: Path) -> None:
 
 
 def test_nice_ticks_refuses_non_finite_limits_and_stays_bounded() -> None:
-    from pebdsl.report.charts import MAX_TICKS, nice_ticks
+    from pebdsl.present.report.charts import MAX_TICKS, nice_ticks
 
     for lo, hi in [(0.0, float("inf")), (float("nan"), 1.0), (-1.7e308, 1.7e308)]:
         with pytest.raises(ValueError):
@@ -102,7 +102,7 @@ def test_nice_ticks_refuses_non_finite_limits_and_stays_bounded() -> None:
 def test_a_line_chart_of_huge_values_is_an_empty_chart() -> None:
     import pandas as pd
 
-    from pebdsl.report import charts as ch
+    from pebdsl.present.report import charts as ch
 
     axis = ch.TimeAxis(pd.date_range("2021-06-07", periods=4, freq="h", tz="UTC"), 1.0)
     layer = ch.Layer("x", np.array([0.0, 1.7e308, -1.7e308, 1.0]), ch.color(0))
@@ -131,7 +131,7 @@ def test_a_large_pool_keeps_a_bounded_trades_table(tmp_path: Path) -> None:
     cells at 4 000). With 230 traders (> 200) each side keeps 200 rows or columns and sums the
     other 30 into `(others)`: 201 x 201, conserving the volume; the heat map shows 41 x 41."""
     from pebdsl.pipeline import MAX_TRADE_PARTIES, OTHERS, solve
-    from pebdsl.report import MAX_HEATMAP_PARTIES, _top_parties
+    from pebdsl.present.report import MAX_HEATMAP_PARTIES, _top_parties
 
     n = MAX_TRADE_PARTIES + 30
     src = f"""design "pool" {{ currency = EUR }}

@@ -10,9 +10,9 @@ import pytest
 from model_helpers import simple_community
 from test_model_rules import DESIGNS
 
-from pebdsl.emit import emit
 from pebdsl.ir import Expr, ModelIR, evaluate, lp_name
 from pebdsl.lower import PASSES, lower
+from pebdsl.present.emit import emit
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "lp"
 GOLDEN_DESIGNS = ("p2p_fee", "pool", "battery_30min", "link_capacity", "flex_priced_low", "product")

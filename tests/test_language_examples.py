@@ -12,7 +12,7 @@ import pytest
 from strategies import MINIMAL, WORLD, sunny_street
 
 from pebdsl import PebdslError, load, load_all
-from pebdsl.parser import parse
+from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve
 
 ROOT = Path(__file__).resolve().parent.parent

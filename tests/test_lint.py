@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from pebdsl import PebdslError
 from pebdsl.cli import app
 from pebdsl.design import Design
+from pebdsl.front.parser import parse
 from pebdsl.lint import merge
-from pebdsl.parser import parse
 from pebdsl.resolve import resolve, resolve_all
 
 HEAD = """design "lint" { currency = EUR }

@@ -230,7 +230,7 @@ def test_reference_cost_is_plain_grid_bill() -> None:
 
 def test_design_file_is_canonical() -> None:
     """The design is kept in `pebdsl fmt`'s canonical layout (comments included)."""
-    from pebdsl.formatter import format_source
+    from pebdsl.front.formatter import format_source
 
     text = DESIGN.read_text(encoding="utf-8")
     assert format_source(text, str(DESIGN)) == text

@@ -24,8 +24,8 @@ from model_helpers import (
 
 from pebdsl.compare import Case, summarize
 from pebdsl.design import Design
-from pebdsl.output import results_json
 from pebdsl.pipeline import solve
+from pebdsl.present.output import results_json
 from pebdsl.results import Results
 
 TOL = 1e-6
@@ -399,7 +399,7 @@ def test_owners_on_a_private_battery_is_misplaced(tmp_path) -> None:  # type: ig
 
 def test_owners_and_rent_format_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`fmt` keeps `owners`, `shares` and `rent` (idempotent, same design after formatting)."""
-    from pebdsl.formatter import format_source
+    from pebdsl.front.formatter import format_source
     from pebdsl.resolve import load
 
     once = format_source(TEXT)

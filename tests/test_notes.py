@@ -10,9 +10,9 @@ import pytest
 from model_helpers import block, design, market, participant
 
 from pebdsl.design import Dso, Link
-from pebdsl.output import results_json, write_outputs
 from pebdsl.pipeline import solve
-from pebdsl.report import render_report
+from pebdsl.present.output import results_json, write_outputs
+from pebdsl.present.report import render_report
 
 
 def by_code(notes: list[dict], code: str) -> list[dict]:

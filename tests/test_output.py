@@ -1,4 +1,4 @@
-"""results.json, the CSV/Parquet tables and the notebook summary (pebdsl.output)."""
+"""results.json, the CSV/Parquet tables and the notebook summary (pebdsl.present.output)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_kpis import street_results
 
-from pebdsl import output
+from pebdsl.present import output
 
 
 def test_results_json_contract_keys() -> None:

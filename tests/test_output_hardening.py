@@ -231,8 +231,8 @@ def test_terminal_text_rules() -> None:
 
 
 def test_report_neutralises_bidi_controls(tmp_path: Path) -> None:
-    from pebdsl.output import write_outputs
     from pebdsl.pipeline import solve
+    from pebdsl.present.output import write_outputs
     from pebdsl.resolve import load
     from pebdsl.safetext import neutralise_bidi
 
@@ -277,7 +277,7 @@ def test_solve_out_with_a_start_in_the_repeated_autumn_hour(tmp_path: Path) -> N
     ],
 )
 def test_time_axis_ticks_across_daylight_saving(start: str, tz: str, days: int) -> None:
-    from pebdsl.report.charts import TimeAxis
+    from pebdsl.present.report.charts import TimeAxis
 
     ts = pd.Timestamp(start)
     ts = ts.tz_convert(tz) if ts.tz is not None else ts.tz_localize(tz, ambiguous=True)
@@ -291,8 +291,8 @@ def test_time_axis_ticks_across_daylight_saving(start: str, tz: str, days: int) 
 def test_a_failing_report_leaves_the_previous_run_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pebdsl import output
     from pebdsl.pipeline import solve
+    from pebdsl.present import output
     from pebdsl.resolve import load
 
     results = solve(load(str(SUNNY)))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pebdsl import syntax as s
 from pebdsl.diagnostics import PebdslError
-from pebdsl.parser import MAX_DEPTH, dump_tree, grammar_text, parse, parse_file
+from pebdsl.front import syntax as s
+from pebdsl.front.parser import MAX_DEPTH, dump_tree, grammar_text, parse, parse_file
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -131,7 +131,7 @@ def test_no_basis_keeps_the_dual() -> None:
 
 def test_price_rule_in_results_json() -> None:
     """results.json markets[m] carries price_rule."""
-    from pebdsl.output import jsonable, results_json
+    from pebdsl.present.output import jsonable, results_json
 
     doc = json.loads(json.dumps(jsonable(results_json(solve(kink("pool"), prices="midpoint")))))
     assert doc["markets"]["m"]["price_rule"] == "midpoint"

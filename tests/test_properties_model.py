@@ -332,7 +332,7 @@ def check_design(d: Design, k: float) -> None:
 @settings(max_examples=N_TEXT, **COMMON)  # type: ignore[arg-type]
 @given(text=text_designs(), k=st.sampled_from([0.5, 3.0]))
 def test_properties_on_text_designs(text: str, k: float) -> None:
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
     from pebdsl.resolve import resolve_all
     from pebdsl.source import SourceFile
 

@@ -1,4 +1,4 @@
-"""Tests of the HTML report (pebdsl.report): structure, self-containment, escaping, charts.
+"""Tests of the HTML report (pebdsl.present.report): structure, self-containment, escaping, charts.
 
 Most tests render a synthetic but plausible `Results` (`synthetic_results`: 3 blocks, a week,
 every documented time-series frame, trades, bills, money, KPIs, values), so the report is tested
@@ -35,7 +35,7 @@ from pebdsl.design import (
     Participant,
     TimeGrid,
 )
-from pebdsl.report import charts, render_compare, render_report
+from pebdsl.present.report import charts, render_compare, render_report
 from pebdsl.results import Results
 from pebdsl.source import SourceFile
 
@@ -496,13 +496,13 @@ def test_formulation_error_is_shown(week: Results, monkeypatch: pytest.MonkeyPat
     import sys
     import types
 
-    fake = types.ModuleType("pebdsl.explain")
+    fake = types.ModuleType("pebdsl.present.explain")
 
     def boom(design: Any) -> str:
         raise RuntimeError("explain exploded")
 
     fake.explain = boom  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pebdsl.explain", fake)
+    monkeypatch.setitem(sys.modules, "pebdsl.present.explain", fake)
     html = render_report(week)
     assert "RuntimeError: explain exploded" in html
 

@@ -6,7 +6,7 @@ import pytest
 from strategies import MINIMAL, WORLD
 
 from pebdsl import PebdslError
-from pebdsl.parser import parse
+from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve, resolve_all, variant_compare_flags
 
 BASE = MINIMAL + WORLD

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pebdsl import PebdslError
-from pebdsl.parser import parse
+from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve
 from pebdsl.series import _CSV_CACHE
 

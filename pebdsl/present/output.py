@@ -13,7 +13,7 @@ Output:
     bills.csv                             one row per participant / operator, currency columns
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
     *.parquet                             the same tables (Parquet, same columns)
-    report.html                           pebdsl.report.render_report(results, command=...)
+    report.html                           pebdsl.present.report.render_report(results, command=...)
   into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
   a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
   and no file of an earlier run survives. `write_into(results, folder, …)` writes the same
@@ -285,7 +285,7 @@ def write_into(
 
 def _report(results: Results, command: str, reference: Results | None = None) -> str:
     try:
-        from pebdsl.report import render_report
+        from pebdsl.present.report import render_report
     except ImportError as e:  # pragma: no cover - only while the report module is being written
         print(f"note: report.html is a placeholder ({e})", file=sys.stderr)
         return "<!doctype html><title>pebdsl</title>" + repr_html(results)

@@ -1,6 +1,6 @@
 """Parse design text into the syntax tree.
 
-Input: design text (and the path it came from, for spans). Output: `pebdsl.syntax.File`, every
+Input: design text (and the path it came from, for spans). Output: `pebdsl.front.syntax.File`, every
 node with an accurate `Span`; comments are collected in `File.comments`.
 
 The grammar is `grammars/pebdsl.lark` (lark LALR with the contextual lexer); a small post-lexer
@@ -28,8 +28,8 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
-from pebdsl import syntax as s
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
+from pebdsl.front import syntax as s
 from pebdsl.source import SourceFile, Span
 
 __all__ = ["MAX_DEPTH", "MAX_RANGE", "dump_tree", "grammar_text", "parse", "parse_file"]
@@ -55,7 +55,7 @@ def grammar_text() -> str:
             return res.read_text(encoding="utf-8")
     except (FileNotFoundError, ModuleNotFoundError, NotADirectoryError):  # pragma: no cover
         pass
-    repo = _FsPath(__file__).resolve().parent.parent / "grammars" / "pebdsl.lark"
+    repo = _FsPath(__file__).resolve().parents[2] / "grammars" / "pebdsl.lark"
     return repo.read_text(encoding="utf-8")
 
 

@@ -4,17 +4,17 @@ Input: `Results` (pebdsl/results.py: time series, trades, bills, money closing, 
 values), optionally the `Results` of a reference variant; for `render_compare` a
 `pebdsl.compare.Comparison` (its `.cases`, each with `.summary`, `.results` and `.error`).
 Output: one self-contained HTML document as a string: inline CSS, charts as inline SVG
-(`pebdsl.report.charts`), one tiny inline script (opens collapsed sections before printing) that
-a Content-Security-Policy pins by hash; no network access of any kind (no CDN, fonts or images).
-Every text that comes from a design (title, description, names, source) is escaped by Jinja2's
-autoescaping, so a title such as `<script>…` shows as text, and every bidirectional control
-character in the page is replaced by a visible `<U+202E>` mark (`safetext.neutralise_bidi`), so
-no name or title can reorder the text around it.
+(`pebdsl.present.report.charts`), one tiny inline script (opens collapsed sections before
+printing) that a Content-Security-Policy pins by hash; no network access of any kind (no CDN,
+fonts or images). Every text that comes from a design (title, description, names, source) is
+escaped by Jinja2's autoescaping, so a title such as `<script>…` shows as text, and every
+bidirectional control character in the page is replaced by a visible `<U+202E>` mark
+(`safetext.neutralise_bidi`), so no name or title can reorder the text around it.
 Reproducible: with `SOURCE_DATE_EPOCH` set (a whole number of seconds since 1970, as
 reproducible-builds.org defines it) the "rendered at" time is that moment and the stage
 timings are left out, so the same inputs give byte-identical pages (docs/report.md).
-Raises nothing for a well-formed `Results`: the formulation (`pebdsl.explain`) is imported lazily
-and, if it fails, the report shows the error text instead.
+Raises nothing for a well-formed `Results`: the formulation (`pebdsl.present.explain`) is imported
+lazily and, if it fails, the report shows the error text instead.
 
 Public: `render_report(results, *, reference=None, command="") -> str`,
 `render_compare(comparison, *, command="") -> str`.
@@ -40,8 +40,8 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from pebdsl.report import charts as ch
-from pebdsl.report.charts import OKABE_ITO, BarSeries, Layer, TimeAxis, fmt_num
+from pebdsl.present.report import charts as ch
+from pebdsl.present.report.charts import OKABE_ITO, BarSeries, Layer, TimeAxis, fmt_num
 from pebdsl.safetext import neutralise_bidi
 
 if TYPE_CHECKING:
@@ -753,7 +753,7 @@ def _versions(results: Results | None = None) -> list[tuple[str, str]]:
 def _explain(design: Design) -> tuple[str, str | None]:
     """The formulation text, or ("", error text) when it cannot be produced."""
     try:
-        from pebdsl.explain import explain
+        from pebdsl.present.explain import explain
     except Exception as exc:  # the module may not exist in a partial install
         return "", f"{type(exc).__name__}: {exc}"
     try:

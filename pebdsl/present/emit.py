@@ -27,7 +27,7 @@ def emit(design: Design, kind: str) -> str:
     if kind not in KINDS:
         raise PebdslError(error("E901", f"unknown emit kind `{kind}`", hints=(", ".join(KINDS),)))
     if kind == "math":
-        from pebdsl.explain import explain
+        from pebdsl.present.explain import explain
 
         return explain(design)
     ir = lower(design)

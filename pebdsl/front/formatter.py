@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pebdsl import syntax as s
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.front import syntax as s
 from pebdsl.source import Span
 
 __all__ = ["INDENT", "LINE_WIDTH", "format_expr", "format_file", "format_source"]
@@ -51,7 +51,7 @@ _BLANK = re.compile(r"\n[ \t\r\f\ufeff]*\n")
 
 def format_source(text: str, path: str = "<string>") -> str:
     """Parse `text` and return it in the canonical layout."""
-    from pebdsl.parser import parse
+    from pebdsl.front.parser import parse
 
     return format_file(parse(text, path), text)
 
