@@ -67,6 +67,11 @@ def solve(
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
+    from pebdsl import mip
+
+    mip_record = mip.fix_integers(ir)  # None for an LP; else the integers are now fixed
+    if mip_record is not None:
+        timings["mip"] = float(mip_record.get("seconds", 0.0))
     rows = price_rows(ir) if prices == "midpoint" else None
     sol = solve_ir(ir, backend=backend, solver=solver, price_rows=rows)
     timings["build"] = sol.timings.get("build", 0.0)
@@ -93,7 +98,7 @@ def solve(
     from pebdsl.notes import find_notes
 
     t0 = time.perf_counter()
-    res.notes = find_notes(res)
+    res.notes = find_notes(res) + mip.note(mip_record)
     timings["notes"] = time.perf_counter() - t0
     # Front-end stages (parse, resolve) were timed by pebdsl.resolve.load, when it made the design.
     res.timings = {**design.timings, **timings}
