@@ -43,7 +43,10 @@ def lower_storage(ctx: Context) -> None:
     dis = ctx.ir.add_var("discharge", names, upper=power, cost=tp, doc="battery discharge", **meta)
     soc_lo = np.array([b.min_soc_kwh for b in bs])[:, None] * avail
     final = np.array([b.final_kwh if b.final_kwh is not None else -np.inf for b in bs])
-    soc_lo[:, -1] = np.maximum(soc_lo[:, -1], final * avail[:, -1])
+    # (an unconstrained final stays -inf, also where nothing is present: -inf·0 would be NaN)
+    fin = np.isfinite(final)
+    final[fin] = final[fin] * avail[fin, -1]
+    soc_lo[:, -1] = np.maximum(soc_lo[:, -1], final)
     soc = ctx.ir.add_var(
         "soc",
         names,
