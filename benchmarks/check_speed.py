@@ -95,8 +95,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_design(Path(tmp))
         sub_s = timed([sys.executable, "-m", "pebdsl", "check", str(path)], repeat=1)
-        from pebdsl.resolve import load_all
-        from pebdsl.series import _CSV_CACHE
+        from pebdsl.load import load_all
+        from pebdsl.resolve.csvread import _CSV_CACHE
 
         t0 = time.perf_counter()
         load_all(str(path))

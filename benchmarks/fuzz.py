@@ -234,7 +234,7 @@ def run_one(inp: Input, work: Path) -> Outcome:
         with warnings.catch_warnings():
             # A leaking numpy warning (overflow, invalid value) is a failure too.
             warnings.simplefilter("error", RuntimeWarning)
-            from pebdsl.resolve import load_all
+            from pebdsl.load import load_all
 
             designs = load_all(str(path))
             if inp.kind == "solve":
@@ -258,9 +258,6 @@ def _worker(conn: Any, cap: int) -> None:
     _limit_memory(cap)
     work = _workdir()
     # Imported once, before the first input is timed.
-    import pebdsl.pipeline
-    import pebdsl.present.output
-    import pebdsl.resolve  # noqa: F401
 
     while True:
         try:

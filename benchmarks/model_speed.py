@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.design:
-        from pebdsl.resolve import load
+        from pebdsl.load import load
 
         design = load(args.design, variant=args.variant)
         what = f"{args.design}" + (f" --variant {args.variant}" if args.variant else "")

@@ -110,8 +110,8 @@ SOLVE_S: list[float] = []  # the real pipeline's solve of the same design, when 
 def real_results() -> tuple[Any, Any] | None:
     """(results, reference) from the real pipeline, or None when it is not installed."""
     try:
+        from pebdsl.load import load_all
         from pebdsl.pipeline import solve
-        from pebdsl.resolve import load_all
     except ImportError:
         return None
     with tempfile.TemporaryDirectory() as tmp:

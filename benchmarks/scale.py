@@ -73,9 +73,9 @@ def child(path: str, out: str, report: bool) -> dict[str, float]:
     import numpy  # noqa: F401  (imports before the baseline: they are no part of the run)
     import pandas  # noqa: F401
 
+    from pebdsl.load import load
     from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
-    from pebdsl.resolve import load
 
     base = _rss_kib()
     t0 = time.perf_counter()

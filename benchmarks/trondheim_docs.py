@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="replace the tables in the doc")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from pebdsl.compare import compare
+    from pebdsl.study.compare import compare
 
     block = render(compare([str(DESIGN)], progress=False))
     if args.write:

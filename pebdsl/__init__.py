@@ -15,10 +15,12 @@ and `pebdsl fmt` start fast.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
+
+# Bound eagerly: once imported, the submodule `pebdsl.load` would otherwise hide the function.
+from pebdsl.load import load, load_all
 
 __version__ = "0.1.0"
 
@@ -34,37 +36,6 @@ def parse(text: str, path: str = "<string>") -> Any:
     from pebdsl.front.parser import parse as _parse
 
     return _parse(text, path)
-
-
-def load(
-    path: str,
-    variant: str | None = None,
-    sets: list[str] | None = None,
-    *,
-    allow_outside: bool = False,
-) -> Design:
-    """Read, check and resolve a design file; `variant` picks one alternative (None = base).
-
-    `allow_outside=True` lets `csv()` read files outside the design file's folder (else E411)."""
-    from pebdsl.resolve import load as _load
-
-    return _load(path, variant=variant, sets=sets, allow_outside=allow_outside)
-
-
-def load_all(
-    path: str,
-    variants: Collection[str] | None = None,
-    *,
-    for_compare: bool = False,
-    allow_outside: bool = False,
-) -> dict[str | None, Design]:
-    """The base design and every variant, in declaration order (key None = the base design).
-
-    `variants`: only those named; `for_compare`: without the variants written `compare = false`
-    (unless named), as `pebdsl compare` solves them; `allow_outside`: as for `load`."""
-    from pebdsl.resolve import load_all as _load_all
-
-    return _load_all(path, variants, for_compare=for_compare, allow_outside=allow_outside)
 
 
 def solve(

@@ -5,9 +5,9 @@ or warnings under `check --deny-warnings`, an output the OS refused to write (E9
 `compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
 `--out`/`-o` target that cannot be used E902); diagnostics on stderr, results on stdout or in
 `--out DIR`. Every `PebdslError` is rendered like a compiler; any other exception is a bug and
-keeps its traceback. Check-time warnings (W1xx, `pebdsl.lint`) are rendered the same way, as
-`warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them to
-stderr and go on.
+keeps its traceback. Check-time warnings (W1xx, `pebdsl.resolve.lint`) are rendered the same
+way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them
+to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
 Text from designs, data and paths reaches the terminal only through `safetext.terminal_text`
 and as rich `Text` (never as markup), so it cannot drive the terminal.
@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -176,8 +177,8 @@ def check(
     edits cause on the base's text (a link its `without market` leaves unused) shows only when
     that variant is checked on its own (--variant NAME)."""
     from pebdsl.design import Design
-    from pebdsl.lint import merge
-    from pebdsl.resolve import load, load_all
+    from pebdsl.load import load, load_all
+    from pebdsl.resolve.lint import merge
 
     errors: list[PebdslError] = []
     warnings: list[Diagnostic] = []
@@ -244,8 +245,8 @@ def compile_cmd(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Compile a design into its model without solving: IR summary, LP or MPS file, or math."""
+    from pebdsl.load import load
     from pebdsl.present.emit import emit as _emit
-    from pebdsl.resolve import load
 
     if output is not None:
         _check_out_file(output)
@@ -264,8 +265,8 @@ def compile_cmd(
 @app.command()
 def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt = False) -> None:
     """The formulation of this design as readable math, in its own names and units."""
+    from pebdsl.load import load
     from pebdsl.present.explain import explain as _explain
-    from pebdsl.resolve import load
 
     try:
         print(
@@ -306,9 +307,10 @@ def solve(
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
+    from pebdsl.load import load
+    from pebdsl.load import reference as reference_variant
     from pebdsl.pipeline import solve as _solve
     from pebdsl.present.output import results_json, write_outputs
-    from pebdsl.resolve import load
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
@@ -320,7 +322,9 @@ def solve(
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
                 # The same edits apply to the reference, so the savings compare like with like.
-                ref_design, skipped = _reference(file, design.reference, sets or [], allow_outside)
+                ref_design, skipped = reference_variant(
+                    str(file), design.reference, sets or [], allow_outside
+                )
                 if skipped:
                     print(
                         terminal_text(
@@ -350,38 +354,6 @@ def solve(
         _print_summary(doc)
         if out is not None:
             print(terminal_text(f"report: {out / 'report.html'}"))
-
-
-def _reference(
-    file: Path, name: str, sets: list[str], allow_outside: bool = False
-) -> tuple[Any, list[str]]:
-    """The reference variant with the `--set` edits it can take, and the edits it cannot.
-
-    A reference usually removes things (`without market m`), so an edit of `m` has nothing to
-    change there (E101): such edits are left out. Any other error is the user's to see.
-    """
-    from pebdsl.resolve import load
-
-    try:
-        return load(str(file), variant=name, sets=sets, allow_outside=allow_outside), []
-    except PebdslError as e:
-        if not sets or set(e.codes) != {"E101"}:
-            raise
-    kept: list[str] = []
-    skipped: list[str] = []
-    ref = None  # the reference with every edit kept so far
-    for edit in sets:
-        try:
-            ref = load(str(file), variant=name, sets=[*kept, edit], allow_outside=allow_outside)
-        except PebdslError as e:
-            if set(e.codes) != {"E101"}:
-                raise
-            skipped.append(edit)
-        else:
-            kept.append(edit)
-    if ref is None:
-        ref = load(str(file), variant=name, allow_outside=allow_outside)
-    return ref, skipped
 
 
 def _write(out: Path, write: Any) -> None:
@@ -419,6 +391,21 @@ def _print_summary(doc: dict[str, Any]) -> None:
     console.print(table)
 
 
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Worker processes (default: the CPUs, at most one per solve; 1 for a small run, "
+        "where starting workers costs more than it saves). 1 solves in this process.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to solve on instead."),
+]
+
+
 @app.command()
 def compare(
     files: FilesArg,
@@ -438,38 +425,43 @@ def compare(
     ] = None,
     prices: PricesOpt = Prices.midpoint,
     allow_outside: OutsideOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 
     Variants written `compare = false` (e.g. a year-long one) are left out unless named with
     --variant."""
-    from pebdsl.compare import compare as _compare
+    from pebdsl.console import print_comparison, progress
+    from pebdsl.present.studies import comparison_json, write_comparison
+    from pebdsl.study import compare as study
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
     try:
-        comparison = _compare(
-            [str(_existing(f)) for f in files],
-            out=out,
-            backend=backend.value,
-            progress=not as_json,
-            command=argv,
-            variants=variants or None,
-            prices=prices.value,
-            allow_outside=allow_outside,
-        )
+        plan = study.plan([str(_existing(f)) for f in files], variants or None, allow_outside)
+        n = plan.auto_workers() if workers is None else workers
+        solve = partial(study.solve_plan, plan, backend.value, prices.value, n, scheduler)
+        if as_json:
+            comparison = solve()
+        else:
+            where = scheduler or min(n, max(len(plan.jobs), 1))
+            with progress("solving", len(plan.jobs), where) as bar:
+                comparison = solve(on_done=bar)
+        if out is not None:
+            write_comparison(comparison, out, command=argv)
     except PebdslError as e:
         _fail(e)
     except OSError as e:
         _fail(_write_error(out or Path("."), e))
     _warn(comparison.warnings)
     if as_json:
-        print(json.dumps(comparison.to_json(), indent=2))
+        print(json.dumps(comparison_json(comparison), indent=2))
     else:
-        comparison.print_table()
+        print_comparison(comparison)
         if out is not None:
             print(terminal_text(f"report: {out / 'compare.html'}"))
-    if any(c.error is not None or c.results is None for c in comparison.cases):
+    if comparison.failed:
         raise typer.Exit(1)  # the table is printed; the status says not every case solved
 
 
@@ -481,32 +473,33 @@ def sweep(
         typer.Option("--set", help="PATH=V1,V2,… e.g. 'alice.pv.peak=4 kWp,8 kWp' (repeatable)."),
     ],
     variant: VariantOpt = None,
-    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
-    ] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write sweep.csv/json.")] = None,
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve the cartesian product of parameter values in parallel (locally or on Dask)."""
-    from pebdsl.sweep import sweep as _sweep
+    from pebdsl.console import print_sweep, progress
+    from pebdsl.present.studies import write_sweep
+    from pebdsl.study import sweep as study
 
     _check_out(out)
     try:
-        result = _sweep(
-            str(_existing(file)),
-            sets,
-            variant=variant,
-            workers=workers,
-            scheduler=scheduler,
-            out=out,
-            allow_outside=allow_outside,
-        )
+        planned = study.plan(str(_existing(file)), sets, variant, allow_outside)
+        n = planned.auto_workers() if workers is None else workers
+        todo = sum(c.design is not None for c in planned.cases)
+        with progress("sweep", todo, scheduler or min(n, max(todo, 1))) as bar:
+            result = study.solve_plan(planned, workers=n, scheduler=scheduler, on_done=bar)
+        if out is not None:
+            write_sweep(result, out)
     except PebdslError as e:
         _fail(e)
     except OSError as e:
         _fail(_write_error(out or Path("."), e))
-    if any(r.get("error") is not None for r in result.rows):
+    print_sweep(result)
+    if out is not None:
+        print(terminal_text(f"wrote {out / 'sweep.csv'} and sweep.json"))
+    if result.failed:
         raise typer.Exit(1)  # the table is printed; the status says not every case solved
 
 

@@ -1,12 +1,12 @@
 """Validated design objects: what the model is built from.
 
-Input: produced by `resolve.py` from the syntax tree (or built directly in Python by tests).
+Input: produced by `pebdsl.resolve` from the syntax tree (or built directly in Python by tests).
 Output: plain dataclasses with floats in canonical units and series as numpy arrays on the
 horizon's grid. Canonical units (names carry them): power kW, energy kWh, time h, prices
 currency/kWh (`*_per_kwh`), capacity charges currency/kW/month, reinforcement cost
 currency/kW/year, shares as fractions in [0, 1]. The currency is `Design.currency`.
 Every object keeps the `Span` of the declaration that made it, so model errors point at lines.
-Raises nothing; validation happened in `resolve.py` / `checks.py`.
+Raises nothing; validation happened in `pebdsl.resolve` (`resolve/checks.py`).
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ class Design:
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
     # Seconds spent in the front end (parse, resolve) making this design; for results.json.
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-    # Check-time warnings (W1xx, pebdsl.lint) of this design as loaded, sorted by position.
+    # Check-time warnings (W1xx, pebdsl.resolve.lint) of this design as loaded, sorted by position.
     warnings: tuple[Diagnostic, ...] = field(default=(), compare=False, repr=False)
     # The variant's declaration (NO_SPAN for the base): tells a warning about text the variant
     # wrote from one its edits cause on the base's text (`lint.merge`).

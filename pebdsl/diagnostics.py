@@ -7,7 +7,8 @@ E4xx data (series, CSV), E5xx model (infeasible, unbounded, solver), E9xx intern
 Every code is documented in docs/errors.md. Rendering shows design text (messages, labels,
 hints, the source line, the file name) through `safetext.terminal_text`, so escape sequences
 in a design are shown as `\x1b` and never act on the terminal; the caret stays under the
-escaped text.
+escaped text. A `PebdslError` pickles whole (its diagnostics with their spans and source
+text), so it crosses process boundaries (pebdsl.study.runner) as itself, not as text.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pebdsl.safetext import terminal_text as _safe
 from pebdsl.source import NO_SPAN, Span
@@ -51,6 +53,12 @@ class PebdslError(Exception):
     @property
     def codes(self) -> list[str]:
         return [d.code for d in self.diagnostics]
+
+    def __reduce__(self) -> tuple[type[PebdslError], tuple[tuple[Diagnostic, ...]], dict[str, Any]]:
+        # Rebuilt from its diagnostics (Exception's default would pass the rendered text back
+        # to __init__), so an error crosses to and from a worker process whole: codes, spans,
+        # hints and the count of diagnostics left out.
+        return (type(self), (self.diagnostics,), dict(self.__dict__))
 
     def render(self, color: bool = False) -> str:
         parts = [render(d, color=color) for d in self.diagnostics]

@@ -100,7 +100,7 @@ def solve(
     t0 = time.perf_counter()
     res.notes = find_notes(res) + mip.note(mip_record)
     timings["notes"] = time.perf_counter() - t0
-    # Front-end stages (parse, resolve) were timed by pebdsl.resolve.load, when it made the design.
+    # Front-end stages (parse, resolve) were timed by pebdsl.load.load, when it made the design.
     res.timings = {**design.timings, **timings}
     return res
 
@@ -1049,7 +1049,7 @@ def _entity_span(con: ConBlock, ent: str) -> Span:
 def unbounded_steps(design: Design) -> IntArray:
     """Steps where feeding in pays more than buying costs (arbitrage through one meter; the
     same rule as the check-time warning W101)."""
-    from pebdsl.lint import arbitrage_steps
+    from pebdsl.resolve.lint import arbitrage_steps
 
     return arbitrage_steps(design).astype(np.int64)
 

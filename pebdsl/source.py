@@ -54,6 +54,13 @@ class SourceFile:
     def span(self, start: int, end: int) -> Span:
         return Span(self, start, end)
 
+    def __reduce__(self) -> str | tuple[type[SourceFile], tuple[str, str]]:
+        # Pickled (to a worker process and back) as path and text: the line table is rebuilt,
+        # and the placeholder of generated objects stays the one `UNKNOWN_SOURCE`.
+        if self is UNKNOWN_SOURCE:
+            return "UNKNOWN_SOURCE"
+        return (SourceFile, (self.path, self.text))
+
 
 @dataclass(frozen=True)
 class Span:
@@ -85,6 +92,12 @@ class Span:
 
     def __repr__(self) -> str:
         return f"Span({self.location()})"
+
+    def __reduce__(self) -> str | tuple[type[Span], tuple[SourceFile, int, int]]:
+        # `NO_SPAN` is tested by identity (`span is NO_SPAN`): it unpickles as itself.
+        if self is NO_SPAN:
+            return "NO_SPAN"
+        return (Span, (self.source, self.start, self.end))
 
 
 UNKNOWN_SOURCE = SourceFile("<generated>", "")

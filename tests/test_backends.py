@@ -14,8 +14,8 @@ from test_fidelity import DESIGNS as FIDELITY
 from test_model_rules import DESIGNS
 
 from pebdsl.backends import solve_ir
+from pebdsl.load import load_all
 from pebdsl.lower import lower
-from pebdsl.resolve import load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 PEB_FILES = sorted((ROOT / "designs").glob("*.peb"))

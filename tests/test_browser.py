@@ -6,8 +6,9 @@ with non-zero boxes, a design title/description containing `<script>alert(1)</sc
 text and fires no dialog. Screenshots go to test-artifacts/ (gitignored) for a person to look at.
 
 The pages come from the real pipeline (pebdsl.solve + pebdsl.present.output.write_outputs for
-designs/sunny_street.peb, pebdsl.compare.compare(out=…) for designs/lueth2018_pcdg.peb) when those
-modules exist; otherwise from the synthetic Results of tests/test_report.py.
+designs/sunny_street.peb, pebdsl.study.compare.compare + pebdsl.present.studies.write_comparison
+for designs/lueth2018_pcdg.peb) when those modules exist; otherwise from the synthetic Results
+of tests/test_report.py.
 """
 
 from __future__ import annotations
@@ -64,14 +65,14 @@ def _have(*modules: str) -> bool:
 
 
 REAL = _have("pebdsl.resolve", "pebdsl.pipeline", "pebdsl.present.output")
-REAL_COMPARE = REAL and _have("pebdsl.compare") and LUETH.exists()
+REAL_COMPARE = REAL and _have("pebdsl.study.compare") and LUETH.exists()
 
 
 def _report_of(path: Path, out: Path) -> Path:
     """Solve a design file (and its reference variant) and write its outputs, as `solve` does."""
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
-    from pebdsl.resolve import load_all
 
     designs = load_all(str(path))
     base = designs[None]
@@ -130,9 +131,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 raise
     if REAL_COMPARE:
         try:
-            from pebdsl.compare import compare
+            from pebdsl.present.studies import write_comparison
+            from pebdsl.study.compare import compare
 
-            compare([str(LUETH)], out=tmp / "lueth", progress=False, command="pytest")
+            write_comparison(compare([str(LUETH)]), tmp / "lueth", command="pytest")
             out["compare"] = tmp / "lueth" / "compare.html"
         except ModuleNotFoundError as exc:
             if not _partial_tree(exc):

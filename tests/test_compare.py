@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pebdsl import compare as cmp
+from pebdsl.console import print_comparison
 from pebdsl.diagnostics import PebdslError
+from pebdsl.present.studies import comparison_json, write_comparison
+from pebdsl.study import compare as cmp
+from pebdsl.study import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 LUETH = ROOT / "designs" / "lueth2018_pcdg.peb"
@@ -84,8 +87,8 @@ def test_lueth_compare_one_summary_per_variant(lueth_json: dict) -> None:
 
 
 def test_lueth_compare_costs_equal_single_solves(lueth_json: dict) -> None:
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load_all
 
     single = {v or "base": solve(d).objective for v, d in load_all(str(LUETH)).items()}
     for c in lueth_json["cases"]:
@@ -123,24 +126,28 @@ def street_file(tmp_path: Path) -> Path:
 def test_failing_variants_do_not_lose_the_others(tmp_path: Path) -> None:
     p = tmp_path / "street.peb"
     p.write_text(STREET + BROKEN)
-    comp = cmp.compare([str(p)], progress=False)
+    comp = cmp.compare([str(p)])
     by = {c.label: c for c in comp.cases}
     assert set(by) == {"base", "reference", "no_trade", "bad", "tight"}
     for ok in ("base", "reference", "no_trade"):
         assert by[ok].error is None and by[ok].results is not None
         assert by[ok].summary["saving"] is not None
-    assert by["bad"].results is None and "nosuch" in (by["bad"].error or "")
-    assert by["tight"].results is None and by["tight"].error
-    assert by["tight"].summary["status"] in ("infeasible", "error")
+    assert by["bad"].results is None and "nosuch" in (by["bad"].error_text or "")
+    assert by["bad"].error is not None and by["bad"].error.codes == ["E101"]
+    assert by["bad"].summary["status"] == "error"
+    # carol's 0.1 kW connection cannot carry her load: E501, so the status is infeasible.
+    assert by["tight"].results is None and by["tight"].error is not None
+    assert "E501" in by["tight"].error.codes
+    assert by["tight"].summary["status"] == "infeasible"
     assert set(by["tight"].summary) == SUMMARY_KEYS
-    doc = comp.to_json()
+    doc = comparison_json(comp)
     json.dumps(doc, allow_nan=False)
     assert [c["label"] for c in doc["cases"]] == ["base", "reference", "no_trade", "bad", "tight"]
-    comp.print_table()  # renders failed cases too
+    print_comparison(comp)  # renders failed cases too
 
 
 def test_unreadable_file_is_a_failed_case(street_file: Path, tmp_path: Path) -> None:
-    comp = cmp.compare([str(street_file), str(tmp_path / "missing.peb")], progress=False)
+    comp = cmp.compare([str(street_file), str(tmp_path / "missing.peb")])
     assert [c.label for c in comp.cases] == ["base", "reference", "no_trade", "base"]
     assert comp.cases[-1].error and comp.cases[-1].results is None
     assert comp.cases[0].results is not None
@@ -148,7 +155,8 @@ def test_unreadable_file_is_a_failed_case(street_file: Path, tmp_path: Path) -> 
 
 def test_compare_writes_outputs(street_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    comp = cmp.compare([str(street_file)], out=out, progress=False, command="pebdsl compare x")
+    comp = cmp.compare([str(street_file)])
+    write_comparison(comp, out, command="pebdsl compare x")
     assert (out / "compare.html").is_file()
     for label in ("base", "reference", "no_trade"):
         d = out / "street" / label
@@ -163,7 +171,7 @@ def test_compare_writes_outputs(street_file: Path, tmp_path: Path) -> None:
 
 
 def test_without_batteries_removes_every_battery(street_file: Path) -> None:
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     d = load(str(street_file))
     assert cmp.has_batteries(d)
@@ -176,14 +184,15 @@ def test_without_batteries_removes_every_battery(street_file: Path) -> None:
 
 def test_parallel_pool_gives_the_same_costs(street_file: Path) -> None:
     """The process pool (forced here) returns the same results as solving in this process."""
-    from pebdsl.resolve import load_all
+    from pebdsl.load import load_all
 
     designs = list(load_all(str(street_file)).values())
-    seq = cmp.run_jobs(designs, "highs", workers=1)
-    par = cmp.run_jobs(designs, "highs", workers=2)
-    for (a, ea), (b, eb) in zip(seq, par, strict=True):
-        assert ea is None and eb is None and a is not None and b is not None
-        assert a.objective == pytest.approx(b.objective, rel=1e-12)
+    seq = runner.run(cmp.solve_design, designs, workers=1)
+    par = runner.run(cmp.solve_design, designs, workers=2)
+    for one, other in zip(seq, par, strict=True):
+        assert one.error is None and other.error is None
+        assert one.value is not None and other.value is not None
+        assert one.value.objective == pytest.approx(other.value.objective, rel=1e-12)
 
 
 HIDDEN = """variant two_days {
@@ -197,7 +206,7 @@ HIDDEN = """variant two_days {
 def test_compare_skips_variants_written_compare_false(tmp_path: Path) -> None:
     p = tmp_path / "street.peb"
     p.write_text(STREET + HIDDEN)
-    comp = cmp.compare([str(p)], progress=False)
+    comp = cmp.compare([str(p)])
     assert [c.label for c in comp.cases] == ["base", "reference", "no_trade"]
     assert all(c.description == "" and c.summary["description"] == "" for c in comp.cases)
 
@@ -205,7 +214,7 @@ def test_compare_skips_variants_written_compare_false(tmp_path: Path) -> None:
 def test_compare_runs_named_variants_also_compare_false(tmp_path: Path) -> None:
     p = tmp_path / "street.peb"
     p.write_text(STREET + HIDDEN)
-    comp = cmp.compare([str(p)], progress=False, variants=["two_days", "reference"])
+    comp = cmp.compare([str(p)], variants=["two_days", "reference"])
     by = {c.label: c for c in comp.cases}
     assert list(by) == ["reference", "two_days"]  # declaration order; no base unless named
     two = by["two_days"]
@@ -215,11 +224,11 @@ def test_compare_runs_named_variants_also_compare_false(tmp_path: Path) -> None:
     # Two days against a one-day reference: no saving (the costs do not compare).
     assert two.summary["saving"] is None and two.summary["saving_storage"] is None
     assert by["reference"].summary["saving"] == pytest.approx(0.0, abs=1e-9)
-    doc = comp.to_json()
+    doc = comparison_json(comp)
     assert doc["cases"][1]["description"] == "The street over two days"
-    comp.print_table()
+    print_comparison(comp)
     # `base` names the base design; without the reference there is no saving at all.
-    comp = cmp.compare([str(p)], progress=False, variants=["base"])
+    comp = cmp.compare([str(p)], variants=["base"])
     assert [c.label for c in comp.cases] == ["base"]
     assert comp.cases[0].summary["saving"] is None
 
@@ -228,7 +237,7 @@ def test_compare_unknown_variant_name_is_e108(tmp_path: Path) -> None:
     p = tmp_path / "street.peb"
     p.write_text(STREET + HIDDEN)
     with pytest.raises(PebdslError) as info:
-        cmp.compare([str(p)], progress=False, variants=["two_day"])
+        cmp.compare([str(p)], variants=["two_day"])
     assert info.value.codes == ["E108"]
     text = info.value.render()
     assert "did you mean `two_days`?" in text and "base" in text
@@ -239,7 +248,7 @@ def test_compare_leaves_out_a_broken_compare_false_variant(tmp_path: Path) -> No
     p = tmp_path / "street.peb"
     hidden_bad = "variant hidden { compare = false; without market nosuch }\n"
     p.write_text(STREET + BROKEN + hidden_bad)
-    comp = cmp.compare([str(p)], progress=False)
+    comp = cmp.compare([str(p)])
     assert [c.label for c in comp.cases] == ["base", "reference", "no_trade", "bad", "tight"]
 
 
@@ -264,14 +273,14 @@ def test_cli_compare_variant_option(tmp_path: Path) -> None:
 def test_savings_split_nets_out_the_references_own_batteries(tmp_path: Path) -> None:
     # Sunny street with alice's battery kept in the no-trade reference: the reference's split
     # is 0 / 0, and the base design's trade part is what trade saves with no battery anywhere.
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load_all
 
     text = (ROOT / "designs" / "sunny_street.peb").read_text()
     text = text.replace("currency = EUR", "currency = EUR\n  reference = no_trade", 1)
     path = tmp_path / "street.peb"
     path.write_text(text)
-    cases = {c.label: c.summary for c in cmp.compare([str(path)], progress=False).cases}
+    cases = {c.label: c.summary for c in cmp.compare([str(path)]).cases}
     assert cases["no_trade"]["saving_trade"] == pytest.approx(0.0, abs=1e-9)
     assert cases["no_trade"]["saving_storage"] == pytest.approx(0.0, abs=1e-9)
     designs = load_all(str(path))

@@ -147,8 +147,8 @@ WARNING_EXAMPLES = _warning_examples()
 
 
 def test_errors_md_documents_every_warning() -> None:
-    """Each code of pebdsl.lint's docstring has exactly one example in docs/errors.md."""
-    from pebdsl import lint
+    """Each code of pebdsl.resolve.lint's docstring has exactly one example in docs/errors.md."""
+    from pebdsl.resolve import lint
 
     codes = sorted(set(re.findall(r"\bW1\d\d\b", lint.__doc__ or "")))
     assert codes == ["W101", "W102", "W103", "W104", "W105", "W106"]
@@ -187,7 +187,7 @@ def test_errors_md_warning_output(
 def test_complete_doc_designs_have_no_warnings() -> None:
     """Every complete design in the docs, except the warning examples themselves, checks
     without warnings (base and variants together, as `pebdsl check FILE` prints them)."""
-    from pebdsl.lint import merge
+    from pebdsl.resolve.lint import merge
 
     shown = {body for *_, body, _ in WARNING_EXAMPLES}
     complete = [

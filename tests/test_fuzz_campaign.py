@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pebdsl import PebdslError
-from pebdsl.resolve import load_all
+from pebdsl.load import load_all
 
 ROOT = Path(__file__).resolve().parents[1]
 # Imported as a module (not run from its path): the worker subprocesses unpickle its classes.

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from pebdsl import PebdslError
-from pebdsl.resolve import load, load_all
+from pebdsl.load import load, load_all
 
 BASE = """design "hardening" {{ currency = EUR }}
 horizon {{ start = {start}; duration = {duration}; step = 1 h }}
@@ -103,10 +103,11 @@ def test_a_line_chart_of_huge_values_is_an_empty_chart() -> None:
     import pandas as pd
 
     from pebdsl.present.report import charts as ch
+    from pebdsl.present.report.timecharts import Layer, time_line_chart
 
     axis = ch.TimeAxis(pd.date_range("2021-06-07", periods=4, freq="h", tz="UTC"), 1.0)
-    layer = ch.Layer("x", np.array([0.0, 1.7e308, -1.7e308, 1.0]), ch.color(0))
-    svg = str(ch.time_line_chart(axis, [layer], title="t", y_label="y"))
+    layer = Layer("x", np.array([0.0, 1.7e308, -1.7e308, 1.0]), ch.color(0))
+    svg = str(time_line_chart(axis, [layer], title="t", y_label="y"))
     assert "out of the drawable range" in svg
 
 
@@ -131,7 +132,8 @@ def test_a_large_pool_keeps_a_bounded_trades_table(tmp_path: Path) -> None:
     cells at 4 000). With 230 traders (> 200) each side keeps 200 rows or columns and sums the
     other 30 into `(others)`: 201 x 201, conserving the volume; the heat map shows 41 x 41."""
     from pebdsl.pipeline import MAX_TRADE_PARTIES, OTHERS, solve
-    from pebdsl.present.report import MAX_HEATMAP_PARTIES, _top_parties
+    from pebdsl.present.report import figures
+    from pebdsl.present.report.figures import MAX_HEATMAP_PARTIES, _top_parties
 
     n = MAX_TRADE_PARTIES + 30
     src = f"""design "pool" {{ currency = EUR }}
@@ -149,6 +151,7 @@ market m {{ type = pool; members = b; fee = 1 ct/kWh }}
     tr = res.trades["m"]
     assert tr.shape == (MAX_TRADE_PARTIES + 1, MAX_TRADE_PARTIES + 1)
     assert tr.index[-1] == OTHERS and tr.columns[-1] == OTHERS
+    assert figures.OTHERS == OTHERS  # the report's heat map folds the same label
     assert all(f"s{i}" in tr.index for i in range(1, 21))  # every real seller keeps its row
     # Hand: the 20 PV owners (no load) have 200 kW, then 400 kW; the 210 loads need 210 kW per
     # step. Buying locally saves 0.30 - 0.01 fee over the grid and selling beats 0.05, and the
@@ -302,10 +305,10 @@ def test_cli_allow_outside(tmp_path: Path) -> None:
 def test_a_file_over_the_size_bound_is_e410(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pebdsl import series
+    from pebdsl.resolve import csvread
 
     _write_rows(tmp_path / "big.csv", ["1", "2"])
-    monkeypatch.setattr(series, "MAX_CSV_BYTES", 10)
+    monkeypatch.setattr(csvread, "MAX_CSV_BYTES", 10)
     assert codes_of(tmp_path, _csv_design("big.csv")) == ["E410"]
 
 
@@ -321,7 +324,7 @@ def test_a_huge_cell_is_quoted_as_a_short_escaped_excerpt(tmp_path: Path) -> Non
 
 
 def test_excerpt_escapes_and_cuts() -> None:
-    from pebdsl.series import excerpt
+    from pebdsl.resolve.csvread import excerpt
 
     assert excerpt("abc") == "abc"
     assert excerpt("a\x1bb\u202ec") == "a\\x1bb\\u202ec"

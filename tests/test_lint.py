@@ -1,4 +1,4 @@
-"""Check-time warnings (pebdsl.lint, W101-W106): for each code a design that triggers it and a
+"""Check-time warnings (resolve/lint.py, W101-W106): for each code a design that triggers it and a
 near miss that does not; variants (`lint.merge`); `check --deny-warnings`; warnings printed by
 `solve` and `compare`; E312, E313 and the E502 hint (the smaller rules of issue 8).
 
@@ -16,8 +16,8 @@ from pebdsl import PebdslError
 from pebdsl.cli import app
 from pebdsl.design import Design
 from pebdsl.front.parser import parse
-from pebdsl.lint import merge
 from pebdsl.resolve import resolve, resolve_all
+from pebdsl.resolve.lint import merge
 
 HEAD = """design "lint" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 d; step = 6 h; timezone = "Europe/Oslo" }
@@ -310,7 +310,7 @@ def test_solve_prints_warnings_and_goes_on(tmp_path: Path) -> None:
 def test_compare_collects_warnings(tmp_path: Path) -> None:
     """`compare` keeps each file's merged warnings on the Comparison (and the CLI prints them):
     here W105 once, although the base and one variant are solved."""
-    from pebdsl.compare import compare
+    from pebdsl.study.compare import compare
 
     path = _write(
         tmp_path,
@@ -320,7 +320,7 @@ def test_compare_collects_warnings(tmp_path: Path) -> None:
         + "participant a { load { profile = 1 kW } }\n"
         + "variant dear { set grid.buy = 0.40 EUR/kWh }\n",
     )
-    comparison = compare([path], progress=False)
+    comparison = compare([path])
     assert [w.code for w in comparison.warnings] == ["W105"]
     result = CliRunner().invoke(app, ["compare", path, "--json"])
     assert result.exit_code == 0 and result.stderr.count("warning[W105]") == 1
@@ -377,7 +377,7 @@ def test_e502_hint_asks_for_prices_not_a_connection() -> None:
 def test_shipped_designs_check_without_warnings(name: str) -> None:
     """`pebdsl check designs/X.peb` prints no warning, in the base and in every variant
     (Trondheim has no DSO links any more, so its no-trade `reference` warns of none either)."""
-    from pebdsl.resolve import load_all
+    from pebdsl.load import load_all
 
     root = Path(__file__).resolve().parent.parent / "designs"
     designs = load_all(str(root / f"{name}.peb"))

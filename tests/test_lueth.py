@@ -198,8 +198,8 @@ def independent_cost(case: Case) -> float:
 
 @pytest.fixture(scope="module")
 def pebdsl_costs() -> dict[str | None, float]:
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load_all
 
     return {v: solve(d).objective for v, d in load_all(str(DESIGN)).items()}
 

@@ -22,11 +22,11 @@ from model_helpers import (
     participant,
 )
 
-from pebdsl.compare import Case, summarize
 from pebdsl.design import Design
 from pebdsl.pipeline import solve
 from pebdsl.present.output import results_json
 from pebdsl.results import Results
+from pebdsl.study.compare import Case, summarize
 
 TOL = 1e-6
 
@@ -340,7 +340,7 @@ def test_owners_and_rent_in_the_language(tmp_path) -> None:  # type: ignore[no-u
     """`owners`/`shares` on a shared battery and `rent` on a market resolve to the design;
     a variant that removes an owner leaves the rest with the whole share. Solved, the text
     design is the hand-derived one above (owners 0.75 / 0.25: alice's share −0.375)."""
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     path = tmp_path / "owners.peb"
     path.write_text(TEXT)
@@ -368,7 +368,7 @@ def test_owners_and_rent_in_the_language(tmp_path) -> None:  # type: ignore[no-u
 def test_owner_diagnostics(tmp_path, edit: str, code: str | None) -> None:  # type: ignore[no-untyped-def]
     """Bad owners lists are coded diagnostics, never tracebacks."""
     from pebdsl.diagnostics import PebdslError
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     path = tmp_path / "o.peb"
     path.write_text(TEXT.replace("owners = [alice, bob]; shares = [75 %, 25 %]", edit))
@@ -383,7 +383,7 @@ def test_owner_diagnostics(tmp_path, edit: str, code: str | None) -> None:  # ty
 def test_owners_on_a_private_battery_is_misplaced(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A participant's own battery belongs to it: `owners` there is E304."""
     from pebdsl.diagnostics import PebdslError
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     path = tmp_path / "p.peb"
     path.write_text(
@@ -400,7 +400,7 @@ def test_owners_on_a_private_battery_is_misplaced(tmp_path) -> None:  # type: ig
 def test_owners_and_rent_format_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`fmt` keeps `owners`, `shares` and `rent` (idempotent, same design after formatting)."""
     from pebdsl.front.formatter import format_source
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     once = format_source(TEXT)
     assert format_source(once) == once

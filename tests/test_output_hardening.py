@@ -231,9 +231,9 @@ def test_terminal_text_rules() -> None:
 
 
 def test_report_neutralises_bidi_controls(tmp_path: Path) -> None:
+    from pebdsl.load import load
     from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
-    from pebdsl.resolve import load
     from pebdsl.safetext import neutralise_bidi
 
     # Every bidi control of issue 9: U+202A-202E, U+2066-2069, U+200E/F, U+061C.
@@ -291,9 +291,9 @@ def test_time_axis_ticks_across_daylight_saving(start: str, tz: str, days: int) 
 def test_a_failing_report_leaves_the_previous_run_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from pebdsl.load import load
     from pebdsl.pipeline import solve
     from pebdsl.present import output
-    from pebdsl.resolve import load
 
     results = solve(load(str(SUNNY)))
     out = tmp_path / "out"

@@ -14,7 +14,8 @@ import pytest
 
 from pebdsl.diagnostics import PebdslError
 from pebdsl.front import syntax as s
-from pebdsl.front.parser import MAX_DEPTH, dump_tree, grammar_text, parse, parse_file
+from pebdsl.front.grammar import grammar_text
+from pebdsl.front.parser import MAX_DEPTH, dump_tree, parse, parse_file
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

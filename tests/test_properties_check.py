@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from strategies import designs, mutated_designs
 
 from pebdsl import PebdslError
-from pebdsl.resolve import load_all
+from pebdsl.load import load_all
 
 CI = bool(os.environ.get("CI"))
 _SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck))
@@ -31,7 +31,7 @@ def test_generated_designs_check_clean(tmp_path_factory, text: str) -> None:  # 
     designs_ = _load_text(tmp_path_factory.mktemp("valid"), text)
     assert None in designs_  # type: ignore[operator]
     # Warnings never stop a valid design: W-coded, sorted by position, renderable, mergeable.
-    from pebdsl.lint import merge
+    from pebdsl.resolve.lint import merge
 
     for d in designs_.values():  # type: ignore[attr-defined]
         assert all(w.code[0] == "W" and w.severity == "warning" for w in d.warnings)

@@ -610,8 +610,8 @@ def _real_pipeline() -> bool:
 
 @pytest.mark.skipif(not _real_pipeline(), reason="pebdsl.resolve / pebdsl.solve not available yet")
 def test_real_sunny_street_report(tmp_path: Path) -> None:
+    from pebdsl.load import load_all
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load_all
 
     designs = load_all(str(SUNNY))
     try:

@@ -1,4 +1,4 @@
-"""resolve.py: namespace, templates, ranges, variants and `sets`, defaults, rule checks."""
+"""pebdsl.resolve: namespace, templates, ranges, variants and `sets`, defaults, rule checks."""
 
 from __future__ import annotations
 
@@ -293,3 +293,17 @@ def test_without_an_attribute_that_is_not_set_is_e101() -> None:
         ("E101", "`grid` has no `sell` to remove", 7),
         ("E101", "`m` has no `loss` to remove", 9),
     ]
+
+
+def test_pebdsl_load_stays_the_function_after_its_module_is_imported() -> None:
+    """`pebdsl/load.py` shares its name with the public function `pebdsl.load`: importing a
+    submodule binds its name on the package, so `pebdsl/__init__.py` binds the function when
+    `pebdsl` is imported (before any other import of the module) and later imports of the
+    module leave the name alone."""
+    import importlib
+
+    import pebdsl
+
+    module = importlib.import_module("pebdsl.load")
+    assert pebdsl.load is module.load
+    assert pebdsl.load_all is module.load_all

@@ -1,5 +1,5 @@
-"""series.py: inline lists, `daily` on the local clock (DST), CSV reading, arithmetic with units,
-references and cycles, generators; each E4xx case."""
+"""resolve/series.py (with csvread, csvalign, calls): inline lists, `daily` on the local clock
+(DST), CSV reading, arithmetic with units, references and cycles, generators; each E4xx case."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from pebdsl import PebdslError
 from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve
-from pebdsl.series import _CSV_CACHE
+from pebdsl.resolve.csvread import _CSV_CACHE
 
 
 def design(horizon: str, extra: str, load: str = "1 kW", path: str = "d.peb") -> str:

@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pebdsl.console import print_sweep
 from pebdsl.diagnostics import PebdslError
-from pebdsl.sweep import parse_set, parse_sets, sweep
+from pebdsl.present.studies import write_sweep
+from pebdsl.study.sweep import parse_set, parse_sets, sweep
 
 STREET = """design "street" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 d; step = 2 h; timezone = "UTC" }
@@ -53,18 +55,15 @@ def test_parse_sets_duplicate() -> None:
     assert e.value.codes == ["E602"]
 
 
-def test_sweep_process_pool(street: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pebdsl.compare
-
-    monkeypatch.setattr(pebdsl.compare, "PARALLEL_MIN_WORK", 0)  # small cases: pool anyway
+def test_sweep_process_pool(street: Path, tmp_path: Path) -> None:
+    """An explicit worker count is a process pool even for small cases."""
     out = tmp_path / "out"
     res = sweep(
         str(street),
         ["alice.pv.peak=2 kWp,6 kWp", "market p2p.fee=0 ct/kWh,1 ct/kWh,2 ct/kWh"],
         workers=2,
-        out=out,
-        progress=False,
     )
+    write_sweep(res, out)
     assert len(res.rows) == 6
     assert all(r["status"] == "optimal" and r["error"] is None for r in res.rows)
     assert [(r["alice.pv.peak"], r["market p2p.fee"]) for r in res.rows[:3]] == [
@@ -83,29 +82,32 @@ def test_sweep_process_pool(street: Path, tmp_path: Path, monkeypatch: pytest.Mo
     assert len(doc["cases"]) == 6
 
     # The same as one solve with the same edits.
+    from pebdsl.load import load
     from pebdsl.pipeline import solve
-    from pebdsl.resolve import load
 
     one = solve(load(str(street), sets=["alice.pv.peak = 6 kWp", "market p2p.fee = 2 ct/kWh"]))
     assert cost[("6 kWp", "2 ct/kWh")] == pytest.approx(one.objective, rel=1e-9)
 
 
 def test_sweep_failed_case_is_recorded(street: Path) -> None:
-    res = sweep(str(street), ["alice.pv.peak=2 kWp,3 kWh,4 kWp"], workers=1, progress=False)
+    res = sweep(str(street), ["alice.pv.peak=2 kWp,3 kWh,4 kWp"], workers=1)
     assert [r["status"] for r in res.rows] == ["optimal", "error", "optimal"]
     assert "kWh" in res.rows[1]["error"] and res.rows[1]["total_cost"] is None
-    res.print_table()
+    failed = res.cases[1].error
+    assert failed is not None and failed.codes == ["E202"]  # kWh where kWp is wanted
+    assert len({frozenset(r) for r in res.rows}) == 1  # the same columns in every row
+    print_sweep(res)
 
 
 def test_sweep_on_dask(street: Path) -> None:
     """A Dask cluster in this process (threads, loopback only): same costs as locally."""
     distributed = pytest.importorskip("dask.distributed")
     sets = ["alice.pv.peak=2 kWp,6 kWp"]
-    local = sweep(str(street), sets, workers=1, progress=False)
+    local = sweep(str(street), sets, workers=1)
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        res = sweep(str(street), sets, scheduler=cluster.scheduler_address, progress=False)
+        res = sweep(str(street), sets, scheduler=cluster.scheduler_address)
     assert [r["total_cost"] for r in res.rows] == pytest.approx(
         [r["total_cost"] for r in local.rows], rel=1e-9
     )

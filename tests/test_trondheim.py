@@ -92,7 +92,7 @@ def test_design_and_every_variant_resolve() -> None:
 
 
 def test_year_variant_is_the_year_with_year_average_tariffs_and_not_compared() -> None:
-    from pebdsl.resolve import variant_compare_flags
+    from pebdsl.load import variant_compare_flags
 
     year = pebdsl.load(str(DESIGN), variant=YEAR)
     assert year.n_steps == 365 * 24 == 8760
@@ -150,10 +150,10 @@ def test_base_week_solves_optimal() -> None:
 
 @pytest.fixture(scope="module")
 def comparison() -> Any:
-    from pebdsl.compare import compare
+    from pebdsl.study.compare import compare
 
     t0 = time.perf_counter()
-    comp = compare([str(DESIGN)], progress=False)
+    comp = compare([str(DESIGN)])
     print(f"\ntrondheim compare (default week variants): {time.perf_counter() - t0:.2f} s")
     return comp
 

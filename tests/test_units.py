@@ -96,7 +96,7 @@ def test_snapshot_equals_pint() -> None:
 
 
 def test_ore_is_written_either_way_in_a_design(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pebdsl.resolve import load
+    from pebdsl.load import load
 
     prices = []
     for unit in ("øre/kWh", "ore/kWh"):

@@ -26,6 +26,9 @@ Layout (docs/syntax.md has the full list):
   longest code, or at the author's column if further right and the line kept its code); comments
   at the end of a body stay before its `}`; other comments inside an expression move to the
   line before it.
+
+This module holds the rules (expressions, statements, alignment, lists, bodies); the lines they
+produce, the cursor over the source's comments and the final rendering are `front.layout`.
 """
 
 from __future__ import annotations
@@ -33,20 +36,25 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.front import syntax as s
+from pebdsl.front.layout import (
+    INDENT,
+    LINE_WIDTH,
+    CommentCursor,
+    Line,
+    blank_line,
+    comment_text,
+    render,
+)
 from pebdsl.source import Span
 
 __all__ = ["INDENT", "LINE_WIDTH", "format_expr", "format_file", "format_source"]
 
-INDENT = "  "
-LINE_WIDTH = 100
 INLINE_MAX_ITEMS = 4
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
-_BLANK = re.compile(r"\n[ \t\r\f\ufeff]*\n")
 
 
 def format_source(text: str, path: str = "<string>") -> str:
@@ -199,127 +207,28 @@ def _target(kind: str | None, path: s.Path) -> str:
     return (f"{kind} " if kind else "") + str(path)
 
 
-# ---------------------------------------------------------------------------------------------
-# Lines
-# ---------------------------------------------------------------------------------------------
+class _Formatter(CommentCursor):
+    """The rules: each statement kind, alignment of runs, lists and bodies, as `Line`s."""
 
-
-@dataclass
-class _Line:
-    depth: int
-    code: str  # "" and comment None: a blank line
-    comment: str | None = None
-    cont: bool = False  # an own-line comment continuing the trailing comment above it
-    # The source column (0-based) of a trailing comment whose line kept its code (only spacing
-    # changed): the comment may stay there, if that is right of the code (`_render`).
-    src_col: int | None = None
-    pad: int = 0  # extra indentation of an own-line comment (one inside a list: after the `[`)
-
-    @property
-    def blank(self) -> bool:
-        return not self.code and self.comment is None
-
-
-_BODY_ITEMS = (
-    s.Asset,
-    s.Participant,
-    s.Link,
-    s.Flexibility,
-    s.FeesTable,
-    s.DesignDecl,
-    s.HorizonDecl,
-    s.GridDecl,
-    s.TemplateDecl,
-    s.BlockDecl,
-    s.MarketDecl,
-    s.ProductDecl,
-    s.DsoDecl,
-    s.VariantDecl,
-)
-
-
-class _Formatter:
     def __init__(self, file: s.File, text: str) -> None:
-        self.file = file
-        self.text = text
-        src = file.span.source
-        # Spans are only trusted when they index the given text (not a hand-built tree).
-        self.src = src if src.text == text and text else None
-        self.comments: list[s.Comment] = sorted(
-            (c for c in file.comments if self.src is not None and c.span.source is src),
-            key=lambda c: c.span.start,
-        )
-        self.starts = [c.span.start for c in self.comments]
-        self.ci = 0
-        self.last_end = 0
-        self.last_trailing: s.Comment | None = None
+        super().__init__(file, text)
         # Set while formatting a statement whose list keeps the comments between its rows.
         self.row_comments = False
         self.row_last_comment: s.Comment | None = None
-
-    def _has_comment(self, a: int, b: int) -> bool:
-        """Is there a comment starting strictly between a and b?"""
-        k = bisect.bisect_right(self.starts, a)
-        return k < len(self.starts) and self.starts[k] < b
-
-    # -- comments and blank lines -------------------------------------------------------------
-    def _line_of(self, pos: int) -> int:
-        assert self.src is not None
-        return self.src.line_col(pos)[0]
-
-    def _gap_blank(self, a: int, b: int) -> bool:
-        return self.src is not None and a < b and _BLANK.search(self.text, a, b) is not None
-
-    def _take_before(self, pos: int) -> list[s.Comment]:
-        out = []
-        while self.ci < len(self.comments) and self.comments[self.ci].span.start < pos:
-            out.append(self.comments[self.ci])
-            self.ci += 1
-        return out
-
-    def _take_trailing(self, end: int, limit: int) -> s.Comment | None:
-        """The comment on the line where `end` is, after it and before `limit`, if any."""
-        if self.src is None or self.ci >= len(self.comments):
-            return None
-        c = self.comments[self.ci]
-        if end <= c.span.start < limit and self._line_of(c.span.start) == self._line_of(
-            max(end - 1, 0)
-        ):
-            self.ci += 1
-            return c
-        return None
-
-    def _peek_trailing(self, end: int, limit: int) -> bool:
-        """Is there a comment after `end`, before `limit`, on the line where `end` is?"""
-        k = bisect.bisect_left(self.starts, end)
-        return (
-            k < len(self.starts)
-            and self.starts[k] < limit
-            and self._line_of(self.starts[k]) == self._line_of(max(end - 1, 0))
-        )
-
-    def _attach(self, line: _Line, c: s.Comment) -> None:
-        """Make `c` the trailing comment of `line`; remember its source column when the source
-        line held the same code (spacing aside)."""
-        line.comment = _ctext(c)
-        col = c.span.column - 1
-        code = self.text[c.span.start - col : c.span.start]
-        if _squash(code) == _squash(line.code):
-            line.src_col = col
 
     # -- driver ---------------------------------------------------------------------------------
     def run(self) -> str:
         lines = self._items(self.file.decls, 0, 0, len(self.text) + 1, top=True)
         while self.ci < len(self.comments):  # defensive: never lose a comment
-            lines.append(_Line(0, "", _ctext(self.comments[self.ci])))
+            lines.append(Line(0, "", comment_text(self.comments[self.ci])))
             self.ci += 1
-        return _render(lines)
+        return render(lines)
 
     def _items(
         self, items: Sequence[Any], depth: int, open_end: int, close_pos: int, top: bool = False
-    ) -> list[_Line]:
+    ) -> list[Line]:
         """The lines of a sequence of statements (a body's or the file's), with their comments."""
-        out: list[_Line] = []
+        out: list[Line] = []
         self.last_end = max(self.last_end, open_end)
         widths = self._align(items, depth)
         prev: Any = None
@@ -337,11 +246,11 @@ class _Formatter:
             first_elem = True
             for c in self._take_before(start):
                 if self._gap_blank(self.last_end, c.span.start) or (force and first_elem):
-                    _blank(out, depth)
+                    blank_line(out, depth)
                 first_elem = False
                 self._own_line(out, depth, c)
             if self._gap_blank(self.last_end, start) or (force and first_elem):
-                _blank(out, depth)
+                blank_line(out, depth)
             nxt = items[i + 1].span.start if i + 1 < len(items) else close_pos
             if has_span and i + 1 < len(items) and items[i + 1].span.source is not self.src:
                 nxt = close_pos
@@ -352,7 +261,7 @@ class _Formatter:
             if not self.row_comments:
                 inner_limit = self._inner_limit(item) if has_span else start
                 for c in self._take_before(inner_limit):
-                    out.append(_Line(depth, "", _ctext(c)))
+                    out.append(Line(depth, "", comment_text(c)))
             lines = self._item(item, depth, widths[i])
             self.row_comments = False
             if has_span:
@@ -367,25 +276,9 @@ class _Formatter:
         # Comments after the last statement stay inside the body, before its `}`.
         for c in self._take_before(close_pos):
             if self._gap_blank(self.last_end, c.span.start):
-                _blank(out, depth)
+                blank_line(out, depth)
             self._own_line(out, depth, c)
         return out
-
-    def _own_line(self, out: list[_Line], depth: int, c: s.Comment) -> None:
-        """An own-line comment; one right under a trailing comment, in the same column,
-        continues it (and stays aligned with it)."""
-        prev = self.last_trailing
-        cont = (
-            prev is not None
-            and bool(out)
-            and (out[-1].code or out[-1].cont)
-            and out[-1].comment is not None
-            and self._line_of(c.span.start) == self._line_of(prev.span.start) + 1
-            and c.span.column == prev.span.column
-        )
-        out.append(_Line(depth, "", _ctext(c), cont=cont))
-        self.last_trailing = c if cont else None
-        self.last_end = max(self.last_end, c.span.end)
 
     def _inner_limit(self, item: Any) -> int:
         """Comments before this offset belong before the statement (leaf: its whole span;
@@ -398,12 +291,6 @@ class _Formatter:
         if isinstance(body, s.Body):
             return int(body.span.start)
         return int(item.span.end)
-
-    def _open_brace(self, after: int, end: int) -> int:
-        if self.src is None:
-            return after
-        pos = self.text.find("{", after, end)
-        return pos if pos >= 0 else after
 
     # -- alignment ------------------------------------------------------------------------------
     def _align(self, items: Sequence[Any], depth: int) -> list[int]:
@@ -460,7 +347,7 @@ class _Formatter:
         return ""  # pragma: no cover
 
     # -- statements -----------------------------------------------------------------------------
-    def _item(self, item: Any, depth: int, width: int) -> list[_Line]:
+    def _item(self, item: Any, depth: int, width: int) -> list[Line]:
         if isinstance(item, s.Attribute):
             return self._assign(item.name.value.ljust(width), item.value, depth)
         if isinstance(item, s.SeriesDecl):
@@ -471,7 +358,7 @@ class _Formatter:
         if isinstance(item, s.SetEdit):
             return self._assign("set " + _target(item.kind, item.target), item.value, depth)
         if isinstance(item, s.Without):
-            return [_Line(depth, "without " + _target(item.kind, item.target))]
+            return [Line(depth, "without " + _target(item.kind, item.target))]
         if isinstance(item, s.Asset):
             head = item.kind.ljust(width) if item.name is None else item.kind
             if item.name is not None:
@@ -523,7 +410,7 @@ class _Formatter:
             )
         raise TypeError(f"not a statement: {type(item).__name__}")  # pragma: no cover
 
-    def _assign(self, key: str, value: s.Expr, depth: int) -> list[_Line]:
+    def _assign(self, key: str, value: s.Expr, depth: int) -> list[Line]:
         head = f"{key} = "
         if isinstance(value, (s.List, s.Daily)):
             return self._list_lines(head, value, depth)
@@ -534,9 +421,9 @@ class _Formatter:
             and len(INDENT) * depth + len(head) + len(text) > LINE_WIDTH
         ):
             # One argument per line, one level deeper, trailing comma, `)` on its own line.
-            args = [_Line(depth + 1, _arg(a) + ",") for a in value.args]
-            return [_Line(depth, f"{head}{value.func.value}("), *args, _Line(depth, ")")]
-        return [_Line(depth, head + text)]
+            args = [Line(depth + 1, _arg(a) + ",") for a in value.args]
+            return [Line(depth, f"{head}{value.func.value}("), *args, Line(depth, ")")]
+        return [Line(depth, head + text)]
 
     # -- lists ----------------------------------------------------------------------------------
     def _rows(self, lst: s.List) -> list[list[int]]:
@@ -595,7 +482,7 @@ class _Formatter:
                 return False  # pragma: no cover - a comment runs to the end of its line
         return not (last_row_comment and self._peek_trailing(end, nxt))
 
-    def _list_lines(self, head: str, value: s.List | s.Daily, depth: int) -> list[_Line]:
+    def _list_lines(self, head: str, value: s.List | s.Daily, depth: int) -> list[Line]:
         """A list value: the source's rows kept (one line each), a row too long for the width
         wrapped greedily, continuation lines aligned after the `[`."""
         lst = value.values if isinstance(value, s.Daily) else value
@@ -605,21 +492,21 @@ class _Formatter:
         items = [format_expr(i) for i in lst.items]
         end = "]" + (f" {lst.unit.text}" if lst.unit is not None else "")
         rows = self._rows(lst)
-        lines: list[_Line] = []
+        lines: list[Line] = []
         for r, row in enumerate(rows):
             current = prefix if r == 0 else pad
             fresh = True
             for k in row:
                 piece = items[k] + ("," if k + 1 < len(items) else end)
                 if not fresh and len(current) + 1 + len(piece) > limit:
-                    lines.append(_Line(depth, current))
+                    lines.append(Line(depth, current))
                     current = pad + piece
                 else:
                     current += piece if fresh else " " + piece
                 fresh = False
             if not items:
                 current += end
-            lines.append(_Line(depth, current))
+            lines.append(Line(depth, current))
             if self.row_comments:
                 bound = lst.items[rows[r + 1][0]].span.start if r + 1 < len(rows) else lst.span.end
                 row_line = self._line_of(lst.items[row[-1]].span.end - 1)
@@ -628,7 +515,7 @@ class _Formatter:
                         self._attach(lines[-1], c)
                         self.row_last_comment = c if r + 1 == len(rows) else None
                     else:
-                        lines.append(_Line(depth, "", _ctext(c), pad=len(pad)))
+                        lines.append(Line(depth, "", comment_text(c), pad=len(pad)))
         return lines
 
     def _inline(self, body: s.Body, depth: int, head: str = "") -> str | None:
@@ -651,7 +538,7 @@ class _Formatter:
 
     def _with_body(
         self, head: str, body: s.Body, depth: int, inline_ok: bool = False
-    ) -> list[_Line]:
+    ) -> list[Line]:
         has_span = self.src is not None and body.span.source is self.src
         if inline_ok:
             one = self._inline(body, depth, head.rstrip())
@@ -659,12 +546,12 @@ class _Formatter:
                 if has_span:
                     self._take_before(body.span.end)  # none inside (checked); keeps the cursor
                     self.last_end = max(self.last_end, body.span.end)
-                return [_Line(depth, f"{head} {one}")]
+                return [Line(depth, f"{head} {one}")]
         return self._block(head, body.items, body.span, depth, body.span.start)
 
     def _block(
         self, head: str, items: Sequence[Any], span: Span, depth: int, open_pos: int
-    ) -> list[_Line]:
+    ) -> list[Line]:
         has_span = self.src is not None and span.source is self.src
         close_pos = span.end - 1 if has_span else self.last_end
         open_end = open_pos + 1 if has_span else self.last_end
@@ -672,8 +559,8 @@ class _Formatter:
         if not items and not has_comments:
             if has_span:
                 self.last_end = max(self.last_end, span.end)
-            return [_Line(depth, head + " { }")]
-        first = _Line(depth, head + " {")
+            return [Line(depth, head + " { }")]
+        first = Line(depth, head + " {")
         if has_span:
             self.last_end = max(self.last_end, open_end)
             limit = items[0].span.start if items else close_pos
@@ -685,64 +572,4 @@ class _Formatter:
         inner = self._items(items, depth + 1, open_end, close_pos)
         if has_span:
             self.last_end = max(self.last_end, span.end)
-        return [first, *inner, _Line(depth, "}")]
-
-
-def _blank(out: list[_Line], depth: int) -> None:
-    if out and not out[-1].blank:
-        out.append(_Line(depth, ""))
-
-
-def _ctext(c: s.Comment) -> str:
-    return c.text.rstrip()
-
-
-def _squash(code: str) -> str:
-    return "".join(code.split())
-
-
-def _render(lines: list[_Line]) -> str:
-    """Join lines; trailing comments of consecutive lines are aligned to one column."""
-    out: list[str] = []
-    i = 0
-    n = len(lines)
-    while i < n:
-        line = lines[i]
-        if line.comment is not None and line.code:
-            j = i
-            while (
-                j < n
-                and lines[j].comment is not None
-                and (lines[j].code or lines[j].cont)
-                and lines[j].depth == line.depth
-            ):
-                j += 1
-            # Two spaces after the longest code of the run, or further right where the author
-            # put a comment of the run whose line kept its code.
-            col = max(
-                max(
-                    len(INDENT) * lines[k].depth + len(lines[k].code)
-                    for k in range(i, j)
-                    if lines[k].code
-                )
-                + 2,
-                *(lines[k].src_col or 0 for k in range(i, j) if lines[k].code),
-            )
-            for k in range(i, j):
-                code = INDENT * lines[k].depth + lines[k].code if lines[k].code else ""
-                out.append(code.ljust(col) + lines[k].comment)  # type: ignore[operator]
-            i = j
-            continue
-        if line.blank:
-            out.append("")
-        elif line.code:
-            out.append(INDENT * line.depth + line.code)
-        else:
-            out.append(INDENT * line.depth + " " * line.pad + (line.comment or ""))
-        i += 1
-    # No blank lines at the start or the end.
-    while out and not out[-1]:
-        out.pop()
-    while out and not out[0]:
-        out.pop(0)
-    return "\n".join(out) + "\n" if out else ""
+        return [first, *inner, Line(depth, "}")]

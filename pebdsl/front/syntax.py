@@ -1,7 +1,7 @@
 """The typed syntax tree of a design file.
 
 Input: nothing (these are the node types). Output: frozen dataclasses produced by `parser.py`,
-consumed by `formatter.py` (back to canonical text) and `resolve.py` (into `design.py` objects).
+consumed by `formatter.py` (back to canonical text) and `pebdsl.resolve` (into `design.py` objects).
 Every node carries the `Span` of its text; spans do not take part in equality, so two trees
 parsed from differently formatted text compare equal when they mean the same (the formatter's
 round-trip property). Raises nothing.
@@ -46,6 +46,7 @@ class RangeName:
     span: Span = _span()
 
     def expand(self) -> list[str]:
+        """The declared names, `house1` … `house6`, in order."""
         return [f"{self.stem}{i}" for i in range(self.first, self.last + 1)]
 
 
@@ -60,6 +61,7 @@ class Path:
     span: Span = _span()
 
     def __str__(self) -> str:
+        """The path as written, parts joined by dots."""
         return ".".join(self.parts)
 
 
@@ -76,6 +78,8 @@ class Unit:
 
 @dataclass(frozen=True)
 class Number:
+    """A number as written (`5`, `1e-3`, `0.25`); `value` is its float."""
+
     value: float
     text: str = field(default="", compare=False)  # as written, so the formatter keeps `1e-3`
     span: Span = _span()
@@ -83,6 +87,8 @@ class Number:
 
 @dataclass(frozen=True)
 class Quantity:
+    """A number with a unit: `5 kW`, `0.30 EUR/kWh`."""
+
     number: Number
     unit: Unit
     span: Span = _span()
@@ -90,12 +96,16 @@ class Quantity:
 
 @dataclass(frozen=True)
 class String:
+    """A double-quoted string; `value` is unescaped."""
+
     value: str  # unescaped
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Bool:
+    """`true` or `false`."""
+
     value: bool
     span: Span = _span()
 
@@ -120,6 +130,7 @@ class Ref:
 
     @property
     def name(self) -> str:
+        """The reference as written: `spot`, `alice.battery`."""
         return str(self.path)
 
 
@@ -168,6 +179,8 @@ class UnitValue:
 
 @dataclass(frozen=True)
 class BinOp:
+    """`left op right` with op one of `+ - * /`."""
+
     op: str  # "+" | "-" | "*" | "/"
     left: Expr
     right: Expr
@@ -176,6 +189,8 @@ class BinOp:
 
 @dataclass(frozen=True)
 class Neg:
+    """`-operand`."""
+
     operand: Expr
     span: Span = _span()
 
@@ -217,6 +232,8 @@ class PairFee:
 
 @dataclass(frozen=True)
 class FeesTable:
+    """`fees { seller -> buyer = value … }`: fees per seller and buyer."""
+
     entries: tuple[PairFee, ...]
     span: Span = _span()
 
@@ -234,6 +251,8 @@ class Asset:
 
 @dataclass(frozen=True)
 class Participant:
+    """`participant NAME [from TEMPLATE] { … }`; NAME may be a range."""
+
     name: DeclName
     template: Name | None
     body: Body
@@ -264,6 +283,8 @@ Stmt = Union[Attribute, FeesTable, Asset, Participant, Link, Flexibility]
 
 @dataclass(frozen=True)
 class Body:
+    """The statements between a declaration's braces, in source order."""
+
     items: tuple[Stmt, ...]
     span: Span = _span()
 
@@ -273,6 +294,8 @@ class Body:
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DesignDecl:
+    """`design "TITLE" { … }`: title, currency, description."""
+
     title: String
     body: Body
     span: Span = _span()
@@ -280,12 +303,16 @@ class DesignDecl:
 
 @dataclass(frozen=True)
 class HorizonDecl:
+    """`horizon { start; duration; step; timezone }`."""
+
     body: Body
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class SeriesDecl:
+    """`series NAME = EXPR`: a named time series."""
+
     name: Name
     value: Expr
     span: Span = _span()
@@ -293,12 +320,16 @@ class SeriesDecl:
 
 @dataclass(frozen=True)
 class GridDecl:
+    """`grid { buy; sell; … }`: the upstream grid's prices."""
+
     body: Body
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class TemplateDecl:
+    """`template NAME { … }`: assets shared by participants `from` it."""
+
     name: Name
     body: Body
     span: Span = _span()
@@ -306,6 +337,8 @@ class TemplateDecl:
 
 @dataclass(frozen=True)
 class BlockDecl:
+    """`block NAME { … }`: a positive energy block behind one connection."""
+
     name: Name
     body: Body  # attributes, participants, shared batteries (Asset kind "battery" with a name)
     span: Span = _span()
@@ -313,6 +346,8 @@ class BlockDecl:
 
 @dataclass(frozen=True)
 class MarketDecl:
+    """`market NAME { type; members; … }`: a local market."""
+
     name: Name
     body: Body
     span: Span = _span()
@@ -320,6 +355,8 @@ class MarketDecl:
 
 @dataclass(frozen=True)
 class ProductDecl:
+    """`product NAME { … }`: a local energy product."""
+
     name: Name
     body: Body
     span: Span = _span()
@@ -327,6 +364,8 @@ class ProductDecl:
 
 @dataclass(frozen=True)
 class DsoDecl:
+    """`dso { … }`: the distribution system operator's links and needs."""
+
     body: Body  # attributes, links, flexibility
     span: Span = _span()
 
@@ -355,6 +394,8 @@ class SetEdit:
 
 @dataclass(frozen=True)
 class VariantDecl:
+    """`variant NAME { … }`: a named set of edits to the base design."""
+
     name: Name
     # The variant's attributes (`description = "…"`, `compare = false`) first, in source order
     # (the parser moves them there, so where they are written does not matter), then the edits,
@@ -408,6 +449,8 @@ class Comment:
 
 @dataclass(frozen=True)
 class File:
+    """A whole design file: its declarations, and its comments in order."""
+
     decls: tuple[TopDecl, ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)
     span: Span = _span()

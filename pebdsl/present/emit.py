@@ -22,6 +22,7 @@ KINDS = ("ir", "lp", "mps", "math")
 
 
 def emit(design: Design, kind: str) -> str:
+    """The design's model as text of `kind` (ir, lp, mps or math); E901 for another."""
     from pebdsl.lower import lower
 
     if kind not in KINDS:
@@ -37,6 +38,7 @@ def emit(design: Design, kind: str) -> str:
 
 
 def model_text(ir: ModelIR, kind: str) -> str:
+    """The LP or MPS file HiGHS writes for `ir`, as text."""
     from pebdsl.backends.highs import write_model
 
     fd, path = tempfile.mkstemp(suffix=f".{kind}")

@@ -1,21 +1,21 @@
 """Resolving the tariff attributes of issue 11: customer classes, per-participant tariffs, VAT,
 month-varying capacity prices, stepped capacity charges and battery availability.
 
-Input: a resolver (`pebdsl.resolve._Builder`: its `attrs`/`const`/`series`/`word` helpers, its
+Input: a resolver (`pebdsl.resolve.Reader`: its `attrs`/`const`/`series`/`word` helpers, its
 series context and its error list) and the attributes of one declaration. Output: the design
 objects (`Tariff`, the availability of a `Battery`, a month-varying capacity price).
-Errors (added to the resolver's list, then `_Failed`): E202/E203 wrong or missing unit, E301
+Errors (added to the resolver's list, then `Failed`): E202/E203 wrong or missing unit, E301
 missing attribute (`available` without `arrival_soc`/`departure_soc`, `capacity_steps` without
 `capacity_step_prices`), E302 out of range, E307 wrong kind of value (lists of different
 length, steps not increasing), E315 a capacity price that changes within a calendar month.
 
-Kept apart from the resolver so the resolver's changes for issue 11 stay a few call sites.
+Called by the concept builders (participants, batteries, markets, grid) of the resolve passes.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,10 @@ import pandas as pd
 from pebdsl import design as D
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.front import syntax as S
-from pebdsl.series import strip
+from pebdsl.resolve.model import Failed
+from pebdsl.resolve.reader import Reader
+from pebdsl.resolve.series import strip
 from pebdsl.source import Span
-
-if TYPE_CHECKING:
-    from pebdsl.resolve import _Builder
 
 # Attributes a participant (or its template) takes for its customer class and tariff.
 PARTICIPANT_TARIFF = (
@@ -49,7 +48,7 @@ def month_keys(grid: D.TimeGrid) -> np.ndarray:
     return np.asarray(idx.year * 12 + idx.month - 1, dtype=np.int64)
 
 
-def monthly_constant(r: _Builder, values: D.FloatArray, a: S.Attribute, what: str) -> D.FloatArray:
+def monthly_constant(r: Reader, values: D.FloatArray, a: S.Attribute, what: str) -> D.FloatArray:
     """`values` (one per step) unchanged, after checking it is constant in each month (E315)."""
     assert r.ctx is not None
     keys = month_keys(r.ctx.grid)
@@ -67,22 +66,18 @@ def monthly_constant(r: _Builder, values: D.FloatArray, a: S.Attribute, what: st
                     ("give one value per month, e.g. `month_table(...) * 1 NOK/kW/month`",),
                 )
             )
-            from pebdsl.resolve import _Failed
-
-            raise _Failed
+            raise Failed
     return values
 
 
-def capacity_price(r: _Builder, a: S.Attribute, what: str) -> tuple[float, D.FloatArray | None]:
+def capacity_price(r: Reader, a: S.Attribute, what: str) -> tuple[float, D.FloatArray | None]:
     """A capacity charge: a constant (currency/kW/month) or a series constant in each month."""
-    from pebdsl.resolve import _Failed
-
     assert r.ctx is not None
     try:
         s = r.ctx.eval(strip(a.value))
     except PebdslError as e:
         r.errs.diags.extend(e.diagnostics)
-        raise _Failed from None
+        raise Failed from None
     if not isinstance(s.values, np.ndarray):
         return r.const(a, "capacity_charge", what, lo=0), None
     values = r.series(a, "capacity_charge", what)
@@ -92,14 +87,12 @@ def capacity_price(r: _Builder, a: S.Attribute, what: str) -> tuple[float, D.Flo
         r.errs.add(
             error("E302", f"{what} is negative at step {i + 1}", a.value.span, "out of range")
         )
-        raise _Failed
+        raise Failed
     return float(values.mean()), monthly_constant(r, values, a, what)
 
 
-def _numbers(r: _Builder, a: S.Attribute, dimension: str, what: str) -> tuple[float, ...]:
+def _numbers(r: Reader, a: S.Attribute, dimension: str, what: str) -> tuple[float, ...]:
     """A list of constants (`[2, 5, 10] kW` or `[2 kW, 5 kW]`) in canonical units."""
-    from pebdsl.resolve import _Failed
-
     assert r.ctx is not None
     v = strip(a.value)
     items = list(v.items) if isinstance(v, S.List) else [v]
@@ -118,14 +111,12 @@ def _numbers(r: _Builder, a: S.Attribute, dimension: str, what: str) -> tuple[fl
     if failed or not out:
         if not out and not failed:
             r.errs.add(error("E307", f"{what} needs at least one value", a.value.span))
-        raise _Failed
+        raise Failed
     return tuple(out)
 
 
-def participant_tariff(r: _Builder, a: dict[str, S.Attribute], span: Span) -> D.Tariff | None:
+def participant_tariff(r: Reader, a: dict[str, S.Attribute], span: Span) -> D.Tariff | None:
     """The participant's class and tariff, or None when it gives none of the attributes."""
-    from pebdsl.resolve import _Failed
-
     if not any(k in a for k in PARTICIPANT_TARIFF):
         return None
     failed = False
@@ -140,7 +131,7 @@ def participant_tariff(r: _Builder, a: dict[str, S.Attribute], span: Span) -> D.
         nonlocal failed
         try:
             return fn()
-        except _Failed:
+        except Failed:
             failed = True
             return None
 
@@ -177,7 +168,7 @@ def participant_tariff(r: _Builder, a: dict[str, S.Attribute], span: Span) -> D.
                 )
                 failed = True
     if failed:
-        raise _Failed
+        raise Failed
     return D.Tariff(
         cast(Literal["business", "household"], klass),
         vat,
@@ -191,10 +182,8 @@ def participant_tariff(r: _Builder, a: dict[str, S.Attribute], span: Span) -> D.
 
 
 def _steps(
-    r: _Builder, a: dict[str, S.Attribute], span: Span
+    r: Reader, a: dict[str, S.Attribute], span: Span
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    from pebdsl.resolve import _Failed
-
     sa = r.need(a, "capacity_steps", "a stepped capacity charge", span, "[2, 5, 10] kW")
     pa = r.need(
         a, "capacity_step_prices", "a stepped capacity charge", span, "[58, 102, 175] NOK/month"
@@ -212,7 +201,7 @@ def _steps(
                 "wrong number of prices",
             )
         )
-        raise _Failed
+        raise Failed
     if any(s <= 0 for s in steps) or any(b <= a_ for a_, b in itertools.pairwise(steps)):
         r.errs.add(
             error(
@@ -222,20 +211,18 @@ def _steps(
                 "not increasing",
             )
         )
-        raise _Failed
+        raise Failed
     if any(p < 0 for p in prices):
         r.errs.add(error("E302", "capacity step prices must be at least 0", pa.value.span))
-        raise _Failed
+        raise Failed
     return steps, prices
 
 
 def battery_availability(
-    r: _Builder, a: dict[str, S.Attribute], span: Span, cap_kwh: float
+    r: Reader, a: dict[str, S.Attribute], span: Span, cap_kwh: float
 ) -> tuple[D.FloatArray | None, float, float]:
     """`available` (a share per step in [0, 1]) and the arrival and departure states of charge
     (shares of the capacity that arrives or leaves)."""
-    from pebdsl.resolve import _Failed
-
     if "available" not in a:
         for k in ("arrival_soc", "departure_soc"):
             if k in a:
@@ -247,7 +234,7 @@ def battery_availability(
                         "without `available`",
                     )
                 )
-                raise _Failed
+                raise Failed
         return None, 0.0, 0.0
     avail = r.series(a["available"], "ratio", "available")
     bad = (avail < -1e-12) | (avail > 1 + 1e-12)
@@ -261,7 +248,7 @@ def battery_availability(
                 "out of range",
             )
         )
-        raise _Failed
+        raise Failed
     arr_a = r.need(a, "arrival_soc", "a battery with `available`", span, "40 %")
     dep_a = r.need(a, "departure_soc", "a battery with `available`", span, "80 %")
     arrival = r.const(arr_a, "ratio", "arrival_soc", lo=0, hi=1)

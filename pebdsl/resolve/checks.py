@@ -1,7 +1,7 @@
 """Rule checks across a resolved design: what no single attribute can tell.
 
-Input: a `Design` (built by `resolve.py`, or directly in Python by tests) and optionally a table
-of precise spans (`Where`) recorded by the resolver for attributes (`("market", "p2p",
+Input: a `Design` (built by the resolve passes, or directly in Python by tests) and optionally
+a table of precise spans (`Where`) recorded by the resolver for attributes (`("market", "p2p",
 "members")` -> the span of `members = ...`), so errors point at the value that broke the rule
 rather than at the whole declaration.
 Output: a list of `Diagnostic`s (empty when the design is fine); the caller raises them together

@@ -3,8 +3,8 @@
 Input: a valid `Design` (after `checks.py` found no error), the precise spans the resolver
 recorded (`checks.Where`: the `sell` value of the grid, a market's or shared battery's name, …)
 and the declared series nobody uses (`unused_series`, found on the syntax by `series_used`).
-Output: a list of `Diagnostic`s with severity "warning", sorted by position; `resolve.py` keeps
-them on `Design.warnings`, `pebdsl check` prints them (exit 0, or 1 with `--deny-warnings`),
+Output: a list of `Diagnostic`s with severity "warning", sorted by position; the `lint` pass
+keeps them on `Design.warnings`, `pebdsl check` prints them (exit 0, or 1 with `--deny-warnings`),
 `solve` and `compare` print them to stderr. `merge` picks the warnings a whole file shows when
 its base design and every variant are checked together. Raises nothing: a warning must never
 stop a valid design, so every rule here only reads what the design holds.
