@@ -108,11 +108,12 @@ def current(doc: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--write", action="store_true", help="replace the tables in the doc")
+    ap.add_argument("--workers", type=int, default=None, help="compare's worker processes")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from pebdsl.study.compare import compare
 
-    block = render(compare([str(DESIGN)], progress=False))
+    block = render(compare([str(DESIGN)], workers=args.workers))
     if args.write:
         DOC.write_text(splice(DOC.read_text(encoding="utf-8"), block), encoding="utf-8")
     else:
