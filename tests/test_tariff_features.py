@@ -13,7 +13,7 @@ import pytest
 
 from pebdsl.diagnostics import PebdslError
 from pebdsl.front.parser import parse
-from pebdsl.pipeline import solve
+from pebdsl.solve import solve
 from pebdsl.resolve import resolve
 from pebdsl.results import Results
 

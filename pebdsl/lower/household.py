@@ -20,8 +20,8 @@ Output, per such participant p, local calendar day d and calendar month m of the
   chosen step. The binaries make the model a MIP: `pebdsl.mip` solves it with HiGHS, fixes
   the chosen steps and the LP is solved again for the prices and the settlement (docs/model.md
   §7b); results carry note N105 saying so.
-`ir.info["own_capacity"]` maps each cost-carrying variable block to the participant of each of
-its entities, for settlement. Raises nothing.
+The inverse map's `own_capacity` maps each cost-carrying variable block to the participant of
+each of its entities, for settlement. Raises nothing.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def lower_household(ctx: Context) -> None:
     si = [i for i in range(len(agents)) if stepped[i]]
     if si:
         _steps(ctx, si, names, tariffs, vat, frac, labels, measure, owners, spans)
-    ctx.ir.info["own_capacity"] = {
+    ctx.inv.own_capacity = {
         var: tuple(ent.split(":")[0] for ent in ents) for var, ents in owners.items()
     }
 
