@@ -181,6 +181,13 @@ class Battery:
     # A shared battery's owners and their shares (summing to 1), as declared (`owners`,
     # `shares`); empty: the default of `Design.battery_owners`. Private batteries: empty.
     owners: tuple[tuple[str, float], ...] = ()
+    # Share (0..1) of the battery present in each step (`available`, e.g. the cars of a V2G
+    # fleet plugged in); None = always. Power, capacity and min_soc scale with it; energy
+    # arrives at `arrival_soc` and leaves at `departure_soc` (shares of the capacity that
+    # comes or goes) when it rises or falls (docs/model.md §3).
+    available: FloatArray | None = None
+    arrival_soc: float = 0.0
+    departure_soc: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,29 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Tariff:
+    """A participant's customer class and the network tariff it selects (its own terms override
+    the DSO's; None = the DSO's). Prices excl. VAT; `vat` is added on everything the
+    participant buys from the grid supplier, the DSO and the market operators.
+
+    `capacity_peak`: what the capacity charge measures per calendar month: `hour` (the highest
+    step) or `top3_days` (the mean of the highest step on each of the three days with the
+    highest peaks: the Norwegian household kapasitetsledd). With `capacity_steps_kw` (upper
+    bounds, increasing) the charge is stepped: the month costs `capacity_step_prices[k]` for
+    the first step whose bound is at least the measured peak (a MIP, docs/model.md §7b).
+    """
+
+    customer_class: Literal["business", "household"] = "business"
+    vat: float = 0.0
+    energy_charge_per_kwh: FloatArray | None = None
+    capacity_charge_per_kw_month: FloatArray | None = None  # per step (a month's value)
+    capacity_peak: Literal["hour", "top3_days"] = "hour"
+    capacity_steps_kw: tuple[float, ...] = ()
+    capacity_step_prices: tuple[float, ...] = ()  # currency per month
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Participant:
     name: str
     block: str | None = None
@@ -212,6 +242,11 @@ class Participant:
     flexible: Flexible | None = None
     connection: Connection | None = None
     span: Span = _span()
+    tariff: Tariff | None = None  # None: a business customer on the DSO's tariff, no VAT
+
+    @property
+    def vat(self) -> float:
+        return self.tariff.vat if self.tariff is not None else 0.0
 
     def demand_kw(self, n_steps: int) -> FloatArray:
         return self.load.profile_kw if self.load is not None else np.zeros(n_steps)
@@ -267,6 +302,9 @@ class Market:
     # Who receives the market's surplus (congestion rent net of link fees): the market's
     # operator (its own account, or the DSO with `operator = dso`), its traders, or the DSO.
     rent: Literal["operator", "members", "dso"] = "operator"
+    # `purchase`: the market's trades stay out of the meters the DSO charges (a sharing
+    # scheme's exemption, e.g. the delingsordning); None = the DSO's `charge_on`.
+    charge_on: Literal["meter", "purchase"] | None = None
 
     @property
     def uniform(self) -> bool:
@@ -310,6 +348,9 @@ class Dso:
     flexibility: tuple[FlexibilityNeed, ...] = ()
     reinforcement_cost_per_kw_year: float = 0.0
     span: Span = _span()
+    # A capacity price that varies by month (a series, constant within each calendar month):
+    # the value per step; None = `capacity_charge_per_kw_month` in every month.
+    capacity_charge_by_step: FloatArray | None = None
 
 
 @dataclass(frozen=True)

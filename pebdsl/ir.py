@@ -56,6 +56,8 @@ class VarBlock:
     cost_doc: str = ""  # the objective term, e.g. "Δt·(buy_t + charge_t)·gi[p,t]"
     spans: tuple[Span, ...] = ()
     start: int = -1
+    # Integer (binary) columns: the model is a MIP; `pebdsl.mip` solves it and fixes them.
+    integer: bool = False
 
     @property
     def size(self) -> int:
@@ -307,6 +309,15 @@ class ModelIR:
             m.eliminate_zeros()
             self._matrix = m
         return self._matrix
+
+    def integer_cols(self) -> IntArray:
+        """Global indices of the integer columns (empty for an LP)."""
+        out = [
+            np.arange(v.start, v.start + v.size, dtype=np.int64)
+            for v in self.vars.values()
+            if v.integer
+        ]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def col_lower(self) -> FloatArray:
         return _cat([v.lower for v in self.vars.values()])

@@ -6,7 +6,8 @@ JSON-safe dicts `{"code", "message", …}` that `pebdsl.solve` keeps on `Results
 `results.json` lists under `notes` and the report shows in its "Notes" section. Raises nothing.
 
 Codes (docs/errors.md, "Notes after a solve"):
-N101 a market traded nothing over the horizon (`market`);
+N101 a market traded nothing over the horizon (`market`), with the reason: its members had no
+     generation surplus (`surplus_kwh` 0), or had some that never paid to sell there;
 N102 a participant imports and exports at once in some steps (`participant`): one meter both
      ways, which only pays when feeding in earns more than buying costs (W101) or as a dump;
 N103 a trader both buys and sells in one market in the same step (`market`, `participant`; in
@@ -118,17 +119,48 @@ def _when(results: _Solved, facts: dict[str, Any]) -> str:
 def _idle_markets(results: _Solved) -> list[dict[str, Any]]:
     d = results.design
     out = []
-    for name in d.markets:
+    for name, m in d.markets.items():
         vol = _series(results.markets_ts, name, "volume", d.n_steps)
         if not np.any(vol > EPS_KW):
+            surplus = _surplus_kwh(results, m.members)
             out.append(
                 {
                     "code": "N101",
                     "market": name,
-                    "message": f"market `{name}` traded nothing over the horizon",
+                    "surplus_kwh": surplus,
+                    "message": f"market `{name}` traded nothing over the horizon: "
+                    + _why_idle(surplus, bool(m.batteries)),
                 }
             )
     return out
+
+
+def _surplus_kwh(results: _Solved, members: tuple[str, ...]) -> float:
+    """Generation beyond each member's own load over the horizon (kWh), available output."""
+    d = results.design
+    total = 0.0
+    for p in members:
+        part = d.participants.get(p)
+        if part is None:
+            continue
+        gen = part.generation_kw(d.n_steps)
+        total += float(np.maximum(gen - part.demand_kw(d.n_steps), 0.0).sum()) * d.dt_h
+    return total
+
+
+def _why_idle(surplus_kwh: float, shared_battery: bool) -> str:
+    """Why a market stayed idle, from what its members had to offer."""
+    if surplus_kwh <= EPS_KW and not shared_battery:
+        return (
+            "no member ever generated more than its own load (0 kWh of surplus), so there "
+            "was no local energy to offer and buying from a neighbour's grid supply pays the "
+            "same charges as buying it oneself"
+        )
+    return (
+        f"its members had {surplus_kwh:.6g} kWh of generation beyond their own load, but "
+        "selling it here never paid: the buyer's fee and charges left it worth no more "
+        "than what the seller earns otherwise (feeding in, storing, its own later use)"
+    )
 
 
 def _import_and_export(results: _Solved) -> list[dict[str, Any]]:

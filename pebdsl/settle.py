@@ -85,7 +85,8 @@ class Settlement:
     """Who pays whom (all amounts in the design's currency over the horizon)."""
 
     bills: pd.DataFrame | None  # party x COLUMNS + total (None: a hand-built Results)
-    roles: Mapping[str, str]  # party -> "participant" | "grid" | "dso" | "market" | "battery"
+    # party -> "participant" | "grid" | "dso" | "market" | "battery" | "state" (VAT)
+    roles: Mapping[str, str]
     money: Mapping[str, float]  # the closing of the account (module docstring)
     shadow_cost: float  # objective terms nobody pays
 
@@ -136,19 +137,58 @@ def _grid(led: _Ledger, d: Design, ir: ModelIR, x: FloatArray) -> FloatArray:
     dt = d.dt_h
     gi = ir.vars["gi"].values(x)
     ge = ir.vars["ge"].values(x) if "ge" in ir.vars else np.zeros_like(gi)
-    ec = d.dso.energy_charge_per_kwh
+    # Each meter's energy charge: its own tariff's, else the DSO's (excl. VAT, booked apart).
     for i, p in enumerate(d.participants):
         led.book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
         if d.grid.sell_per_kwh is not None:
             led.book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
+        ec = _energy_charge(d, p)
         if ec is not None and "meter_in" not in ir.vars:
             led.book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
-    if ec is not None and "meter_in" in ir.vars:
+    if "meter_in" in ir.vars:
         # `charge_on = meter`: each meter pays on its positive net withdrawal.
         mv = ir.vars["meter_in"]
         for name, w in zip(mv.entities, mv.values(x), strict=True):
-            led.book(name, "energy_charges", float(ec @ w) * dt, "dso")
+            ec = _energy_charge(d, name)
+            if ec is not None:
+                led.book(name, "energy_charges", float(ec @ w) * dt, "dso")
     return gi
+
+
+def _energy_charge(d: Design, agent: str) -> FloatArray | None:
+    """An agent's energy charge excl. VAT: its own tariff's, else the DSO's (None: none)."""
+    p = d.participants.get(agent)
+    if p is not None and p.tariff is not None and p.tariff.energy_charge_per_kwh is not None:
+        return p.tariff.energy_charge_per_kwh
+    return d.dso.energy_charge_per_kwh
+
+
+def _own_capacity(led: _Ledger, d: Design, ir: ModelIR, x: FloatArray) -> None:
+    """Capacity charges of participants on their own measure (top-3 days, steps;
+    `lower/household.py`): the cost of the columns the inverse map's `own_capacity` lists,
+    per participant, less the VAT in it (booked with the VAT column)."""
+    for var, owners in ir.inverse.own_capacity.items():
+        vb = ir.vars[var]
+        cost = (vb.cost.reshape(len(vb.entities), -1) * vb.values(x)).sum(axis=1)
+        for k, p in enumerate(owners):
+            vat = 1.0 + d.participants[p].vat
+            led.book(p, "capacity_charges", float(cost[k]) / vat, "dso")
+
+
+def _vat(led: _Ledger, d: Design) -> list[str]:
+    """VAT (households): on what each pays the supplier, the DSO and the market operators,
+    collected for the state. Only designs with VAT get the column and the row `state`."""
+    if not any(p.vat > 0 for p in d.participants.values()):
+        return list(COLUMNS)
+    led.open("state", "state")
+    for r in led.rows.values():
+        r.setdefault("vat", 0.0)
+    for name, p in d.participants.items():
+        if p.vat > 0:
+            r = led.rows[name]
+            base = r["grid_purchases"] + r["energy_charges"] + r["capacity_charges"] + r["fees"]
+            led.book(name, "vat", p.vat * base, "state")
+    return [*COLUMNS, "vat"]
 
 
 def _product(
@@ -251,6 +291,7 @@ def settle(
     gi = _grid(led, d, ir, x)
     withdrawal = ir.inverse.meters.meter(x) if d.dso.charge_on == "meter" else gi
     _capacity(led, d, ir, x, withdrawal, dispatch.block_net)
+    _own_capacity(led, d, ir, x)
     acc = _Market()
     for mt in trades.markets.values():
         _market(led, d, ir, x, mt, acc)
@@ -260,8 +301,9 @@ def settle(
         ev = ir.vars["excess"]
         acc.non_monetary += float(ev.cost @ ev.values(x).ravel())
     shared = _shared(led, d)
-    table = pd.DataFrame.from_dict(led.rows, orient="index", columns=list(COLUMNS))
-    table["total"] = sum(table[c] * _SIGN[c] for c in COLUMNS)
+    columns = _vat(led, d)
+    table = pd.DataFrame.from_dict(led.rows, orient="index", columns=columns)
+    table["total"] = sum(table[c] * _SIGN.get(c, 1.0) for c in columns)
     table.index.name = "party"
     parts = list(d.participants)
     total_bills = float(table.loc[parts, "total"].sum()) if parts else 0.0
@@ -324,7 +366,8 @@ def _capacity(
     mid = cap.step_month
     for k, e in enumerate(pv.entities):
         if e in d.participants or e in d.shared_batteries:
-            led.book(e, "capacity_charges", float(cost[k].sum()), "dso")
+            vat = 1.0 + (d.participants[e].vat if e in d.participants else 0.0)
+            led.book(e, "capacity_charges", float(cost[k].sum()) / vat, "dso")
             continue
         members = [p for p in d.blocks[e].participants if p in d.participants]
         bi = list(d.blocks).index(e)

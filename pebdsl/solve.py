@@ -34,6 +34,7 @@ def solve(
     design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
 ) -> Results:
     """Compile, solve, settle and score one design (see the module docstring)."""
+    from pebdsl import mip
     from pebdsl.backends import get_backend
     from pebdsl.invert import diagnose, invert, price_rows
     from pebdsl.kpis import ScoreInput, score
@@ -55,6 +56,11 @@ def solve(
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
+    # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
+    # has the same optimum and duals for prices and settlement (pebdsl.mip, note N105).
+    mip_record = mip.fix_integers(ir)
+    if mip_record is not None:
+        timings["mip"] = float(mip_record.get("seconds", 0.0))
     sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
     for k in ("build", "solve", "price_intervals"):
         if k in sol.timings or k != "price_intervals":
@@ -79,7 +85,7 @@ def solve(
     scores = score(inp)
     timings["kpis"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    notes = find_notes(design, dispatch, trades)
+    notes = (*find_notes(design, dispatch, trades), *mip.note(mip_record))
     timings["notes"] = time.perf_counter() - t0
     return Results(
         design=design,

@@ -314,6 +314,11 @@ DIMENSIONS: dict[str, Dimension] = {
             _d(currency=1, energy=-1),
             needs_time=True,
         ),
+        # A price per period, e.g. a stepped capacity charge's monthly price (`NOK/month`):
+        # canonical currency per hour (month = 730 h).
+        Dimension(
+            "money_per_time", "currency/time", "{cur}/h", "100 EUR/month", _d(currency=1, time=-1)
+        ),
         Dimension(
             "capacity_cost_year",
             "currency/power/time",

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pebdsl.generators import REGISTRY, REQUIRED, call, resolve_kwargs, unit_of
+from pebdsl.generators.calendar import MONTHS
 from pebdsl.generators.prices import ANNUAL_ORE_PER_KWH, EUR_NOK_2023
 from pebdsl.generators.tariffs import NORWAY_TARIFFS, capacity_step_charge
 
@@ -31,7 +32,10 @@ def hours_per_step(index: pd.DatetimeIndex) -> float:
 
 
 # Minimal arguments that make every registered generator callable.
-REQUIRED_ARGS: dict[str, dict[str, object]] = {"solar": dict(TRONDHEIM)}
+REQUIRED_ARGS: dict[str, dict[str, object]] = {
+    "solar": dict(TRONDHEIM),
+    "month_table": {m: float(i) for i, m in enumerate(MONTHS)},
+}
 
 
 # --- solar ----------------------------------------------------------------------------------
@@ -251,7 +255,9 @@ def test_registry_contract(name: str) -> None:
         assert p.kind in {"number", "string", "quantity"}
         assert (p.dimension is not None) == (p.kind == "quantity")
     args = REQUIRED_ARGS.get(name, {})
-    with pytest.raises(ValueError, match=r"unknown parameter `sede`.*did you mean `seed`"):
+    # (a suggestion only where there is a `seed` to suggest: month_table has none)
+    hint = r".*did you mean `seed`" if gen.param("seed") else ""
+    with pytest.raises(ValueError, match=r"unknown parameter `sede`" + hint):
         call(name, year_index(), "NOK", **args, sede=1)
     missing = [p.name for p in gen.params if p.default is REQUIRED]
     if missing:

@@ -60,6 +60,7 @@ def test_passes_are_ordered() -> None:
         "lower_meters",
         "lower_blocks",
         "lower_tariffs",
+        "lower_household",
         "lower_objective",
     ]
 

@@ -37,9 +37,9 @@ def test_idle_market_and_import_with_export() -> None:
         markets=[market("m", ["alice", "bob"], type="pool", fee_per_kwh=0.01)],
     )
     notes = solve(d).notes
-    assert by_code(notes, "N101") == [
-        {"code": "N101", "market": "m", "message": "market `m` traded nothing over the horizon"}
-    ]
+    (n101,) = by_code(notes, "N101")
+    assert (n101["market"], n101["surplus_kwh"]) == ("m", 0.0)
+    assert n101["message"].startswith("market `m` traded nothing over the horizon: no member")
     (n102,) = by_code(notes, "N102")
     assert n102["participant"] == "alice"
     assert (n102["steps"], n102["first_step"]) == (1, 1)
@@ -140,7 +140,7 @@ def test_notes_reach_results_json_and_the_report_escaped(tmp_path: Path) -> None
     r = r.replace(notes=(*r.notes, {"code": "N999", "message": "<script>alert(1)</script>"}))
     write_outputs(r, tmp_path)
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["notes"][0]["message"] == "market `m` traded nothing over the horizon"
+    assert doc["notes"][0]["message"].startswith("market `m` traded nothing over the horizon: ")
     html = (tmp_path / "report.html").read_text()
     assert 'id="notes"' in html and 'href="#notes"' in html
     assert "market `m` traded nothing over the horizon" in html

@@ -11,6 +11,8 @@ float64 array of `len(index)` holding the mean over each step, in `REGISTRY[name
 | `standard_load` | kW       | BDEW standard load profile scaled to an annual energy       |
 | `heating_load`  | kW       | electric heating: BDEW heat profile from seeded temperature  |
 | `spot_price`    | NOK/kWh  | day-ahead price of a Norwegian bidding zone (or EUR/kWh)    |
+| `ev_plugged`    | ""       | share (0..1) of a commuter car fleet plugged in (V2G)       |
+| `month_table`   | ""       | one value per calendar month (tariffs by month or season)   |
 
 Currency: a design has one currency and the language never converts between currencies, so a
 generator that returns money declares a string parameter `currency`.  `call(name, index,
@@ -31,6 +33,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from pebdsl.generators import calendar as _calendar
+from pebdsl.generators import ev as _ev
 from pebdsl.generators import heating as _heating
 from pebdsl.generators import load as _load
 from pebdsl.generators import prices as _prices
@@ -40,7 +44,15 @@ from pebdsl.generators.base import REQUIRED, FloatArray, Generator, Param
 __all__ = ["REGISTRY", "REQUIRED", "Generator", "Param", "call", "resolve_kwargs", "unit_of"]
 
 REGISTRY: dict[str, Generator] = {
-    g.name: g for g in (_solar.GENERATOR, _load.GENERATOR, _heating.GENERATOR, _prices.GENERATOR)
+    g.name: g
+    for g in (
+        _solar.GENERATOR,
+        _load.GENERATOR,
+        _heating.GENERATOR,
+        _prices.GENERATOR,
+        _ev.GENERATOR,
+        _calendar.GENERATOR,
+    )
 }
 
 

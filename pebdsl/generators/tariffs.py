@@ -41,28 +41,44 @@ PLUSSKUNDE_MAX_FEED_IN_KW: Final = 100.0
 PLUSSKUNDE_FEED_IN_FIXED_CHARGE: Final = 0.0
 PLUSSKUNDE_FEED_IN_ENERGY_CHARGE: Final = 0.0  # NOK/kWh, ASSUMPTION
 
-# Tensio (DSO for Trøndelag, incl. Trondheim), household tariff since 2022/2024: a monthly
-# capacity step chosen by the mean of the three highest hourly loads on three different days of
-# the month, plus a day (06-22) and night (22-06) energy charge (structure: tensio.no,
-# "Nettleiepriser for private", 2024).  The LEVELS below are ASSUMPTIONS of the right order
-# (compare Griug 2024, which publishes 176/264/396/508/640/776/1452/2132/2860/5676 NOK/month
-# excl. VAT for the same steps), excl. VAT and excl. consumption tax and Enova levy.
-TENSIO_ENERGY_CHARGE_DAY: Final = 0.13  # NOK/kWh, 06-22, ASSUMPTION
-TENSIO_ENERGY_CHARGE_NIGHT: Final = 0.065  # NOK/kWh, 22-06, ASSUMPTION
+# Tensio TS (DSO for the former Sør-Trøndelag, incl. Trondheim), household tariff from
+# 2022-07-01 (in force through 2023): a monthly capacity step chosen by the mean of the three
+# highest hourly loads on three different days of the calendar month, plus a day (06-22) and
+# night (22-06) energy charge (structure: tensio.no, "Ny nettleie 2022 - ofte stilte
+# spørsmål"; "Nettleiepriser for private", 2024).  Levels: a secondary transcription (the
+# Homey app no.almli.utilitycost, github.com/balmli, commit 18a9964 of 2022-06-01, unchanged in
+# December 2023) of Tensio's prices incl. VAT and levies; excl. VAT, elavgift (15.41 øre in
+# Apr-Dec 2022) and Enova (1 øre): day 36.26/1.25 - 16.41 = 12.60, night 28.39/1.25 - 16.41 =
+# 6.30 øre/kWh; steps 73/128/219/323/426/530 NOK/month / 1.25.  designs/data/trondheim/README.md.
+TENSIO_ENERGY_CHARGE_DAY: Final = 0.126  # NOK/kWh, 06-22, excl. VAT (secondary source)
+TENSIO_ENERGY_CHARGE_NIGHT: Final = 0.063  # NOK/kWh, 22-06, excl. VAT (secondary source)
 TENSIO_DAY_HOURS: Final = (6, 22)
-# (lower kW, upper kW, NOK/month excl. VAT); ASSUMPTION levels
+# (lower kW, upper kW, NOK/month excl. VAT).  0-25 kW: the secondary source above.  Above 25 kW
+# (never reached by a flat) ASSUMPTION: Tensio TS's 2024 steps (fri-nettleie, tariffer/
+# tensio-ts.yml: 20388/32004/43620/63000 NOK/yr incl. VAT) scaled by the 2023/2024 ratio of
+# the 20-25 kW step (530 x 12 / 11868 = 0.536).
 TENSIO_CAPACITY_STEPS: Final = (
-    (0.0, 2.0, 125.0),
-    (2.0, 5.0, 200.0),
-    (5.0, 10.0, 330.0),
-    (10.0, 15.0, 480.0),
-    (15.0, 20.0, 630.0),
-    (20.0, 25.0, 780.0),
-    (25.0, 50.0, 1300.0),
-    (50.0, 75.0, 1950.0),
-    (75.0, 100.0, 2600.0),
-    (100.0, float("inf"), 5000.0),
+    (0.0, 2.0, 58.4),
+    (2.0, 5.0, 102.4),
+    (5.0, 10.0, 175.2),
+    (10.0, 15.0, 258.4),
+    (15.0, 20.0, 340.8),
+    (20.0, 25.0, 424.0),
+    (25.0, 50.0, 728.0),
+    (50.0, 75.0, 1143.0),
+    (75.0, 100.0, 1558.0),
+    (100.0, float("inf"), 2251.0),
 )
+# Business tariff NMT effekt lavspent (Tensio TS, "Nettleiepriser bedrift fra 1. januar 2021";
+# the 2023 list was not found: ASSUMPTION that the 2021 figures held in 2023): energy 5.0
+# øre/kWh; NOK/kW/month on the month's highest hourly load, by season (winter = November-April)
+# and by band of the peak (0-99, 100-399, 400+ kW).
+TENSIO_BUSINESS_ENERGY_CHARGE: Final = 0.05  # NOK/kWh excl. VAT
+TENSIO_BUSINESS_WINTER_MONTHS: Final = (11, 12, 1, 2, 3, 4)
+TENSIO_BUSINESS_CAPACITY: Final = {
+    "winter": ((0.0, 100.0, 59.0), (100.0, 400.0, 49.0), (400.0, float("inf"), 39.0)),
+    "summer": ((0.0, 100.0, 39.0), (100.0, 400.0, 33.0), (400.0, float("inf"), 27.0)),
+}
 
 
 def capacity_step_charge(peak_kw: float) -> float:
@@ -113,11 +129,21 @@ NORWAY_TARIFFS: Final[dict[str, dict[str, object]]] = {
     "tensio_energy_charge": {
         "value": {"day": TENSIO_ENERGY_CHARGE_DAY, "night": TENSIO_ENERGY_CHARGE_NIGHT},
         "unit": "NOK/kWh",
-        "source": "structure: tensio.no 2024; levels ASSUMPTION",
+        "source": "Tensio TS from 2022-07-01 via a secondary transcription (homey-gridprices)",
     },
     "tensio_capacity_steps": {
         "value": TENSIO_CAPACITY_STEPS,
         "unit": "kW, kW, NOK/month",
-        "source": "structure: tensio.no 2024; levels ASSUMPTION (cf. Griug 2024)",
+        "source": "0-25 kW: Tensio TS from 2022-07-01 (homey-gridprices); above: ASSUMPTION",
+    },
+    "tensio_business_energy_charge": {
+        "value": TENSIO_BUSINESS_ENERGY_CHARGE,
+        "unit": "NOK/kWh",
+        "source": "Tensio TS 2021 business list (NMT); 2023 ASSUMED equal",
+    },
+    "tensio_business_capacity": {
+        "value": TENSIO_BUSINESS_CAPACITY,
+        "unit": "kW, kW, NOK/kW/month",
+        "source": "Tensio TS 2021 business list (NMT); 2023 ASSUMED equal",
     },
 }

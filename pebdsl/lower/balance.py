@@ -24,7 +24,8 @@ def lower_balance(ctx: Context) -> None:
         ctx.participants,
         lower=0.0,
         upper=imp[:, None],
-        cost=d.grid.buy_per_kwh[None, :] * dt,
+        # VAT on the supplier's energy for participants who pay it (households).
+        cost=d.grid.buy_per_kwh[None, :] * dt * ctx.vat_factor()[:, None],
         doc="grid import",
         span=d.grid.span,
         spans=spans,

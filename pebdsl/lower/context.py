@@ -115,6 +115,21 @@ class Context:
             return self.design.participants[name].block
         return self.design.shared_batteries[name].block
 
+    def vat_factor(self) -> FloatArray:
+        """1 + VAT of every participant (in `participants` order): households pay it on what
+        they buy from the supplier, the DSO and the market operators (docs/model.md §7)."""
+        d = self.design
+        return np.array([1.0 + d.participants[p].vat for p in self.participants])
+
+    def energy_charge_of(self, agent: str) -> FloatArray | None:
+        """The energy charge (currency/kWh per step, excl. VAT) of one agent's meter: its own
+        tariff's, else the DSO's; None = none."""
+        d = self.design
+        p = d.participants.get(agent)
+        if p is not None and p.tariff is not None and p.tariff.energy_charge_per_kwh is not None:
+            return p.tariff.energy_charge_per_kwh
+        return d.dso.energy_charge_per_kwh
+
     def load_kw(self) -> FloatArray:
         """Declared demand of every agent, shape (agents, t); zero for shared batteries.
 

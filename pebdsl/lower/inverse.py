@@ -165,6 +165,8 @@ class Inverse:
     block_net: LinearMap
     local_markets: frozenset[str]
     capacity: CapacityMap | None = None
+    # lower/household.py: per cost-carrying variable block, the participant of each entity
+    own_capacity: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def agent(self, name: str) -> int:
         return self.agents.index(name)
@@ -184,6 +186,7 @@ class InverseBuilder:
     block_net: LinearMap | None = None
     local_markets: frozenset[str] = frozenset()
     capacity: CapacityMap | None = None
+    own_capacity: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def freeze(self) -> Inverse:
         assert self.meters is not None and self.block_net is not None, "lowering incomplete"
@@ -198,6 +201,7 @@ class InverseBuilder:
             block_net=self.block_net,
             local_markets=self.local_markets,
             capacity=self.capacity,
+            own_capacity=dict(self.own_capacity),
         )
 
 

@@ -94,6 +94,19 @@ class _Market:
     is_local: bool
     cap_buy: FloatArray  # trader x t: premium purchase cap
 
+    def vat_factor(self, ctx: Context) -> FloatArray:
+        """1 + VAT of each trader: households pay VAT on the fee (shared batteries: 1)."""
+        d = ctx.design
+        return np.array(
+            [1.0 + d.participants[a].vat if a in d.participants else 1.0 for a in self.traders]
+        )
+
+    def meter(self, ctx: Context) -> Expr:
+        """The meters its trades enter: the agents' (`ctx.meter`), or, for a market with
+        `charge_on = purchase` (a sharing scheme's exemption), a throwaway expression: its
+        trades still balance but stay out of the meters the DSO charges."""
+        return Expr(len(ctx.agents), ctx.n_steps) if self.m.charge_on == "purchase" else ctx.meter
+
     @classmethod
     def of(cls, ctx: Context, m: Market, is_local: bool) -> _Market:
         d = ctx.design
@@ -211,7 +224,8 @@ def _compact(
     meta: dict[str, Any] = dict(span=m.span, spans=(m.span,), index=("a", "t"))
     prem = np.where(is_part, premium, 0.0)[:, None]
     # A shared battery buys fee-free: its stored kWh pays the fee once, when sold.
-    fee_a = np.where(is_part, m.fee_per_kwh, 0.0)[:, None]
+    fee_a = np.where(is_part, m.fee_per_kwh * mk.vat_factor(ctx), 0.0)[:, None]
+    meter = mk.meter(ctx)
     up = np.where((is_part & (premium > 0))[:, None], mk.cap_buy, INF)
     sell = ctx.ir.add_var(f"{tag}.sell", mk.traders, doc=f"kW sent into {tag}", **meta)
     buy = ctx.ir.add_var(
@@ -223,9 +237,9 @@ def _compact(
         cost_doc=f"Δt·fee·buy[{tag},a,t]" + (" − Δt·premium·buy" if premium else ""),
         **meta,
     )
-    for e, sign in ((ctx.balance, 1.0), (ctx.meter, 1.0), (ctx.received, 1.0)):
+    for e, sign in ((ctx.balance, 1.0), (meter, 1.0), (ctx.received, 1.0)):
         e.add(buy, sign, row_entities=agent)
-    for e, sign in ((ctx.balance, -1.0), (ctx.meter, -1.0), (ctx.sold, 1.0)):
+    for e, sign in ((ctx.balance, -1.0), (meter, -1.0), (ctx.sold, 1.0)):
         e.add(sell, sign, row_entities=agent)
     if mk.is_local:
         ctx.received_local.add(buy, 1.0, row_entities=agent)
@@ -255,9 +269,10 @@ def _pairs(
     """`trade[s->r]` per ordered pair (p2p with pair fees), in `pair_order`."""
     m, is_part, agent, loss, traders = mk.m, mk.is_part, mk.agent, mk.m.loss, mk.traders
     ps, pr = pair_order(len(traders))
+    vat_f, meter = mk.vat_factor(ctx), mk.meter(ctx)
     fee = np.array(
         [
-            m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh)
+            m.pair_fees_per_kwh.get((traders[s], traders[r]), m.fee_per_kwh) * vat_f[r]
             if is_part[r]
             else 0.0  # a shared battery buys fee-free (one fee per stored kWh)
             for s, r in zip(ps, pr, strict=True)
@@ -275,9 +290,9 @@ def _pairs(
         spans=(m.span,),
         index=("a", "t"),
     )
-    for e, sign in ((ctx.balance, -1.0), (ctx.meter, -1.0), (ctx.sold, 1.0)):
+    for e, sign in ((ctx.balance, -1.0), (meter, -1.0), (ctx.sold, 1.0)):
         e.add(q, sign, row_entities=agent[ps])
-    for e in (ctx.balance, ctx.meter, ctx.received):
+    for e in (ctx.balance, meter, ctx.received):
         e.add(q, 1.0 - loss, row_entities=agent[pr])
     if mk.is_local:
         ctx.received_local.add(q, 1.0 - loss, row_entities=agent[pr])

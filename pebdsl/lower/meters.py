@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pebdsl.ir import Expr
+from pebdsl.ir import Expr, FloatArray
 from pebdsl.lower.context import Context, connection_bounds, linear_map
 from pebdsl.lower.inverse import MeterMap
 from pebdsl.lower.storage import add_rows_of
@@ -46,13 +46,14 @@ def lower_meters(ctx: Context) -> None:
     meters = MeterMap(d.dso.charge_on, tuple(ctx.agents[a] for a in agents), linear_map(ctx.meter))
     ctx.inv.meters = meters
     _connection(ctx)
-    if d.dso.charge_on != "meter" or d.dso.energy_charge_per_kwh is None:
+    rates = energy_charge_rows(ctx, agents)
+    if d.dso.charge_on != "meter" or rates is None:
         return
     t = ctx.n_steps
     m_in = ctx.ir.add_var(
         "meter_in",
         tuple(ctx.agents[a] for a in agents),
-        cost=np.ones((len(agents), 1)) * (d.dso.energy_charge_per_kwh * ctx.dt_h)[None, :],
+        cost=rates * ctx.dt_h,
         doc="the meter's positive net withdrawal (what the energy charge applies to)",
         span=d.dso.span,
         spans=(d.dso.span,),
@@ -74,6 +75,20 @@ def lower_meters(ctx: Context) -> None:
         index=("a", "t"),
     )
     ctx.inv.meters = replace(meters, var=m_in.name)
+
+
+def energy_charge_rows(ctx: Context, agents: list[int]) -> FloatArray | None:
+    """Energy charge incl. VAT (currency/kWh) per agent (rows) and step: each meter's own
+    tariff, else the DSO's (zero where neither has one); None when no meter pays any."""
+    vat = ctx.vat_factor()
+    rows = []
+    for a in agents:
+        rate = ctx.energy_charge_of(ctx.agents[a])
+        f = vat[a] if a < len(ctx.participants) else 1.0
+        rows.append(np.zeros(ctx.n_steps) if rate is None else rate * f)
+    if all(ctx.energy_charge_of(ctx.agents[a]) is None for a in agents):
+        return None
+    return np.array(rows, dtype=np.float64).reshape(len(agents), ctx.n_steps)
 
 
 def _connection(ctx: Context) -> None:

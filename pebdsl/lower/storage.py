@@ -30,22 +30,29 @@ def lower_storage(ctx: Context) -> None:
     bs = list(bats.values())
     t = ctx.n_steps
     dt = ctx.dt_h
-    power = np.array([b.power_kw for b in bs])[:, None]
-    cap = np.array([b.capacity_kwh for b in bs])
+    # Availability (the share of the battery present, e.g. V2G cars plugged in): power,
+    # capacity and the state-of-charge bounds scale with it; 1 without `available`.
+    avail = np.array([b.available if b.available is not None else np.ones(t) for b in bs])
+    power = np.array([b.power_kw for b in bs])[:, None] * avail
+    cap_b = np.array([b.capacity_kwh for b in bs])
+    cap = cap_b[:, None] * avail
     eta = np.array([b.efficiency for b in bs])
     tp = np.array([b.throughput_cost_per_kwh for b in bs])[:, None] * dt
     spans = tuple(b.span for b in bs)
     meta: dict[str, Any] = dict(spans=spans, span=spans[0], index=("b", "t"))
     c = ctx.ir.add_var("charge", names, upper=power, cost=tp, doc="battery charge", **meta)
     dis = ctx.ir.add_var("discharge", names, upper=power, cost=tp, doc="battery discharge", **meta)
-    soc_lo = np.repeat(np.array([b.min_soc_kwh for b in bs])[:, None], t, axis=1)
+    soc_lo = np.array([b.min_soc_kwh for b in bs])[:, None] * avail
     final = np.array([b.final_kwh if b.final_kwh is not None else -np.inf for b in bs])
+    # (an unconstrained final stays -inf, also where nothing is present: -inf·0 would be NaN)
+    fin = np.isfinite(final)
+    final[fin] = final[fin] * avail[fin, -1]
     soc_lo[:, -1] = np.maximum(soc_lo[:, -1], final)
     soc = ctx.ir.add_var(
         "soc",
         names,
         lower=soc_lo,
-        upper=cap[:, None],
+        upper=cap,
         unit="kWh",
         doc="state of charge at the end of the step",
         **meta,
@@ -57,7 +64,8 @@ def lower_storage(ctx: Context) -> None:
     e.add(c, -(eta * dt)[:, None])
     e.add(dis, (dt / eta)[:, None])
     const = np.zeros((len(names), t))
-    const[:, 0] = -np.array([b.initial_kwh for b in bs])
+    const[:, 0] = -np.array([b.initial_kwh for b in bs]) * avail[:, 0]
+    const -= arrivals_kwh(bs, avail, cap_b)
     e.add_constant(const)
     ctx.ir.add_con(
         "soc_balance",
@@ -82,6 +90,20 @@ def lower_storage(ctx: Context) -> None:
         n: BatteryMap(n, b.owner, b.block if b.owner is None else None, b.charge_from, False)
         for n, b in bats.items()
     }
+
+
+def arrivals_kwh(bs: list[Any], avail: np.ndarray, cap_kwh: np.ndarray) -> np.ndarray:
+    """Energy (kWh) brought in minus taken away by the part of each battery that arrives or
+    leaves at the start of each step: when the share present rises by Δ, Δ·capacity arrives at
+    `arrival_soc`; when it falls, Δ·capacity leaves at `departure_soc` (cars leave charged)."""
+    delta = np.zeros_like(avail)
+    delta[:, 1:] = np.diff(avail, axis=1)
+    arr = np.array([b.arrival_soc for b in bs])[:, None]
+    dep = np.array([b.departure_soc for b in bs])[:, None]
+    out: np.ndarray = cap_kwh[:, None] * (
+        arr * np.maximum(delta, 0.0) - dep * np.maximum(-delta, 0.0)
+    )
+    return out
 
 
 def add_rows_of(target: Expr, src: Expr, src_rows: list[int], scale: float) -> None:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pebdsl.ir import INF, Expr
+from pebdsl.ir import INF, Expr, FloatArray
 from pebdsl.lower.context import Context
 from pebdsl.lower.inverse import CapacityMap
-from pebdsl.lower.meters import metered
+from pebdsl.lower.meters import energy_charge_rows, metered
 from pebdsl.lower.storage import add_rows_of
 
 
@@ -45,13 +45,72 @@ def lower_tariffs(ctx: Context) -> None:
     d = ctx.design
     dso = d.dso
     gi = ctx.ir.vars["gi"]
-    if dso.energy_charge_per_kwh is not None and dso.charge_on == "purchase":
-        gi.cost = gi.cost + np.tile(dso.energy_charge_per_kwh * ctx.dt_h, len(gi.entities))
-        gi.cost_doc = "Δt·(buy[t] + energy_charge[t])·gi[p,t]"
-    if dso.capacity_charge_per_kw_month:
+    if dso.charge_on == "purchase":
+        rates = energy_charge_rows(ctx, list(range(len(ctx.participants))))
+        if rates is not None:
+            gi.cost = gi.cost + (rates * ctx.dt_h).ravel()
+            gi.cost_doc = "Δt·(buy[t] + energy_charge[t])·gi[p,t]"
+    parts, _ = capacity_prices(ctx)
+    if parts or (dso.capacity_charge_basis == "block" and ctx.blocks and _dso_charges(ctx)):
         _capacity(ctx)
     if dso.flexibility:
         _flexibility(ctx)
+
+
+def dso_month_price(ctx: Context, mid: np.ndarray, nm: int) -> FloatArray:
+    """The DSO's capacity price (currency/kW/month) of each month of the horizon: the series'
+    value in that month (constant there, E315), or the constant."""
+    dso = ctx.design.dso
+    if dso.capacity_charge_by_step is None:
+        return np.full(nm, dso.capacity_charge_per_kw_month)
+    first = np.array([int(np.flatnonzero(mid == j)[0]) for j in range(nm)], dtype=np.int64)
+    return np.asarray(dso.capacity_charge_by_step[first], dtype=np.float64)
+
+
+def _dso_charges(ctx: Context) -> bool:
+    mid, labels, _ = months(ctx)
+    return bool(np.any(dso_month_price(ctx, mid, len(labels)) > 0))
+
+
+def own_capacity(ctx: Context, agent: int) -> bool:
+    """True for a participant whose own tariff measures or steps its capacity charge
+    differently (`lower/household.py` bills it, not the hourly peak here)."""
+    if agent >= len(ctx.participants):
+        return False
+    tf = ctx.design.participants[ctx.participants[agent]].tariff
+    return tf is not None and (tf.capacity_peak != "hour" or bool(tf.capacity_steps_kw))
+
+
+def capacity_prices(ctx: Context) -> tuple[list[int], FloatArray]:
+    """Participants and shared batteries billed on their hourly monthly peak (agent indices)
+    and their price per month (currency/kW/month incl. VAT): their own tariff's, else the
+    DSO's. Blocks (`capacity_basis = block`) are added by `_capacity`."""
+    d = ctx.design
+    mid, labels, _ = months(ctx)
+    nm = len(labels)
+    dso_p = dso_month_price(ctx, mid, nm)
+    by_block = d.dso.capacity_charge_basis == "block"
+    cand = metered(ctx) if d.dso.charge_on == "meter" else list(range(len(ctx.participants)))
+    vat = ctx.vat_factor()
+    out: list[int] = []
+    rows = []
+    for a in cand:
+        if own_capacity(ctx, a) or (by_block and ctx.agent_block(ctx.agents[a])):
+            continue
+        price = dso_p
+        if a < len(ctx.participants):
+            tf = d.participants[ctx.participants[a]].tariff
+            if tf is not None and tf.capacity_charge_per_kw_month is not None:
+                first = [int(np.flatnonzero(mid == j)[0]) for j in range(nm)]
+                price = tf.capacity_charge_per_kw_month[first]
+            price = price * vat[a]
+        if np.any(price > 0):
+            out.append(a)
+            rows.append(price)
+    block_any = by_block and bool(ctx.blocks) and bool(np.any(dso_p > 0))
+    if not out and not block_any:
+        return [], np.zeros((0, nm))
+    return out, np.array(rows, dtype=np.float64).reshape(len(out), nm)
 
 
 def _capacity(ctx: Context) -> None:
@@ -63,23 +122,24 @@ def _capacity(ctx: Context) -> None:
     by_block = dso.capacity_charge_basis == "block"
     on_meter = dso.charge_on == "meter"
     # Metered entities: participants (and, on the meter basis, shared batteries that trade),
-    # except those inside a block when the block connection is what is charged.
-    cand = metered(ctx) if on_meter else list(range(len(ctx.participants)))
-    parts = [a for a in cand if not (by_block and ctx.agent_block(ctx.agents[a]))]
+    # except those inside a block when the block connection is what is charged, and those
+    # whose own tariff bills another measure (lower/household.py).
+    parts, price = capacity_prices(ctx)
     ents = [ctx.agents[a] for a in parts] + (list(ctx.blocks) if by_block else [])
-    charge = dso.capacity_charge_per_kw_month
+    if by_block and ctx.blocks:
+        price = np.vstack([price, np.tile(dso_month_price(ctx, mid, nm), (len(ctx.blocks), 1))])
     peak = ctx.ir.add_var(
         "peak",
         ents,
         nm,
-        cost=(charge * frac)[None, :],
+        cost=price * frac[None, :],
         doc="highest import in the month",
         span=dso.span,
         spans=(dso.span,),
         index=("e", "m"),
         step_kind="month",
         step_labels=tuple(labels),
-        cost_doc="capacity_charge·share_m·peak[e,m]  (share_m = hours of m inside the horizon"
+        cost_doc="capacity_charge_m·share_m·peak[e,m]  (share_m = hours of m inside the horizon"
         " / hours of m)",
     )
     t = ctx.n_steps

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, cast
 
+import pebdsl.resolve.tariffs as tariffs
 from pebdsl import design as D
 from pebdsl import units as U
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
@@ -62,6 +63,7 @@ def battery(
         charge_from = r.word(a["charge_from"], ("any", "local"), "charge_from")
     cost = r.const(a.get("throughput_cost"), "price", "throughput_cost", lo=0, default=0.0)
     owners = battery_owners(r, a, span, owner is not None)
+    available, arrival, departure = tariffs.battery_availability(r, a, span, cap)
     b = D.Battery(
         name,
         cap,
@@ -76,6 +78,9 @@ def battery(
         block,
         span,
         owners,
+        available,
+        arrival,
+        departure,
     )
     assert r.ctx is not None
     diags = check_battery(b, r.ctx.grid.duration_h, r.where)

@@ -16,6 +16,7 @@ from typing import Literal, cast
 
 import numpy as np
 
+import pebdsl.resolve.tariffs as tariffs
 from pebdsl import design as D
 from pebdsl.diagnostics import did_you_mean, error
 from pebdsl.front import syntax as S
@@ -62,11 +63,11 @@ def dso(r: Reader, single: Single) -> D.Dso:
         except Failed:
             failed = True
     cap = rein = 0.0
+    cap_by_step = None
     basis = "participant"
     try:
-        cap = r.const(
-            a.get("capacity_charge"), "capacity_charge", "capacity_charge", lo=0, default=0.0
-        )
+        if "capacity_charge" in a:  # a constant, or a series constant in each month
+            cap, cap_by_step = tariffs.capacity_price(r, a["capacity_charge"], "capacity_charge")
     except Failed:
         failed = True
     try:
@@ -112,6 +113,7 @@ def dso(r: Reader, single: Single) -> D.Dso:
         tuple(needs),
         rein,
         single.span,
+        cap_by_step,
     )
 
 

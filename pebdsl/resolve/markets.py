@@ -134,6 +134,9 @@ def market(r: Reader, node: Node, blocks: dict[str, D.Block]) -> D.Market:
     rent = "operator"
     if "rent" in a:
         rent = r.word(a["rent"], ("operator", "members", "dso"), "rent")
+    m_charge_on = None
+    if "charge_on" in a:
+        m_charge_on = r.word(a["charge_on"], ("meter", "purchase"), "charge_on")
     pair_fees: dict[tuple[str, str], float] = {}
     member_set = set(members)
     failed = False
@@ -174,6 +177,7 @@ def market(r: Reader, node: Node, blocks: dict[str, D.Block]) -> D.Market:
         cast(Literal["midpoint", "seller", "buyer"], settlement),
         node.span,
         cast(Literal["operator", "members", "dso"], rent),
+        cast(Literal["meter", "purchase"] | None, m_charge_on),
     )
 
 

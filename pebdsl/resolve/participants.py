@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 import pebdsl.resolve.batteries as batteries
 import pebdsl.resolve.generation as generation
 import pebdsl.resolve.loads as loads
+import pebdsl.resolve.tariffs as tariffs
 from pebdsl import design as D
 from pebdsl.diagnostics import Diagnostic, error
 from pebdsl.front import syntax as S
@@ -44,6 +45,11 @@ def participant(r: Reader, node: Node) -> D.Participant:
             built["connection"] = D.Connection(c, c, a["connection"].span)
         except Failed:
             failed = True
+    tariff = None
+    try:
+        tariff = tariffs.participant_tariff(r, a, node.span)  # customer class, own tariff
+    except Failed:
+        failed = True
     if failed:
         raise Failed
     gens = tuple(built[k] for k in ("pv", "wind") if k in built)
@@ -56,6 +62,7 @@ def participant(r: Reader, node: Node) -> D.Participant:
         built.get("flexible"),
         built.get("connection"),
         node.span,
+        tariff,
     )
 
 
