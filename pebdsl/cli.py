@@ -427,6 +427,13 @@ def compare(
     allow_outside: OutsideOpt = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Print every column of the table, however wide (default: fit the terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 
@@ -458,7 +465,7 @@ def compare(
     if as_json:
         print(json.dumps(comparison_json(comparison), indent=2))
     else:
-        print_comparison(comparison)
+        print_comparison(comparison, wide=wide)
         if out is not None:
             print(terminal_text(f"report: {out / 'compare.html'}"))
     if comparison.failed:
