@@ -212,6 +212,7 @@ def assemble(st: State) -> None:
         in_compare=st.in_compare,
         variants=tuple(st.model.variants),
         reference=st.reference,
+        investments=dict(st.reader.investments),
         sources=(st.source,),
         data_digest=digest.hexdigest() if ctx.data_files else "",
         span=st.design_span,
