@@ -273,6 +273,33 @@ class Investment:
         return self.capex is not None
 
 
+GOAL_METRICS = ("pv_surplus_local", "peak_import", "local_trade")
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A value the design must deliver (`goals { … }`, docs/tailor.md). `metric` names one of
+    the three values: `pv_surplus_local` (share of the PV surplus balanced locally, value 1),
+    `peak_import` (kW, all blocks together or one `block`, value 2), `local_trade` (kWh
+    delivered in local markets, value 3). `value` is canonical (a fraction, kW, kWh). A hard
+    goal (`prefer` False) is a constraint of the LP; a preferred one only ranks designs."""
+
+    metric: Literal["pv_surplus_local", "peak_import", "local_trade"]
+    op: Literal[">=", "<="]
+    value: float
+    block: str | None = None
+    prefer: bool = False
+    text: str = ""  # as written, for messages: `peak_import <= 1200 kW`
+    span: Span = _span()
+
+    def met(self, achieved: float | None) -> bool:
+        """Whether an achieved figure (same unit as `value`) meets the goal (1e-6 slack)."""
+        if achieved is None:
+            return False
+        tol = 1e-6 * max(1.0, abs(self.value))
+        return achieved >= self.value - tol if self.op == ">=" else achieved <= self.value + tol
+
+
 def annuity_factor(rate: float, lifetime_years: float) -> float:
     """The capital recovery factor: the share of an investment paid each year over its lifetime
     at interest `rate` (rate / (1 − (1 + rate)^−lifetime); 1 / lifetime at rate 0)."""
@@ -307,6 +334,7 @@ class Design:
     # Sizes the LP chooses (`invest(...)`), by path; the sized object holds `max_value` as its
     # constant (a bound the column never exceeds), so checks and reports read a size as before.
     investments: dict[str, Investment] = field(default_factory=dict)
+    goals: tuple[Goal, ...] = ()  # `goals { … }`: hard ones are LP constraints
     sources: tuple[SourceFile, ...] = ()
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
     # Seconds spent in the front end (parse, resolve) making this design; for results.json.

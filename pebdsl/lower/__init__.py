@@ -9,7 +9,7 @@ Each pass is `lower_x(ctx) -> None`: it adds whole blocks to `ctx.ir` with numpy
 terms to the shared expressions that later passes close (the participants' energy balance,
 the blocks' net import). Passes run in the order of `PASSES` (after sqlglot's optimizer):
 balance, generation, storage, flexible, markets, local (labelled local energy), meters,
-blocks, tariffs (DSO), invest (sizes as decisions), objective. The
+blocks, tariffs (DSO), invest (sizes as decisions), goals (hard goals as rows), objective. The
 objective pass closes the pending rows (the balance needs every earlier pass's terms).
 The formulation, block by block, is documented in docs/model.md.
 """
@@ -25,6 +25,7 @@ from pebdsl.lower.blocks import lower_blocks
 from pebdsl.lower.context import Context
 from pebdsl.lower.flexible import lower_flexible
 from pebdsl.lower.generation import lower_generation
+from pebdsl.lower.goals import lower_goals
 from pebdsl.lower.invest import lower_invest
 from pebdsl.lower.local import lower_local
 from pebdsl.lower.markets import lower_markets
@@ -46,6 +47,7 @@ PASSES: tuple[Pass, ...] = (
     lower_blocks,
     lower_tariffs,
     lower_invest,
+    lower_goals,
     lower_objective,
 )
 
