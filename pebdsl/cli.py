@@ -473,6 +473,69 @@ def compare(
 
 
 @app.command()
+def tailor(
+    file: FileArg,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the Pareto data, the page, recommended.peb and the "
+            "case cache (a rerun solves only the cases not yet there).",
+        ),
+    ] = Path("tailor-out"),
+    backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+    prices: PricesOpt = Prices.midpoint,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    max_cases: Annotated[
+        int, typer.Option("--max-cases", help="Solve a random sample of this many (seeded).")
+    ] = 64,
+) -> None:
+    """Solve every combination of the design's `choice`s and recommend one.
+
+    Prints the ranking and the reasons, and writes tailor.json, tailor.parquet, tailor.html and
+    recommended.peb into --out (docs/tailor.md)."""
+    from pebdsl.console import print_tailoring, progress
+    from pebdsl.present.tailor import write_tailoring
+    from pebdsl.study import tailor as study
+    from pebdsl.study.runner import auto_workers
+
+    argv = "pebdsl " + " ".join(sys.argv[1:])
+    _check_out(out)
+    try:
+        t = study.plan(str(_existing(file)), max_cases, backend=backend.value, prices=prices.value)
+        cache = out / "cases"
+        todo = sum(1 for c in t.cases if not (cache / f"{c.key}.json").is_file())
+        n = workers if workers is not None else auto_workers(todo, todo * 50_000)
+        where = scheduler or max(1, min(n, todo))
+        with progress("tailoring", todo, where) as bar:
+            study.solve_space(
+                t,
+                cache,
+                backend=backend.value,
+                prices=prices.value,
+                workers=n,
+                scheduler=scheduler,
+                on_done=bar,
+            )
+        write_tailoring(t, out, command=argv)
+    except PebdslError as e:
+        _fail(e)
+    except OSError as e:
+        _fail(_write_error(out, e))
+    print_tailoring(t)
+    print(
+        terminal_text(
+            f"written: {out / 'tailor.html'}, {out / 'tailor.json'}, "
+            f"{out / 'tailor.parquet'}, {out / 'recommended.peb'}"
+        )
+    )
+    if t.recommended is None:
+        raise typer.Exit(1)
+
+
+@app.command()
 def sweep(
     file: FileArg,
     sets: Annotated[

@@ -24,6 +24,7 @@ from pebdsl.safetext import terminal_text
 if TYPE_CHECKING:
     from pebdsl.study.compare import Comparison
     from pebdsl.study.sweep import Sweep
+    from pebdsl.study.tailor import Tailoring
 
 COMPARE_COLUMNS = (
     "case",
@@ -243,3 +244,50 @@ def print_sweep(result: Sweep, console: Any = None) -> None:
         assert case.error is not None
         console.print(Text(f"case {case.index} failed:", style="bold red"))
         console.print(Text(terminal_text(case.error.render())))
+
+
+def print_tailoring(t: Tailoring, console: Any = None) -> None:
+    """The ranking of a tailored design space (goals met first, cheapest first), the
+    recommendation and its reasons."""
+    from rich.text import Text
+
+    from pebdsl.study.tailor import ranking
+    from pebdsl.study.verdict import amount
+
+    console = _console(console)
+    cases = ranking(t)
+    space = f"{len(t.cases)} of {t.total} designs" + (" (a random sample)" if t.sampled else "")
+    cached = sum(1 for c in t.cases if c.cached)
+    console.print(
+        Text(
+            terminal_text(
+                f"pebdsl tailor {t.file}: {space}; {t.solved_now} solved now, {cached} from "
+                "the cache"
+            )
+        )
+    )
+    for g in t.goals:
+        console.print(Text(terminal_text(f"  goal: {g['text']}")))
+    console.print(Text("Ranking (designs meeting every goal first, then by real cost):"))
+    for i, c in enumerate(cases, start=1):
+        rec = c.record
+        if rec is None:
+            line = f"  –  {c.label}: {c.status}"
+        else:
+            share = rec.get("pv_surplus_local_share")
+            peak = rec.get("peak_import_kw")
+            line = (
+                f"{i:>3}. {c.label}: {amount(rec['total_cost'])} {t.currency}, PV surplus local "
+                f"{'–' if share is None else f'{100 * share:.0f} %'}, peak "
+                f"{'–' if peak is None else f'{peak:,.1f} kW'}, local trade "
+                f"{amount(rec['local_trade_kwh'])} kWh"
+                + ("" if c.meets_goals else ", misses a goal")
+                + (", on the front" if c.pareto else "")
+            )
+        console.print(Text(terminal_text(line)))
+    if t.recommended is None:
+        console.print(Text("No design solved: nothing to recommend.", style="bold red"))
+        return
+    console.print(Text(terminal_text(f"Recommended: {t.recommended.label}"), style="bold"))
+    for r in t.reasons:
+        console.print(Text(terminal_text(f"  {r}")))
