@@ -37,8 +37,9 @@ horizon {
   step     = 1 h
 }
 
-series price  = daily [0.10, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30,
-                       0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50] EUR/kWh
+series price  = daily [0.10, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.30,
+                       0.30, 0.30, 0.30, 0.30, 0.50, 0.50, 0.50, 0.50,
+                       0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50] EUR/kWh
 series demand = daily [8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                        10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] kW
 
@@ -132,7 +133,10 @@ goals {
 choice storage {
   variant none { }
   variant battery {
-    participant home { load { profile = demand }; battery { capacity = 10 kWh; power = 10 kW; efficiency = 100 % } }
+    participant home {
+      load    { profile = demand }
+      battery { capacity = 10 kWh; power = 10 kW; efficiency = 100 % }
+    }
   }
 }
 
