@@ -5,9 +5,9 @@ or warnings under `check --deny-warnings`, an output the OS refused to write (E9
 `compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
 `--out`/`-o` target that cannot be used E902); diagnostics on stderr, results on stdout or in
 `--out DIR`. Every `PebdslError` is rendered like a compiler; any other exception is a bug and
-keeps its traceback. Check-time warnings (W1xx, `pebdsl.lint`) are rendered the same way, as
-`warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them to
-stderr and go on.
+keeps its traceback. Check-time warnings (W1xx, `pebdsl.resolve.lint`) are rendered the same
+way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them
+to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
 Text from designs, data and paths reaches the terminal only through `safetext.terminal_text`
 and as rich `Text` (never as markup), so it cannot drive the terminal.
@@ -309,8 +309,8 @@ def solve(
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
     from pebdsl.load import reference as reference_variant
-    from pebdsl.pipeline import solve as _solve
     from pebdsl.present.output import results_json, write_outputs
+    from pebdsl.solve import solve as _solve
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)

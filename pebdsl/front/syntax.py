@@ -1,7 +1,7 @@
 """The typed syntax tree of a design file.
 
 Input: nothing (these are the node types). Output: frozen dataclasses produced by `parser.py`,
-consumed by `formatter.py` (back to canonical text) and `resolve.py` (into `design.py` objects).
+consumed by `formatter.py` (back to canonical text) and `pebdsl.resolve` (into `design.py` objects).
 Every node carries the `Span` of its text; spans do not take part in equality, so two trees
 parsed from differently formatted text compare equal when they mean the same (the formatter's
 round-trip property). Raises nothing.

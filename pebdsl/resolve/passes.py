@@ -40,19 +40,20 @@ import os
 from collections.abc import Callable, Collection
 from dataclasses import replace
 
-import pebdsl.resolve.batteries as batteries
-import pebdsl.resolve.blocks as blocks
-import pebdsl.resolve.goals as goals
-import pebdsl.resolve.grid as grid
-import pebdsl.resolve.heading as heading
-import pebdsl.resolve.markets as markets
-import pebdsl.resolve.participants as participants
-import pebdsl.resolve.time as time
+import pebdsl.resolve.batteries as _batteries
+import pebdsl.resolve.blocks as _blocks
+import pebdsl.resolve.goals as _goals
+import pebdsl.resolve.grid as _grid
+import pebdsl.resolve.heading as _heading
+import pebdsl.resolve.markets as _markets
+import pebdsl.resolve.participants as _participants
+import pebdsl.resolve.time as _time
 from pebdsl import design as D
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
 from pebdsl.front import syntax as S
 from pebdsl.resolve.checks import check_design
-from pebdsl.resolve.lint import lint, series_used
+from pebdsl.resolve.lint import lint as warnings_of
+from pebdsl.resolve.lint import series_used
 from pebdsl.resolve.model import Errors, Failed, Single, dedupe
 from pebdsl.resolve.namespace import collect
 from pebdsl.resolve.series import SeriesContext
@@ -95,18 +96,18 @@ def edits(st: State) -> None:
     st.series_used = st.file_series_used() | extra
 
 
-def heading_(st: State) -> None:
+def heading(st: State) -> None:
     """The design's own attributes (currency first: later values read in it), the variant's."""
     single = st.model.singles.get("design", Single(NO_SPAN))
     st.design_span = single.span
-    st.design_attrs, st.description = heading.design_attributes(st.reader, single.items)
-    st.variant_description, st.in_compare = heading.variant_attributes(st.reader, st.variant_attrs)
+    st.design_attrs, st.description = _heading.design_attributes(st.reader, single.items)
+    st.variant_description, st.in_compare = _heading.variant_attributes(st.reader, st.variant_attrs)
 
 
 def horizon(st: State) -> None:
     """The time grid; without one nothing else can be read (E301, with the errors so far)."""
     with contextlib.suppress(Failed):
-        st.time = time.horizon(st.reader)
+        st.time = _time.horizon(st.reader)
     if st.time is None:
         st.errs.raise_if_any()
         raise PebdslError(error("E301", "the design has no horizon", st.design_span))
@@ -130,17 +131,17 @@ def series(st: State) -> None:
             ctx.series(name, decl.name.span)
 
 
-def grid_(st: State) -> None:
+def grid(st: State) -> None:
     """The grid's buy and sell prices."""
     with contextlib.suppress(Failed):
-        st.grid = grid.grid(st.reader)
+        st.grid = _grid.grid(st.reader)
 
 
-def participants_(st: State) -> None:
+def participants(st: State) -> None:
     """Every participant (templates merged in); templates' own attributes checked too."""
     for node in st.model.of_kind("participant").values():
         with contextlib.suppress(Failed):
-            st.participants[node.name] = participants.participant(st.reader, node)
+            st.participants[node.name] = _participants.participant(st.reader, node)
     for node in st.model.of_kind("template").values():
         st.reader.attrs(node.items, "template", (S.Asset,))
 
@@ -149,48 +150,48 @@ def shared_batteries(st: State) -> None:
     """The named batteries (top level or in a block), with their owners and shares."""
     for node in st.model.of_kind("battery").values():
         with contextlib.suppress(Failed):
-            st.batteries[node.name] = batteries.battery(
+            st.batteries[node.name] = _batteries.battery(
                 st.reader, node.items, node.span, node.name, None, node.block
             )
 
 
-def blocks_(st: State) -> None:
+def blocks(st: State) -> None:
     """The blocks with their connection, participants and shared batteries."""
     for node in st.model.of_kind("block").values():
         with contextlib.suppress(Failed):
-            st.blocks[node.name] = blocks.block(st.reader, node)
+            st.blocks[node.name] = _blocks.block(st.reader, node)
 
 
 def products(st: State) -> None:
     """The declared products."""
     for node in st.model.of_kind("product").values():
         with contextlib.suppress(Failed):
-            st.products[node.name] = markets.product(st.reader, node)
+            st.products[node.name] = _markets.product(st.reader, node)
 
 
-def markets_(st: State) -> None:
-    """The markets (members may name blocks, built by `blocks_`)."""
+def markets(st: State) -> None:
+    """The markets (members may name blocks, built by the `blocks` pass)."""
     for node in st.model.of_kind("market").values():
         with contextlib.suppress(Failed):
-            st.markets[node.name] = markets.market(st.reader, node, st.blocks)
+            st.markets[node.name] = _markets.market(st.reader, node, st.blocks)
 
 
 def dso(st: State) -> None:
     """The DSO's charges, links and flexibility needs (a design without `dso` has none)."""
     if "dso" in st.model.singles:
         with contextlib.suppress(Failed):
-            st.dso = grid.dso(st.reader, st.model.singles["dso"])
+            st.dso = _grid.dso(st.reader, st.model.singles["dso"])
 
 
 def goals_(st: State) -> None:
     """What the design must deliver (`goals { … }`, resolve/goals.py)."""
     if "goals" in st.model.singles:
-        st.goals = goals.goals(st.reader, st.model.singles["goals"], st.blocks)
+        st.goals = _goals.goals(st.reader, st.model.singles["goals"], st.blocks)
 
 
 def reference(st: State) -> None:
     """The design's reference variant."""
-    st.reference = heading.reference(st.reader, st.design_attrs)
+    st.reference = _heading.reference(st.reader, st.design_attrs)
 
 
 def assemble(st: State) -> None:
@@ -237,7 +238,7 @@ def check(st: State) -> None:
         raise PebdslError(dedupe(diags))
 
 
-def lint_(st: State) -> None:
+def lint(st: State) -> None:
     """Check-time warnings on the valid design (names of markets and batteries as spans)."""
     assert st.design is not None
     where = st.reader.where
@@ -246,26 +247,26 @@ def lint_(st: State) -> None:
         where[("market", node.name, "@name")] = node.name_span
     for node in st.model.of_kind("battery").values():
         where[("battery", node.name, "@name")] = node.name_span
-    st.design = replace(st.design, warnings=tuple(lint(st.design, where, unused)))
+    st.design = replace(st.design, warnings=tuple(warnings_of(st.design, where, unused)))
 
 
 PASSES: tuple[Pass, ...] = (
     edits,
-    heading_,
+    heading,
     horizon,
     series,
-    grid_,
-    participants_,
+    grid,
+    participants,
     shared_batteries,
-    blocks_,
+    blocks,
     products,
-    markets_,
+    markets,
     dso,
     goals_,
     reference,
     assemble,
     check,
-    lint_,
+    lint,
 )
 
 

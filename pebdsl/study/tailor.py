@@ -197,8 +197,8 @@ class _Job:
 def solve_case(job: _Job) -> dict[str, Any]:
     """Solve one case in a worker: its figures as a JSON-ready dict (study.runner's `fn`)."""
     from pebdsl.front.parser import parse
-    from pebdsl.pipeline import solve  # TODO(H3 merge): pebdsl.solve
     from pebdsl.resolve import resolve
+    from pebdsl.solve import solve
     from pebdsl.source import SourceFile
 
     tree = parse(job.text, job.path)
