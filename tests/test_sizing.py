@@ -191,7 +191,7 @@ def test_format_keeps_invest_goals_and_choices() -> None:
     once = format_source(text)
     assert format_source(once) == once
     for part in (
-        "capacity = invest(max = 20 kWh, cost = 0.1 EUR/kWh/day)",
+        "= invest(max = 20 kWh, cost = 0.1 EUR/kWh/day)",
         "peak_import <= 12 kW  # value 2",
         "prefer local_trade >= 1 MWh",
         "choice storage {",
