@@ -99,15 +99,16 @@ def test_prefer_only_ranks(tmp_path: Path) -> None:
 
 
 def test_unreachable_goal_is_diagnosed(tmp_path: Path) -> None:
-    """`peak_import <= 5 kW`: infeasible, the diagnostic names the goal's line (the goal is on
-    the line after the design text)."""
+    """`peak_import <= 5 kW`: E505 names the goal's line (the line after the design text) and
+    the best peak reachable, 8 kW: 3 kW short (module docstring)."""
     line = PEAK.count("\n") + 2
     with pytest.raises(PebdslError) as ei:
         _solve(tmp_path, "goals {\n  peak_import <= 5 kW\n}\n")
     text = ei.value.render()
-    assert "E501" in ei.value.codes or "E505" in ei.value.codes
+    assert ei.value.codes == ["E505"]
     assert f":{line}:" in text
-    assert "peak_import" in text
+    assert "goal `peak_import <= 5 kW` cannot be met" in text
+    assert "is 8 kW, 3 kW above the goal" in text
 
 
 def test_goal_errors(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ cross the process boundary. Any other exception (a bug in pebdsl) becomes E990 w
 traceback; a worker process that dies (out of memory, killed) or a Dask task that is lost
 becomes E991. KeyboardInterrupt stops the run (pending items are cancelled).
 
-The status of a failed item comes from its error's code (`failure_status`: E501 infeasible,
+The status of a failed item comes from its error's code (`failure_status`: E501 and E505 infeasible,
 E502 unbounded, anything else "error"), never from rendered text.
 """
 
@@ -38,7 +38,7 @@ R = TypeVar("R")
 
 # The status of a failed case by the code of its error (docs/errors.md); any other code (a
 # resolve error, a solver that refused the model, a bug) is "error".
-STATUS_BY_CODE = {"E501": "infeasible", "E502": "unbounded"}
+STATUS_BY_CODE = {"E501": "infeasible", "E505": "infeasible", "E502": "unbounded"}
 
 # Below this many (steps x participants) summed over all solves, a process pool costs more in
 # start-up (the forkserver and each worker import numpy, pandas, highspy: ~1.5 s) than it saves.
