@@ -289,5 +289,9 @@ def print_tailoring(t: Tailoring, console: Any = None) -> None:
         console.print(Text("No design solved: nothing to recommend.", style="bold red"))
         return
     console.print(Text(terminal_text(f"Recommended: {t.recommended.label}"), style="bold"))
+    sizes = (t.recommended.record or {}).get("investments") or {}
+    if sizes:
+        chosen = ", ".join(f"{p} {v['value']:,.2f} {v['unit']}" for p, v in sizes.items())
+        console.print(Text(terminal_text(f"  sizes chosen: {chosen}")))
     for r in t.reasons:
         console.print(Text(terminal_text(f"  {r}")))
