@@ -499,38 +499,22 @@ def tailor(
     from pebdsl.console import print_tailoring, progress
     from pebdsl.present.tailor import write_tailoring
     from pebdsl.study import tailor as study
-    from pebdsl.study.runner import auto_workers
 
-    argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
+    be, pr = backend.value, prices.value
     try:
-        t = study.plan(str(_existing(file)), max_cases, backend=backend.value, prices=prices.value)
-        cache = out / "cases"
-        todo = sum(1 for c in t.cases if not (cache / f"{c.key}.json").is_file())
-        n = workers if workers is not None else auto_workers(todo, todo * 50_000)
-        where = scheduler or max(1, min(n, todo))
-        with progress("tailoring", todo, where) as bar:
+        t = study.plan(str(_existing(file)), max_cases, backend=be, prices=pr)
+        todo, n = study.pending(t, out / "cases", workers)
+        with progress("tailoring", todo, scheduler or max(1, min(n, todo))) as bar:
             study.solve_space(
-                t,
-                cache,
-                backend=backend.value,
-                prices=prices.value,
-                workers=n,
-                scheduler=scheduler,
-                on_done=bar,
+                t, out / "cases", workers=n, scheduler=scheduler, on_done=bar, backend=be, prices=pr
             )
-        write_tailoring(t, out, command=argv)
+        write_tailoring(t, out, command="pebdsl " + " ".join(sys.argv[1:]))
     except PebdslError as e:
         _fail(e)
     except OSError as e:
         _fail(_write_error(out, e))
-    print_tailoring(t)
-    print(
-        terminal_text(
-            f"written: {out / 'tailor.html'}, {out / 'tailor.json'}, "
-            f"{out / 'tailor.parquet'}, {out / 'recommended.peb'}"
-        )
-    )
+    print_tailoring(t, out=out)
     if t.recommended is None:
         raise typer.Exit(1)
 

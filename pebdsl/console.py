@@ -246,9 +246,9 @@ def print_sweep(result: Sweep, console: Any = None) -> None:
         console.print(Text(terminal_text(case.error.render())))
 
 
-def print_tailoring(t: Tailoring, console: Any = None) -> None:
+def print_tailoring(t: Tailoring, console: Any = None, out: Path | None = None) -> None:
     """The ranking of a tailored design space (goals met first, cheapest first), the
-    recommendation and its reasons."""
+    recommendation and its reasons, and the files written into `out`."""
     from rich.text import Text
 
     from pebdsl.study.tailor import ranking
@@ -295,3 +295,6 @@ def print_tailoring(t: Tailoring, console: Any = None) -> None:
         console.print(Text(terminal_text(f"  sizes chosen: {chosen}")))
     for r in t.reasons:
         console.print(Text(terminal_text(f"  {r}")))
+    if out is not None:
+        names = ("tailor.html", "tailor.json", "tailor.parquet", "recommended.peb")
+        console.print(Text(terminal_text("written: " + ", ".join(str(out / n) for n in names))))

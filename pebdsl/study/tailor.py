@@ -93,6 +93,7 @@ class Tailoring:
     total: int  # combinations in the space
     sampled: bool
     currency: str
+    work: int = 0  # steps x participants of one case (study.runner.auto_workers)
     recommended: TailorCase | None = None
     reasons: list[str] = field(default_factory=list)
     recommended_text: str = ""
@@ -171,7 +172,17 @@ def plan(
         ).hexdigest()
         cases.append(TailorCase(options, text, key))
     goals = [_goal_dict(g) for g in base.goals]
-    return Tailoring(path, names, goals, cases, total, sampled, base.currency)
+    work = base.n_steps * max(len(base.participants), 1)
+    return Tailoring(path, names, goals, cases, total, sampled, base.currency, work=work)
+
+
+def pending(t: Tailoring, cache: Path | None, workers: int | None) -> tuple[int, int]:
+    """The cases without a cached result, and the workers to solve them with (`workers`, or
+    by default study.runner.auto_workers over the work they ask for)."""
+    from pebdsl.study.runner import auto_workers
+
+    todo = sum(1 for c in t.cases if _read_cache(cache, c.key) is None)
+    return todo, workers if workers is not None else auto_workers(todo, todo * t.work)
 
 
 def _goal_dict(g: Goal) -> dict[str, Any]:
