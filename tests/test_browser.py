@@ -303,3 +303,46 @@ def test_script_in_title_is_text(browser: Any, pages: dict[str, Path]) -> None:
         v.shot("report-xss.png", full_page=False)
     finally:
         v.close()
+
+
+TAILOR = ROOT / "designs" / "tailor_street.peb"
+
+
+@pytest.fixture(scope="module")
+def tailor_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page `pebdsl tailor designs/tailor_street.peb` writes (docs/tailor.md)."""
+    from pebdsl.present.tailor import write_tailoring
+    from pebdsl.study.tailor import plan, solve_space
+
+    out = tmp_path_factory.mktemp("tailor")
+    t = solve_space(plan(str(TAILOR)), out / "cases")
+    write_tailoring(t, out, command="pytest")
+    return out / "tailor.html"
+
+
+def test_tailor_page_in_browser(browser: Any, tailor_page: Path) -> None:
+    """The tailor page: no console error or outside request, the recommendation and its
+    reasons shown, three frontier charts with a dot per solved design and the recommended one
+    ringed, and no sideways scrolling on a phone."""
+    v = Visit(browser, tailor_page)
+    try:
+        v.check()
+        assert "meets every goal" in v.page.inner_text("section#recommendation")
+        assert len(v.page.query_selector_all("section#recommendation li")) == 3  # one per choice
+        boxes = v.charts()
+        assert len(boxes) == 3 and all(b["width"] > 0 and b["height"] > 0 for b in boxes)
+        for chart in v.page.query_selector_all("svg.chart"):
+            assert len(chart.query_selector_all("circle")) >= 2
+            assert "recommended" in chart.inner_html()
+        v.shot("tailor.png")
+    finally:
+        v.close()
+    phone = Visit(browser, tailor_page, width=360, height=800)
+    try:
+        phone.check()
+        overflow = phone.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"the tailor page scrolls sideways by {overflow} px on a phone"
+    finally:
+        phone.close()
