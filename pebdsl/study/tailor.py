@@ -212,8 +212,11 @@ def solve_case(job: _Job) -> dict[str, Any]:
     from pebdsl.solve import solve
     from pebdsl.source import SourceFile
 
-    tree = parse(job.text, job.path)
-    design = resolve(tree, SourceFile(job.path, job.text), variant=TAILORED)
+    # The case's own text (the file without choices, plus `variant tailored`): an error in it
+    # points at that text, so its name says so; it stays in the file's folder (csv paths).
+    name = f"{job.path} (tailored case)"
+    tree = parse(job.text, name)
+    design = resolve(tree, SourceFile(name, job.text), variant=TAILORED)
     return record(design, solve(design, job.backend, prices=job.prices))
 
 
