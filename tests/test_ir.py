@@ -60,6 +60,8 @@ def test_passes_are_ordered() -> None:
         "lower_meters",
         "lower_blocks",
         "lower_tariffs",
+        "lower_invest",
+        "lower_goals",
         "lower_objective",
     ]
 
