@@ -13,8 +13,7 @@ traceback. Check-time warnings (W1xx, `pebdsl.resolve.lint`) are rendered the sa
 way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `compare` print them
 to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
-Text from designs, data and paths reaches the terminal only through `safetext.terminal_text`
-and as rich `Text` (never as markup), so it cannot drive the terminal.
+Design text reaches the terminal only through `safetext.terminal_text` and as rich `Text`.
 Heavy modules are imported inside the commands so `check` and `fmt` start fast.
 """
 
@@ -31,6 +30,16 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from pebdsl.cliargs import (
+    FileArg,
+    FilesArg,
+    OutsideOpt,
+    PricesOpt,
+    SchedulerOpt,
+    SetOpt,
+    VariantOpt,
+    WorkersOpt,
+)
 from pebdsl.console import Backend, CheckFormat, Emit, Prices
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
@@ -96,42 +105,6 @@ def _check_out_file(path: Path) -> None:
         check_out_file(path)
     except PebdslError as e:
         _fail(e)
-
-
-PricesOpt = Annotated[
-    Prices,
-    typer.Option(
-        metavar="[midpoint|dual]",
-        help="Degenerate local prices (a market clearing at a kink): the midpoint of the valid "
-        "dual interval, or the solver's dual (skips two extra LP solves). "
-        "docs/model.md, Extraction and settlement.",
-    ),
-]
-
-
-FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).", metavar="FILE")]
-FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).", metavar="FILE")]
-VariantOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--variant", "-v", metavar="NAME", help="A variant of the design (default: the base)."
-    ),
-]
-OutsideOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-outside",
-        help="Let csv() read files outside the design file's folder (refused by default, E411).",
-    ),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        metavar="EDIT",
-        help="An edit applied on top, as in a variant: 'alice.pv.peak = 8 kWp' (repeatable).",
-    ),
-]
 
 
 def _plural(n: int, noun: str) -> str:
@@ -396,26 +369,6 @@ def _write(out: Path, write: Any) -> None:
         _fail(_write_error(out, e))
 
 
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        min=1,
-        metavar="N",
-        help="Worker processes (default: the CPUs, at most one per solve; 1 for a small run, "
-        "where starting workers costs more than it saves). 1 solves in this process.",
-    ),
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        metavar="ADDRESS",
-        help="Address of a Dask scheduler (tcp://host:8786) to solve on instead "
-        "(needs the cluster extra: pip install 'pebdsl[cluster]').",
-    ),
-]
-
-
 @app.command(cls=_Command)
 def compare(
     files: FilesArg,
@@ -443,6 +396,13 @@ def compare(
     allow_outside: OutsideOpt = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Print every column of the table, however wide (default: fit the terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 
@@ -474,11 +434,58 @@ def compare(
     if as_json:
         print(json.dumps(comparison_json(comparison), indent=2))
     else:
-        print_comparison(comparison)
+        print_comparison(comparison, wide=wide)
         if out is not None:
             print(terminal_text(f"report: {out / 'compare.html'}"))
     if comparison.failed:
         raise typer.Exit(1)  # the table is printed; the status says not every case solved
+
+
+@app.command(cls=_Command)
+def tailor(
+    file: FileArg,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the Pareto data, the page, recommended.peb and the "
+            "case cache (a rerun solves only the cases not yet there).",
+        ),
+    ] = Path("tailor-out"),
+    backend: Annotated[Backend, typer.Option(help="Model backend.")] = Backend.highs,
+    prices: PricesOpt = Prices.midpoint,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    max_cases: Annotated[
+        int, typer.Option("--max-cases", help="Solve a random sample of this many (seeded).")
+    ] = 64,
+) -> None:
+    """Solve every combination of the design's `choice`s and recommend one.
+
+    Prints the ranking and the reasons, and writes tailor.json, tailor.parquet, tailor.html and
+    recommended.peb into --out (docs/tailor.md)."""
+    from pebdsl.console import print_tailoring, progress
+    from pebdsl.present.tailor import write_tailoring
+    from pebdsl.study import tailor as study
+
+    _check_out(out)
+    be, pr = backend.value, prices.value
+    try:
+        t = study.plan(str(_existing(file)), max_cases, backend=be, prices=pr)
+        todo, n = study.pending(t, out / "cases", workers)
+        with progress("tailoring", todo, scheduler or max(1, min(n, todo))) as bar:
+            study.solve_space(
+                t, out / "cases", workers=n, scheduler=scheduler, on_done=bar, backend=be, prices=pr
+            )
+        write_tailoring(t, out, command="pebdsl " + " ".join(sys.argv[1:]))
+    except PebdslError as e:
+        _fail(e)
+    except OSError as e:
+        _fail(_write_error(out, e))
+    print_tailoring(t, out=out)
+    if t.recommended is None:
+        raise typer.Exit(1)
 
 
 @app.command(cls=_Command)

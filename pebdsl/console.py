@@ -2,12 +2,15 @@
 
 Part of the command line (cli.py imports it; nothing below the CLI does). Input: a solved
 `Comparison` or `Sweep` (pebdsl.study), a results.json document, a check's diagnostics, or a
-count of solves for a progress bar. Output: rich tables on stdout (160 columns wide when
-piped, so that a table is not squeezed into 80), numbers with thousands separators, the
-failed cases with their rendered errors below the table, and a transient progress bar on
-stderr; `check --json` / `--format sarif` documents on stdout (present/check_report.py);
-`HelpCommand`, the help layout of every command (arguments by metavar, no Python types), and
-the choices of the options (`Backend`, `Prices`, `Emit`, `CheckFormat`).
+count of solves for a progress bar. Output: for a comparison, the verdict first
+(pebdsl.study.verdict: a ranking by real cost, one sentence per case on what it buys and
+costs), then the table: it fits the console's width (100 columns when piped) with every number
+in full, leaving out columns from the right and saying which (`wide`: all columns, the console
+widened to fit); numbers with thousands separators, the failed cases with their rendered errors
+below the table, and a transient progress bar on stderr; `check --json` / `--format sarif`
+documents on stdout (present/check_report.py); `HelpCommand`, the help layout of every command
+(arguments by metavar, no Python types), and the choices of the options (`Backend`, `Prices`,
+`Emit`, `CheckFormat`).
 Design text (labels, descriptions, parameter values, errors) goes to rich as `Text`
 through `safetext.terminal_text`: no markup, no escape sequence reaches the terminal.
 Raises nothing.
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from pebdsl.diagnostics import Diagnostic
     from pebdsl.study.compare import Comparison
     from pebdsl.study.sweep import Sweep
+    from pebdsl.study.tailor import Tailoring
 
 
 # The choices of the command line's options (cli.py declares the options).
@@ -129,14 +133,28 @@ def _console(console: Any = None) -> Any:
 
     if console is None:
         console = Console()
-        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-            console = Console(width=160)
+        if not console.is_terminal:  # piped: the width the compare table is laid out for
+            console = Console(width=100)
     return console
 
 
 def _num(x: Any, unit: str = "", digits: int = 2) -> str:
     """A number with thousands separators (`12,345.67`), `–` for none."""
     return "–" if x is None else f"{x:,.{digits}f}{unit}"
+
+
+def _money(x: Any) -> str:
+    """Money with the digits it needs to show (a saving of 0.0016 is not 0.00)."""
+    from pebdsl.study.verdict import amount
+
+    return "–" if x is None else amount(float(x))
+
+
+def _pct(x: Any) -> str:
+    """A percentage already in per cent: one decimal, more when that would show 0.0."""
+    if x is None:
+        return "–"
+    return f"{x:.1f}" if abs(x) >= 0.05 or x == 0 else f"{x:.2g}"
 
 
 @contextmanager
@@ -159,41 +177,105 @@ def progress(what: str, total: int, workers: int | str) -> Iterator[Callable[...
         yield lambda *_: bar.advance(task)
 
 
-def print_comparison(comparison: Comparison, console: Any = None) -> None:
-    """The comparison as a rich table, case descriptions and failed cases below it."""
+def print_comparison(comparison: Comparison, console: Any = None, *, wide: bool = False) -> None:
+    """The verdict (ranking, one sentence per design), the comparison table, case descriptions
+    and failed cases. The table keeps to the console's width with every number in full: columns
+    are left out from the right (a note names them) unless `wide`, which prints all of them on a
+    console as wide as they need."""
     from rich.table import Table
     from rich.text import Text
 
+    from pebdsl.study.verdict import verdict
+
     console = _console(console)
     cases = comparison.cases
+    one_file = len(comparison.files) == 1
+
+    def name(file: str, label: str) -> str:
+        return label if one_file else f"{Path(file).stem}/{label}"
+
+    console.print(Text("Ranking (cheapest real cost first; what each design buys and costs):"))
+    for v in verdict(cases):
+        place = f"{v.rank}." if v.rank is not None else "–"
+        line = Text(terminal_text(f"{place:>3} {name(v.file, v.label)}: {v.text}"))
+        console.print(line)
+    console.print()
     currencies = sorted({c.summary["currency"] for c in cases if c.summary.get("currency")})
+    rows = [
+        [name(c.file, c.label), str(c.summary.get("status", "")), *_compare_cells(c.summary)]
+        for c in cases
+    ]
+    keep = _fitting_columns(rows, console.width, wide)
+    if wide:
+        console = _console_of_width(console, _table_width(rows, keep))
     table = Table(
         title=f"pebdsl compare (costs and savings in {', '.join(currencies) or '–'}; "
         "total cost = real money, shadow cost = priced flexibility and premiums, not paid)",
         title_justify="left",
     )
-    # Two-line headers and one row per case: the table stays readable in 120 columns.
-    for col in COMPARE_COLUMNS:
-        table.add_column(
-            col, justify="left" if col in ("case", "status") else "right", no_wrap=True
-        )
-    one_file = len(comparison.files) == 1
-    for c in cases:
-        label = c.label if one_file else f"{Path(c.file).stem}/{c.label}"
-        table.add_row(
-            Text(terminal_text(label)),
-            Text(terminal_text(str(c.summary.get("status", "")))),
-            *_compare_cells(c.summary),
-        )
+    for i in keep:
+        col = COMPARE_COLUMNS[i]
+        if i == 0:  # labels are text: they may fold, numbers never do
+            table.add_column(col, justify="left", overflow="fold", max_width=_LABEL_MAX)
+        else:
+            table.add_column(col, justify="left" if i == 1 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*[Text(terminal_text(row[i])) for i in keep])
     console.print(table)
+    dropped = [
+        COMPARE_COLUMNS[i].replace("\n", " ") for i in range(len(COMPARE_COLUMNS)) if i not in keep
+    ]
+    if dropped:
+        console.print(
+            Text(
+                f"Left out to fit {console.width} columns: {', '.join(dropped)} "
+                "(--wide shows every column; --json gives every figure)."
+            )
+        )
     for c in cases:
         if c.description:
-            label = c.label if one_file else f"{Path(c.file).stem}/{c.label}"
-            console.print(Text(terminal_text(f"{label}: {c.description}")))
+            console.print(Text(terminal_text(f"{name(c.file, c.label)}: {c.description}")))
     for c in cases:
         if c.error is not None:
             console.print(Text(terminal_text(f"{c.label}"), style="bold red") + " failed:")
             console.print(Text(terminal_text(c.error.render())))
+
+
+# A case label wider than this folds onto a second line (text may wrap, numbers may not).
+_LABEL_MAX = 24
+
+
+def _column_width(rows: list[list[str]], i: int) -> int:
+    """The width column `i` needs: its longest header line or cell (labels capped)."""
+    w = max([len(line) for line in COMPARE_COLUMNS[i].split("\n")] + [len(r[i]) for r in rows])
+    return min(w, _LABEL_MAX) if i == 0 else w
+
+
+def _table_width(rows: list[list[str]], keep: list[int]) -> int:
+    """rich's default box: one space of padding either side and one border per column, plus
+    the closing border."""
+    return sum(_column_width(rows, i) + 3 for i in keep) + 1
+
+
+def _fitting_columns(rows: list[list[str]], width: int, wide: bool) -> list[int]:
+    """The columns to print: all when `wide`, else case and status and then the number columns
+    in order while the table still fits `width` (the later columns are the less read ones)."""
+    if wide:
+        return list(range(len(COMPARE_COLUMNS)))
+    keep = [0, 1]
+    for i in range(2, len(COMPARE_COLUMNS)):
+        if _table_width(rows, [*keep, i]) <= width:  # a wide column left out, a later one may fit
+            keep.append(i)
+    return keep
+
+
+def _console_of_width(console: Any, width: int) -> Any:
+    """`console` itself when it is wide enough, else a console like it that is `width` wide."""
+    if console.width >= width:
+        return console
+    from rich.console import Console
+
+    return Console(file=console.file, width=width, force_terminal=console.is_terminal)
 
 
 def _compare_cells(s: dict[str, Any]) -> list[str]:
@@ -201,12 +283,12 @@ def _compare_cells(s: dict[str, Any]) -> list[str]:
     v = s.get("values") or {}
     share = v.get("pv_surplus_local_share")
     return [
-        _num(s.get("total_cost")),
-        _num(s.get("shadow_cost")),
-        _num(s.get("saving")),
-        f"{s['saving_pct']:.1f}" if s.get("saving_pct") is not None else "–",
-        _num(s.get("saving_trade")),
-        _num(s.get("saving_storage")),
+        _money(s.get("total_cost")),
+        _money(s.get("shadow_cost")),
+        _money(s.get("saving")),
+        _pct(s.get("saving_pct")),
+        _money(s.get("saving_trade")),
+        _money(s.get("saving_storage")),
         _num(s.get("grid_import_kwh"), digits=1),
         _num(v.get("local_trade_kwh"), digits=1),
         _num(None if share is None else 100 * share, " %", digits=1),
@@ -248,3 +330,57 @@ def print_sweep(result: Sweep, console: Any = None) -> None:
         assert case.error is not None
         console.print(Text(f"case {case.index} failed:", style="bold red"))
         console.print(Text(terminal_text(case.error.render())))
+
+
+def print_tailoring(t: Tailoring, console: Any = None, out: Path | None = None) -> None:
+    """The ranking of a tailored design space (goals met first, cheapest first), the
+    recommendation and its reasons, and the files written into `out`."""
+    from rich.text import Text
+
+    from pebdsl.study.tailor import ranking
+    from pebdsl.study.verdict import amount
+
+    console = _console(console)
+    cases = ranking(t)
+    space = f"{len(t.cases)} of {t.total} designs" + (" (a random sample)" if t.sampled else "")
+    cached = sum(1 for c in t.cases if c.cached)
+    console.print(
+        Text(
+            terminal_text(
+                f"pebdsl tailor {t.file}: {space}; {t.solved_now} solved now, {cached} from "
+                "the cache"
+            )
+        )
+    )
+    for g in t.goals:
+        console.print(Text(terminal_text(f"  goal: {g['text']}")))
+    console.print(Text("Ranking (designs meeting every goal first, then by real cost):"))
+    for i, c in enumerate(cases, start=1):
+        rec = c.record
+        if rec is None:
+            line = f"  –  {c.label}: {c.status}"
+        else:
+            share = rec.get("pv_surplus_local_share")
+            peak = rec.get("peak_import_kw")
+            line = (
+                f"{i:>3}. {c.label}: {amount(rec['total_cost'])} {t.currency}, PV surplus local "
+                f"{'–' if share is None else f'{100 * share:.0f} %'}, peak "
+                f"{'–' if peak is None else f'{peak:,.1f} kW'}, local trade "
+                f"{amount(rec['local_trade_kwh'])} kWh"
+                + ("" if c.meets_goals else ", misses a goal")
+                + (", on the front" if c.pareto else "")
+            )
+        console.print(Text(terminal_text(line)))
+    if t.recommended is None:
+        console.print(Text("No design solved: nothing to recommend.", style="bold red"))
+        return
+    console.print(Text(terminal_text(f"Recommended: {t.recommended.label}"), style="bold"))
+    sizes = (t.recommended.record or {}).get("investments") or {}
+    if sizes:
+        chosen = ", ".join(f"{p} {v['value']:,.2f} {v['unit']}" for p, v in sizes.items())
+        console.print(Text(terminal_text(f"  sizes chosen: {chosen}")))
+    for r in t.reasons:
+        console.print(Text(terminal_text(f"  {r}")))
+    if out is not None:
+        names = ("tailor.html", "tailor.json", "tailor.parquet", "recommended.peb")
+        console.print(Text(terminal_text("written: " + ", ".join(str(out / n) for n in names))))

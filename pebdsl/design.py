@@ -354,6 +354,69 @@ class Dso:
 
 
 @dataclass(frozen=True)
+class Investment:
+    """A size the optimisation chooses (`invest(...)` in the design): an LP column in
+    [0, `max_value`] (kWh or kW) that replaces the constant wherever the size bounds the model,
+    with the cost `cost_per_unit_h × horizon hours × size` in the objective and in real cost.
+
+    `path` names the size: `alice.battery.capacity`, `alice.battery.power`, `hub.capacity`
+    (a shared battery), `street.connection` (a block connection, both ways),
+    `street.connection.import` / `.export`, `dso.link.a--b.capacity`. `cost_per_unit_h` is the
+    cost per kWh or kW per hour of horizon: the `cost = …` form as written (0.1 EUR/kWh/day =
+    0.1/24 per hour), or the annuity form's `capex × rate / (1 − (1 + rate)^−lifetime)` per
+    year / 8760 (`capex / lifetime` at rate 0); `capex`, `lifetime_years`, `rate` keep the
+    annuity form's inputs (None for the `cost` form) for reports and the formatter."""
+
+    path: str
+    unit: Literal["kWh", "kW"]
+    max_value: float
+    cost_per_unit_h: float
+    capex: float | None = None
+    lifetime_years: float | None = None
+    rate: float | None = None
+    span: Span = _span()
+
+    @property
+    def annuity(self) -> bool:
+        return self.capex is not None
+
+
+GOAL_METRICS = ("pv_surplus_local", "peak_import", "local_trade")
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A value the design must deliver (`goals { … }`, docs/tailor.md). `metric` names one of
+    the three values: `pv_surplus_local` (share of the PV surplus balanced locally, value 1),
+    `peak_import` (kW, all blocks together or one `block`, value 2), `local_trade` (kWh
+    delivered in local markets, value 3). `value` is canonical (a fraction, kW, kWh). A hard
+    goal (`prefer` False) is a constraint of the LP; a preferred one only ranks designs."""
+
+    metric: Literal["pv_surplus_local", "peak_import", "local_trade"]
+    op: Literal[">=", "<="]
+    value: float
+    block: str | None = None
+    prefer: bool = False
+    text: str = ""  # as written, for messages: `peak_import <= 1200 kW`
+    span: Span = _span()
+
+    def met(self, achieved: float | None) -> bool:
+        """Whether an achieved figure (same unit as `value`) meets the goal (1e-6 slack)."""
+        if achieved is None:
+            return False
+        tol = 1e-6 * max(1.0, abs(self.value))
+        return achieved >= self.value - tol if self.op == ">=" else achieved <= self.value + tol
+
+
+def annuity_factor(rate: float, lifetime_years: float) -> float:
+    """The capital recovery factor: the share of an investment paid each year over its lifetime
+    at interest `rate` (rate / (1 − (1 + rate)^−lifetime); 1 / lifetime at rate 0)."""
+    if rate == 0:
+        return 1.0 / lifetime_years
+    return rate / (1.0 - (1.0 + rate) ** -lifetime_years)
+
+
+@dataclass(frozen=True)
 class Design:
     """One fully resolved alternative (the base design, or one variant of it)."""
 
@@ -376,6 +439,10 @@ class Design:
     in_compare: bool = True
     variants: tuple[str, ...] = ()  # every variant declared in the file, in order
     reference: str | None = None  # the variant that is the no-trade reference, if any
+    # Sizes the LP chooses (`invest(...)`), by path; the sized object holds `max_value` as its
+    # constant (a bound the column never exceeds), so checks and reports read a size as before.
+    investments: dict[str, Investment] = field(default_factory=dict)
+    goals: tuple[Goal, ...] = ()  # `goals { … }`: hard ones are LP constraints
     sources: tuple[SourceFile, ...] = ()
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
     # Seconds spent in the front end (parse, resolve) making this design; for results.json.

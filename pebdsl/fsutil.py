@@ -53,6 +53,8 @@ OUTPUT_MARKERS = (
     "sweep.json",
     "sweep.csv",
     "participants.csv",
+    "tailor.json",
+    "cases",  # pebdsl tailor's case cache (a killed run has only this)
 )
 
 

@@ -56,7 +56,7 @@ class VarBlock:
     cost_doc: str = ""  # the objective term, e.g. "Δt·(buy_t + charge_t)·gi[p,t]"
     spans: tuple[Span, ...] = ()
     start: int = -1
-    # Integer (binary) columns: the model is a MIP; `pebdsl.mip` solves it and fixes them.
+    # Integer (binary) columns: the model is a MIP; `pebdsl.backends.mip` solves it and fixes them.
     integer: bool = False
 
     @property

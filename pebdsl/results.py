@@ -149,6 +149,11 @@ class Results:
         return self.objective - self.shadow_cost
 
     @property
+    def investments(self) -> Mapping[str, Mapping[str, Any]]:
+        """Sizes the LP chose (`invest(...)`): path -> {value, unit, cost} (settle.py)."""
+        return {} if self.settlement is None else self.settlement.investments
+
+    @property
     def kpis(self) -> Mapping[str, Any]:
         return self.scores.kpis
 

@@ -37,7 +37,7 @@ Rules (docs/model.md):
   the block's members pro rata to how far each cut its grid import against the baseline.
 
 Money closing (`Settlement.money`, residual asserted ≈ 0 in tests):
-  total_bills = total_cost − flexibility_payments + rent_retained
+  total_bills = total_cost − flexibility_payments + rent_retained − dso_investment
   total_cost            real money = objective − shadow_cost (`Results.total_cost`)
   shadow_cost           objective terms nobody pays: priced-flexibility excess x price (a
                         shadow cost) minus product premiums (a buyer's valuation); also kept
@@ -47,6 +47,9 @@ Money closing (`Settlement.money`, residual asserted ≈ 0 in tests):
   market_surplus        Σ markets (buyers' payments for energy − sellers' receipts − link fees
                         the market pays); rent_to_members = market_surplus − rent_retained
   shared_batteries      what shared batteries earned, passed to their owners
+  dso_investment        the cost over the horizon of the block connections and links the LP
+                        sized (`invest`): the DSO's, on its row's capacity_charges (a battery's
+                        sized capacity or power is its owner's, in battery_costs)
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ class Settlement:
     roles: Mapping[str, str]
     money: Mapping[str, float]  # the closing of the account (module docstring)
     shadow_cost: float  # objective terms nobody pays
+    # Sizes the LP chose (`invest(...)`): path -> {"value", "unit", "cost"} (cost over the
+    # horizon, in the design's currency).
+    investments: Mapping[str, Mapping[str, float | str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -272,6 +278,37 @@ def _assets(led: _Ledger, d: Design, ir: ModelIR, x: FloatArray) -> None:
             led.book(p, "shift_costs", cost, None)
 
 
+def _investments(
+    led: _Ledger, d: Design, ir: ModelIR, x: FloatArray
+) -> tuple[float, dict[str, dict[str, float | str]]]:
+    """Sizes chosen by the LP (`invest`, lower/invest.py): each one's size and its cost over
+    the horizon (the column's cost × size). A battery's is a real cost of its owner
+    (`battery_costs`; a shared battery's row passes it to its owners); a block connection's or
+    a link's is the DSO's: it builds the capacity (its row's `capacity_charges`). Returns the
+    DSO's part and the investments by path."""
+    if "invest" not in ir.vars:
+        return 0.0, {}
+    v = ir.vars["invest"]
+    size = v.values(x)[:, 0]
+    cost = np.asarray(v.cost).reshape(-1) * size
+    bats = d.batteries()
+    dso = 0.0
+    out: dict[str, dict[str, float | str]] = {}
+    for path, val, c in zip(v.entities, size, cost, strict=True):
+        head = path.rpartition(".")[0]
+        if head in bats:
+            led.book(bats[head].owner or head, "battery_costs", float(c), None)
+        else:
+            led.book("dso", "capacity_charges", float(c), None)
+            dso += float(c)
+        out[path] = {
+            "value": float(val) + 0.0,
+            "unit": d.investments[path].unit,
+            "cost": float(c) + 0.0,
+        }
+    return dso, out
+
+
 def _shared(led: _Ledger, d: Design) -> float:
     """Shared batteries: the row keeps the gross; its net passes to the owners."""
     shared = 0.0
@@ -296,6 +333,7 @@ def settle(
     for mt in trades.markets.values():
         _market(led, d, ir, x, mt, acc)
     _assets(led, d, ir, x)
+    dso_investment, investments = _investments(led, d, ir, x)
     flex_paid = _flexibility(led, d, ir, dispatch, gi)
     if "excess" in ir.vars:
         ev = ir.vars["excess"]
@@ -307,7 +345,7 @@ def settle(
     table.index.name = "party"
     parts = list(d.participants)
     total_bills = float(table.loc[parts, "total"].sum()) if parts else 0.0
-    real_costs = float(table["battery_costs"].sum() + table["shift_costs"].sum())
+    real_costs = float(table["battery_costs"].sum() + table["shift_costs"].sum()) + dso_investment
     total_cost = objective - acc.non_monetary
     money = {
         "total_bills": total_bills,
@@ -320,11 +358,12 @@ def settle(
         "rent_retained": acc.retained,
         "rent_to_members": acc.surplus - acc.retained,
         "shared_batteries": shared,
-        "residual": total_bills - (total_cost - flex_paid + acc.retained),
+        "dso_investment": dso_investment,
+        "residual": total_bills - (total_cost - flex_paid + acc.retained - dso_investment),
         "all_parties": float(table["total"].sum()),
         "real_costs": real_costs,
     }
-    return Settlement(table, dict(led.roles), money, acc.non_monetary)
+    return Settlement(table, dict(led.roles), money, acc.non_monetary, investments)
 
 
 def _fees(

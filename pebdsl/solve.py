@@ -34,8 +34,7 @@ def solve(
     design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
 ) -> Results:
     """Compile, solve, settle and score one design (see the module docstring)."""
-    from pebdsl import mip
-    from pebdsl.backends import get_backend
+    from pebdsl.backends import get_backend, mip
     from pebdsl.invert import diagnose, invert, price_rows
     from pebdsl.kpis import ScoreInput, score
     from pebdsl.lower import lower
@@ -57,7 +56,7 @@ def solve(
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
     # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
-    # has the same optimum and duals for prices and settlement (pebdsl.mip, note N105).
+    # has the same optimum and duals for prices and settlement (pebdsl.backends.mip, note N105).
     mip_record = mip.fix_integers(ir)
     if mip_record is not None:
         timings["mip"] = float(mip_record.get("seconds", 0.0))

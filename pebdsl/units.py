@@ -319,6 +319,29 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension(
             "money_per_time", "currency/time", "{cur}/h", "100 EUR/month", _d(currency=1, time=-1)
         ),
+        # Sizing (`invest(...)`): a cost per kWh or kW of size per time, and a capital cost.
+        Dimension(
+            "energy_cost_time",
+            "currency/energy/time",
+            "{cur}/kWh/h",
+            "0.1 EUR/kWh/day",
+            _d(currency=1, energy=-1, time=-1),
+        ),
+        Dimension(
+            "power_cost_time",
+            "currency/power/time",
+            "{cur}/kW/h",
+            "0.5 EUR/kW/day",
+            _d(currency=1, energy=-1),
+            needs_time=True,
+        ),
+        Dimension(
+            "power_price",
+            "currency/power",
+            "{cur}/kW",
+            "800 EUR/kW",
+            _d(currency=1, energy=-1, time=1),
+        ),
         Dimension(
             "capacity_cost_year",
             "currency/power/time",

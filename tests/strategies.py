@@ -63,6 +63,8 @@ _TOP_KEYWORDS = (
     "dso",
     "variant",
     "battery",
+    "goals",
+    "choice",
 )
 
 

@@ -254,12 +254,38 @@ def test_narrow_screen(browser: Any, pages: dict[str, Path], which: str, larger:
 
 
 def test_compare_in_browser(browser: Any, pages: dict[str, Path]) -> None:
+    """The charts render, and the page opens with the verdict: a ranked list, one sentence per
+    case that names what it buys (a value, or none) and what it costs, visible above the table;
+    the cost chart's bar labels are each case's own cost, inside the chart's box."""
     v = Visit(browser, pages["compare"])
     try:
         v.check()
         boxes = v.charts()
         assert len(boxes) >= 5, len(boxes)
         assert all(b["width"] > 0 and b["height"] > 0 for b in boxes)
+        items = v.page.query_selector_all("ol.verdict li")
+        n_cases = len(v.page.query_selector_all("section#summary tbody tr"))
+        assert len(items) == n_cases > 0
+        texts = [li.inner_text() for li in items]
+        assert all(
+            ("buys" in t and "costs" in t) or "reference" in t or "failed" in t for t in texts
+        )
+        verdict_box = v.page.query_selector("ol.verdict").bounding_box()
+        table_box = v.page.query_selector("section#summary table").bounding_box()
+        assert verdict_box and table_box and verdict_box["height"] > 0
+        assert verdict_box["y"] < table_box["y"]
+        cost_chart = v.page.query_selector_all("svg.chart")[0]
+        chart_box = cost_chart.bounding_box()
+        labels = cost_chart.query_selector_all("text.vl")
+        assert len(labels) >= 1
+        for label in labels:
+            assert label.inner_html().startswith("cost ")
+            box = label.bounding_box()
+            assert (
+                box
+                and chart_box
+                and box["x"] + box["width"] <= chart_box["x"] + chart_box["width"] + 1
+            )
         v.shot("compare.png")
     finally:
         v.close()
@@ -304,3 +330,46 @@ def test_design_source_is_highlighted(browser: Any, pages: dict[str, Path]) -> N
         assert all("<span" not in line for line in lines)
     finally:
         v.close()
+
+
+TAILOR = ROOT / "designs" / "tailor_street.peb"
+
+
+@pytest.fixture(scope="module")
+def tailor_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page `pebdsl tailor designs/tailor_street.peb` writes (docs/tailor.md)."""
+    from pebdsl.present.tailor import write_tailoring
+    from pebdsl.study.tailor import plan, solve_space
+
+    out = tmp_path_factory.mktemp("tailor")
+    t = solve_space(plan(str(TAILOR)), out / "cases")
+    write_tailoring(t, out, command="pytest")
+    return out / "tailor.html"
+
+
+def test_tailor_page_in_browser(browser: Any, tailor_page: Path) -> None:
+    """The tailor page: no console error or outside request, the recommendation and its
+    reasons shown, three frontier charts with a dot per solved design and the recommended one
+    ringed, and no sideways scrolling on a phone."""
+    v = Visit(browser, tailor_page)
+    try:
+        v.check()
+        assert "meets every goal" in v.page.inner_text("section#recommendation")
+        assert len(v.page.query_selector_all("section#recommendation li")) == 3  # one per choice
+        boxes = v.charts()
+        assert len(boxes) == 3 and all(b["width"] > 0 and b["height"] > 0 for b in boxes)
+        for chart in v.page.query_selector_all("svg.chart"):
+            assert len(chart.query_selector_all("circle")) >= 2
+            assert "recommended" in chart.inner_html()
+        v.shot("tailor.png")
+    finally:
+        v.close()
+    phone = Visit(browser, tailor_page, width=360, height=800)
+    try:
+        phone.check()
+        overflow = phone.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"the tailor page scrolls sideways by {overflow} px on a phone"
+    finally:
+        phone.close()

@@ -61,6 +61,8 @@ def test_passes_are_ordered() -> None:
         "lower_blocks",
         "lower_tariffs",
         "lower_household",
+        "lower_invest",
+        "lower_goals",
         "lower_objective",
     ]
 

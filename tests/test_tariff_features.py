@@ -13,9 +13,9 @@ import pytest
 
 from pebdsl.diagnostics import PebdslError
 from pebdsl.front.parser import parse
-from pebdsl.solve import solve
 from pebdsl.resolve import resolve
 from pebdsl.results import Results
+from pebdsl.solve import solve
 
 TOL = 1e-6
 

@@ -31,6 +31,8 @@ _TOP_KEYWORDS = frozenset(
         "PRODUCT",
         "DSO",
         "VARIANT",
+        "GOALS",
+        "CHOICE",
     }
 )
 _ASSET_KINDS = frozenset({"LOAD", "PV", "WIND", "BATTERY", "FLEXIBLE", "CONNECTION"})

@@ -283,9 +283,9 @@ class _Formatter(CommentCursor):
     def _inner_limit(self, item: Any) -> int:
         """Comments before this offset belong before the statement (leaf: its whole span;
         a declaration with a body: its header)."""
-        if isinstance(item, s.VariantDecl):
+        if isinstance(item, (s.VariantDecl, s.ChoiceDecl)):
             return self._open_brace(item.name.span.end, item.span.end)
-        if isinstance(item, s.FeesTable):
+        if isinstance(item, (s.FeesTable, s.GoalsDecl)):
             return self._open_brace(item.span.start, item.span.end)
         body = getattr(item, "body", None)
         if isinstance(body, s.Body):
@@ -400,6 +400,8 @@ class _Formatter(CommentCursor):
             return self._with_body("market " + item.name.value, item.body, depth)
         if isinstance(item, s.ProductDecl):
             return self._with_body("product " + item.name.value, item.body, depth)
+        if isinstance(item, (s.GoalsDecl, s.Goal, s.ChoiceDecl)):
+            return self._tailoring(item, depth)
         if isinstance(item, s.VariantDecl):
             return self._block(
                 "variant " + item.name.value,
@@ -409,6 +411,27 @@ class _Formatter(CommentCursor):
                 self._open_brace(item.name.span.end, item.span.end),
             )
         raise TypeError(f"not a statement: {type(item).__name__}")  # pragma: no cover
+
+    def _tailoring(self, item: s.GoalsDecl | s.Goal | s.ChoiceDecl, depth: int) -> list[Line]:
+        """`goals { … }`, one goal, and `choice NAME { variant … }` (docs/tailor.md)."""
+        if isinstance(item, s.GoalsDecl):
+            return self._block(
+                "goals",
+                item.goals,
+                item.span,
+                depth,
+                self._open_brace(item.span.start, item.span.end),
+            )
+        if isinstance(item, s.Goal):
+            head = ("prefer " if item.prefer else "") + str(item.metric.path)
+            return [Line(depth, f"{head} {item.op} {format_expr(item.value)}")]
+        return self._block(
+            "choice " + item.name.value,
+            item.options,
+            item.span,
+            depth,
+            self._open_brace(item.name.span.end, item.span.end),
+        )
 
     def _assign(self, key: str, value: s.Expr, depth: int) -> list[Line]:
         head = f"{key} = "

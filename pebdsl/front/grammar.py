@@ -117,6 +117,19 @@ class _Builder:
         edits = tuple(it for it in items if not isinstance(it, s.Attribute))
         return s.VariantDecl(_name(c[1]), attrs + edits, _span(c[0], rb))
 
+    def goals(self, c: list[Item]) -> s.GoalsDecl:
+        return s.GoalsDecl(_nodes(c), _span(c[0], c[-1]))
+
+    def goal(self, c: list[Item]) -> s.Goal:
+        return s.Goal(c[0], str(c[1]), c[2], False, _span(c[0], c[-1]))
+
+    def prefer_goal(self, c: list[Item]) -> s.Goal:
+        return s.Goal(c[1], str(c[2]), c[3], True, _span(c[0], c[-1]))
+
+    def choice(self, c: list[Item]) -> s.ChoiceDecl:
+        options = tuple(x for x in c[2:] if isinstance(x, s.VariantDecl))
+        return s.ChoiceDecl(_name(c[1]), options, _span(c[0], c[-1]))
+
     def plain_name(self, c: list[Item]) -> s.Name:
         return _name(c[0])
 

@@ -404,6 +404,36 @@ class VariantDecl:
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class Goal:
+    """`pv_surplus_local >= 60 %` (hard: a constraint of the LP) or `prefer local_trade >= 10
+    MWh` (ranking only). `metric` is the path written (`peak_import`, `street.peak_import`)."""
+
+    metric: Ref
+    op: str  # ">=" or "<="
+    value: Expr
+    prefer: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class GoalsDecl:
+    """`goals { … }`: what the design must deliver (docs/tailor.md)."""
+
+    goals: tuple[Goal, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ChoiceDecl:
+    """`choice NAME { variant A { … } variant B { … } }`: a building block's alternatives;
+    `pebdsl tailor` solves every combination of one option per choice."""
+
+    name: Name
+    options: tuple[VariantDecl, ...]
+    span: Span = _span()
+
+
 TopDecl = Union[
     DesignDecl,
     HorizonDecl,
@@ -417,6 +447,8 @@ TopDecl = Union[
     ProductDecl,
     DsoDecl,
     VariantDecl,
+    GoalsDecl,
+    ChoiceDecl,
 ]
 # Inside a variant, a singleton declaration (horizon, grid, dso) merges into the base one
 # attribute by attribute (`variant year { horizon { duration = 365 d } }`); a named declaration

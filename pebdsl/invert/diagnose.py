@@ -3,7 +3,8 @@
 Input: the design, the lowered IR, the failed `Solution` and the `Backend` that solved it.
 Output: a `PebdslError` (returned, not raised) with a coded diagnostic: E501 infeasible (an
 IIS mapped back to declarations, entities and local timestamps, with how far a hard kW limit
-must be broken: an elastic re-solve on the same backend), E502 unbounded, E503 solver
+must be broken: an elastic re-solve on the same backend), E505 a hard goal that cannot be met
+(invert/goals.py, the goal's line and by how much), E502 unbounded, E503 solver
 failure, E504 a model the solver refused to take. The code carries the status; nothing reads
 the rendered text back.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from pebdsl.backends import Backend, Solution, Status
 from pebdsl.design import Design
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
+from pebdsl.invert.goals import goal_error
 from pebdsl.ir import ConBlock, FloatArray, IntArray, ModelIR
 from pebdsl.source import NO_SPAN, Span
 
@@ -88,6 +90,10 @@ def _headline(con: ConBlock, ent: str, at: str) -> tuple[str, str]:
 
 def _infeasible(design: Design, ir: ModelIR, sol: Solution, backend: Backend) -> PebdslError:
     rows = sorted((ir.locate_row(i) for i in sol.iis_rows), key=_prio)
+    # A hard goal in the conflict: E505, with how far it must give.
+    unreachable = goal_error(design, rows, lambda c: violation(ir, c, backend), when)
+    if unreachable is not None:
+        return unreachable
     cols = [ir.locate_col(j) for j in sol.iis_cols]
     members = [f"`{c.name}[{e},{s}]`" for c, e, s in rows[:8]] + [
         f"`{v.name}[{e},{s}]` bounds" for v, e, s in cols[:6]

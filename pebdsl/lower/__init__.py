@@ -11,7 +11,8 @@ Each pass is `lower_x(ctx) -> None`: it adds whole blocks to `ctx.ir` with numpy
 terms to the shared expressions that later passes close (the participants' energy balance,
 the blocks' net import). Passes run in the order of `PASSES` (after sqlglot's optimizer):
 balance, generation, storage, flexible, markets, local (labelled local energy), meters,
-blocks, tariffs (DSO), household (capacity on a participant's own measure), objective. The
+blocks, tariffs (DSO), household (capacity on a participant's own measure), invest (sizes as
+decisions), goals (hard goals as rows), objective. The
 objective pass closes the pending rows (the balance needs every earlier pass's terms).
 The formulation, block by block, is documented in docs/model.md.
 """
@@ -27,7 +28,9 @@ from pebdsl.lower.blocks import lower_blocks
 from pebdsl.lower.context import Context
 from pebdsl.lower.flexible import lower_flexible
 from pebdsl.lower.generation import lower_generation
+from pebdsl.lower.goals import lower_goals
 from pebdsl.lower.household import lower_household
+from pebdsl.lower.invest import lower_invest
 from pebdsl.lower.local import lower_local
 from pebdsl.lower.markets import lower_markets
 from pebdsl.lower.meters import lower_meters
@@ -48,6 +51,8 @@ PASSES: tuple[Pass, ...] = (
     lower_blocks,
     lower_tariffs,
     lower_household,
+    lower_invest,
+    lower_goals,
     lower_objective,
 )
 

@@ -17,7 +17,7 @@ Output, per such participant p, local calendar day d and calendar month m of the
 - steps (`capacity_steps` upper bounds b_j, prices P_j per month): binaries
   `cap_step[p:j, m]` with Σ_j cap_step = 1 (row `cap_step_one`) and
   M[p,m] ≤ Σ_j b_j·cap_step[p:j,m] (row `cap_step_bound`); cost P_j·(1 + VAT)·share_m per
-  chosen step. The binaries make the model a MIP: `pebdsl.mip` solves it with HiGHS, fixes
+  chosen step. The binaries make the model a MIP: `pebdsl.backends.mip` solves it with HiGHS, fixes
   the chosen steps and the LP is solved again for the prices and the settlement (docs/model.md
   §7b); results carry note N105 saying so.
 The inverse map's `own_capacity` maps each cost-carrying variable block to the participant of
@@ -26,12 +26,13 @@ each of its entities, for settlement. Raises nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pebdsl.ir import INF, Expr
+from pebdsl.ir import INF, Expr, FloatArray, IntArray
 from pebdsl.lower.context import Context
 from pebdsl.lower.storage import add_rows_of
 from pebdsl.lower.tariffs import dso_month_price, months, own_capacity
@@ -74,72 +75,18 @@ def lower_household(ctx: Context) -> None:
     owners: dict[str, tuple[str, ...]] = {}
     meta: dict[str, Any] = dict(span=spans[0], spans=spans)
 
-    def basis(rows: list[int]) -> Expr:
-        e = Expr(len(rows), t)
-        sel = [agents[i] for i in rows]
-        if d.dso.charge_on == "meter":
-            add_rows_of(e, ctx.meter, sel, 1.0)
-        else:
-            e.add(ctx.ir.vars["gi"], 1.0, var_entities=sel, row_entities=np.arange(len(sel)))
-        return e
-
+    h = _House(
+        ctx, agents, names, t, nm, nd, price, frac, tuple(labels), meta, spans, day_of,
+        month_of_day, k_m, mid, stepped,
+    )  # fmt: skip
     # The measure M[p,m] as an expression over (participant x month), per participant kind.
     measure = Expr(len(agents), nm)
     ti = [i for i in range(len(agents)) if top3[i]]
     if ti:
-        lin = np.array([0.0 if stepped[i] else 1.0 for i in ti])[:, None]
-        share = price[ti] * frac[None, :] * lin  # currency per kW of measure (linear price)
-        cday = ctx.ir.add_var(
-            "cap_day", [names[i] for i in ti], nd, doc="highest meter withdrawal of the day",
-            index=("p", "d"), step_kind="day", **meta,
-        )  # fmt: skip
-        u = ctx.ir.add_var(
-            "cap_u", [names[i] for i in ti], nm, lower=-INF, cost=share,
-            doc="threshold of the month's top-3 days", index=("p", "m"), step_kind="month",
-            step_labels=tuple(labels), cost_doc="price_m·(1+VAT)·share_m·cap_u[p,m]", **meta,
-        )  # fmt: skip
-        v = ctx.ir.add_var(
-            "cap_v", [names[i] for i in ti], nd, cost=share[:, month_of_day] / k_m[month_of_day],
-            doc="a day's peak above the month's threshold", index=("p", "d"), step_kind="day",
-            cost_doc="price_m·(1+VAT)·share_m·cap_v[p,d]/k_m", **meta,
-        )  # fmt: skip
-        owners.update(cap_u=u.entities, cap_v=v.entities)
-        e = basis(ti)
-        e.add(cday, -1.0, var_steps=day_of, row_steps=np.arange(t))
-        ctx.ir.add_con(
-            "cap_day_def", u.entities, e, upper=0.0, template="meter[p,t] ≤ cap_day[p,d(t)]",
-            doc="the day's peak withdrawal (kapasitetsledd)", spans=spans, index=("p", "t"),
-        )  # fmt: skip
-        e2 = Expr(len(ti), nd)
-        e2.add(cday, 1.0)
-        e2.add(u, -1.0, var_steps=month_of_day, row_steps=np.arange(nd))
-        e2.add(v, -1.0)
-        ctx.ir.add_con(
-            "cap_top3", u.entities, e2, upper=0.0,
-            template="cap_day[p,d] − cap_u[p,m(d)] − cap_v[p,d] ≤ 0",
-            doc="the sum of the k largest daily peaks (k = min(3, days)) as an LP",
-            spans=spans, index=("p", "d"),
-        )  # fmt: skip
-        rows = np.arange(len(ti))
-        measure.add(u, 1.0, row_entities=np.array(ti))
-        measure.add(
-            v, (1.0 / k_m[month_of_day])[None, :], var_entities=rows,
-            row_entities=np.array(ti), var_steps=np.arange(nd), row_steps=month_of_day,
-        )  # fmt: skip
+        _top3(h, ti, measure, owners)
     hi = [i for i in range(len(agents)) if stepped[i] and not top3[i]]
     if hi:
-        ch = ctx.ir.add_var(
-            "cap_hour", [names[i] for i in hi], nm, doc="highest withdrawal of the month",
-            index=("p", "m"), step_kind="month", step_labels=tuple(labels), **meta,
-        )  # fmt: skip
-        e = basis(hi)
-        e.add(ch, -1.0, var_steps=mid, row_steps=np.arange(t))
-        ctx.ir.add_con(
-            "cap_hour_def", ch.entities, e, upper=0.0, template="meter[p,t] ≤ cap_hour[p,m(t)]",
-            doc="the month's peak withdrawal (stepped capacity charge)", spans=spans,
-            index=("p", "t"),
-        )  # fmt: skip
-        measure.add(ch, 1.0, row_entities=np.array(hi))
+        _hourly(h, hi, measure)
     si = [i for i in range(len(agents)) if stepped[i]]
     if si:
         _steps(ctx, si, names, tariffs, vat, frac, labels, measure, owners, spans)
@@ -203,3 +150,100 @@ def _steps(
         template="measure[p,m] ≤ Σ_j bound_j·cap_step[p:j,m]",
         doc="the measured peak lies within the chosen step", spans=spans, index=("p", "m"),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _House:
+    """What the capacity rows of participants on their own measure share."""
+
+    ctx: Context
+    agents: list[int]
+    names: tuple[str, ...]
+    t: int
+    nm: int
+    nd: int
+    price: FloatArray
+    frac: FloatArray
+    labels: tuple[str, ...]
+    meta: dict[str, Any]
+    spans: tuple[Any, ...]
+    day_of: IntArray
+    month_of_day: IntArray
+    k_m: IntArray
+    mid: IntArray
+    stepped: list[bool]
+
+    def basis(self, rows: list[int]) -> Expr:
+        """The measured quantity (meter or purchases) of the participants `rows`, per step."""
+        e = Expr(len(rows), self.t)
+        sel = [self.agents[i] for i in rows]
+        if self.ctx.design.dso.charge_on == "meter":
+            add_rows_of(e, self.ctx.meter, sel, 1.0)
+        else:
+            e.add(self.ctx.ir.vars["gi"], 1.0, var_entities=sel, row_entities=np.arange(len(sel)))
+        return e
+
+
+def _top3(h: _House, ti: list[int], measure: Expr, owners: dict[str, tuple[str, ...]]) -> None:
+    """The month's mean of the three highest daily peaks as an LP (docs/model.md §7b)."""
+    ctx, names, t, nm, nd = h.ctx, h.names, h.t, h.nm, h.nd
+    price, frac, labels, meta, spans = h.price, h.frac, h.labels, h.meta, h.spans
+    day_of, month_of_day, k_m, stepped = h.day_of, h.month_of_day, h.k_m, h.stepped
+    basis = h.basis
+    lin = np.array([0.0 if stepped[i] else 1.0 for i in ti])[:, None]
+    share = price[ti] * frac[None, :] * lin  # currency per kW of measure (linear price)
+    cday = ctx.ir.add_var(
+        "cap_day", [names[i] for i in ti], nd, doc="highest meter withdrawal of the day",
+        index=("p", "d"), step_kind="day", **meta,
+    )  # fmt: skip
+    u = ctx.ir.add_var(
+        "cap_u", [names[i] for i in ti], nm, lower=-INF, cost=share,
+        doc="threshold of the month's top-3 days", index=("p", "m"), step_kind="month",
+        step_labels=tuple(labels), cost_doc="price_m·(1+VAT)·share_m·cap_u[p,m]", **meta,
+    )  # fmt: skip
+    v = ctx.ir.add_var(
+        "cap_v", [names[i] for i in ti], nd, cost=share[:, month_of_day] / k_m[month_of_day],
+        doc="a day's peak above the month's threshold", index=("p", "d"), step_kind="day",
+        cost_doc="price_m·(1+VAT)·share_m·cap_v[p,d]/k_m", **meta,
+    )  # fmt: skip
+    owners.update(cap_u=u.entities, cap_v=v.entities)
+    e = basis(ti)
+    e.add(cday, -1.0, var_steps=day_of, row_steps=np.arange(t))
+    ctx.ir.add_con(
+        "cap_day_def", u.entities, e, upper=0.0, template="meter[p,t] ≤ cap_day[p,d(t)]",
+        doc="the day's peak withdrawal (kapasitetsledd)", spans=spans, index=("p", "t"),
+    )  # fmt: skip
+    e2 = Expr(len(ti), nd)
+    e2.add(cday, 1.0)
+    e2.add(u, -1.0, var_steps=month_of_day, row_steps=np.arange(nd))
+    e2.add(v, -1.0)
+    ctx.ir.add_con(
+        "cap_top3", u.entities, e2, upper=0.0,
+        template="cap_day[p,d] − cap_u[p,m(d)] − cap_v[p,d] ≤ 0",
+        doc="the sum of the k largest daily peaks (k = min(3, days)) as an LP",
+        spans=spans, index=("p", "d"),
+    )  # fmt: skip
+    rows = np.arange(len(ti))
+    measure.add(u, 1.0, row_entities=np.array(ti))
+    measure.add(
+        v, (1.0 / k_m[month_of_day])[None, :], var_entities=rows,
+        row_entities=np.array(ti), var_steps=np.arange(nd), row_steps=month_of_day,
+    )  # fmt: skip
+
+
+def _hourly(h: _House, hi: list[int], measure: Expr) -> None:
+    """The month's highest withdrawal, for stepped prices on an hourly peak."""
+    ctx, names, t, nm = h.ctx, h.names, h.t, h.nm
+    labels, meta, spans, mid, basis = h.labels, h.meta, h.spans, h.mid, h.basis
+    ch = ctx.ir.add_var(
+        "cap_hour", [names[i] for i in hi], nm, doc="highest withdrawal of the month",
+        index=("p", "m"), step_kind="month", step_labels=tuple(labels), **meta,
+    )  # fmt: skip
+    e = basis(hi)
+    e.add(ch, -1.0, var_steps=mid, row_steps=np.arange(t))
+    ctx.ir.add_con(
+        "cap_hour_def", ch.entities, e, upper=0.0, template="meter[p,t] ≤ cap_hour[p,m(t)]",
+        doc="the month's peak withdrawal (stepped capacity charge)", spans=spans,
+        index=("p", "t"),
+    )  # fmt: skip
+    measure.add(ch, 1.0, row_entities=np.array(hi))

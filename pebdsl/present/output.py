@@ -170,6 +170,8 @@ def results_json(results: Results) -> dict[str, Any]:
         "kpis": k.get("design", {}),
         "values": results.values,
         "money": results.money,
+        # Sizes the LP chose (`invest(...)`): path -> {value, unit, cost over the horizon}.
+        "investments": results.investments,
         "notes": results.notes,
         "model": {
             "variables": results.model_stats.get("variables"),

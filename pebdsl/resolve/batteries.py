@@ -22,6 +22,7 @@ from pebdsl.resolve.checks import check_battery
 from pebdsl.resolve.model import Failed
 from pebdsl.resolve.reader import Reader, is_word
 from pebdsl.resolve.series import strip
+from pebdsl.resolve.sizing import size
 from pebdsl.source import Span
 
 __all__ = ["battery", "battery_owners", "soc"]
@@ -35,10 +36,16 @@ def battery(
     a = r.attrs(items, "battery")
     for k, at in a.items():
         r.where[("battery", name, k)] = at.value.span
-    cap = r.const(
-        r.need(a, "capacity", "battery", span, "10 kWh"), "energy", "battery capacity", lo=0
+    cap = size(
+        r,
+        r.need(a, "capacity", "battery", span, "10 kWh"),
+        "energy",
+        "battery capacity",
+        f"{name}.capacity",
     )
-    power = r.const(r.need(a, "power", "battery", span, "5 kW"), "power", "battery power", lo=0)
+    power = size(
+        r, r.need(a, "power", "battery", span, "5 kW"), "power", "battery power", f"{name}.power"
+    )
     eff = r.const(
         a.get("efficiency"),
         "ratio",

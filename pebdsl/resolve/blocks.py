@@ -15,6 +15,7 @@ from pebdsl.diagnostics import did_you_mean, error
 from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed, Node
 from pebdsl.resolve.reader import Reader
+from pebdsl.resolve.sizing import size
 
 __all__ = ["block", "link"]
 
@@ -25,9 +26,9 @@ def block(r: Reader, node: Node) -> D.Block:
     conn = None
     for it in node.items:
         if isinstance(it, S.Asset) and it.kind == "connection":
-            conn = participants.connection_block(r, it)
+            conn = participants.connection_block(r, it, node.name)
     if "connection" in a:
-        c = r.const(a["connection"], "power", "block connection", lo=0)
+        c = size(r, a["connection"], "power", "block connection", f"{node.name}.connection")
         conn = D.Connection(c, c, a["connection"].span)
     members = tuple(n.name for n in r.m.of_kind("participant").values() if n.block == node.name)
     bats = tuple(n.name for n in r.m.of_kind("battery").values() if n.block == node.name)
@@ -64,7 +65,8 @@ def link(r: Reader, it: S.Link, blocks: dict[str, Node]) -> D.Link:
     a = r.attrs(it.body.items, "link")
     if not ok:
         raise Failed
-    cap = r.const(a["capacity"], "power", "link capacity", lo=0) if "capacity" in a else None
+    path = f"dso.link.{it.a.value}--{it.b.value}.capacity"
+    cap = size(r, a["capacity"], "power", "link capacity", path) if "capacity" in a else None
     loss = (
         r.const(a["loss"], "ratio", "link loss", lo=0, hi=1, hi_open=True) if "loss" in a else 0.0
     )

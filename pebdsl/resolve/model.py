@@ -62,6 +62,9 @@ class Model:
     variants: list[str] = field(default_factory=list)
     removed_names: set[str] = field(default_factory=set)  # removed by a variant edit
     file_span: Span = NO_SPAN
+    # `choice NAME { variant … }` declarations (pebdsl tailor's design space), by name; their
+    # options are not variants of the file (compare does not run them).
+    choices: dict[str, S.ChoiceDecl] = field(default_factory=dict)
 
     def copy(self) -> Model:
         """A deep enough copy for a variant's edits (the base stays as collected)."""
@@ -71,6 +74,7 @@ class Model:
             list(self.variants),
             set(self.removed_names),
             self.file_span,
+            dict(self.choices),
         )
 
     def of_kind(self, kind: str) -> dict[str, Node]:

@@ -23,7 +23,7 @@ RESERVED = frozenset({
     "design", "horizon", "series", "grid", "template", "block", "participant", "from", "market",
     "product", "dso", "variant", "without", "set", "link", "flexibility", "fees", "load", "pv",
     "wind", "battery", "flexible", "connection", "daily", "true", "false", "unit", "all",
-    "none", "energy", "initial",
+    "none", "energy", "initial", "goals", "prefer", "choice",
 })  # fmt: skip
 
 ASSETS = ("load", "pv", "wind", "battery", "flexible", "connection")
@@ -73,6 +73,21 @@ def collect(file: S.File, errs: Errors) -> Model:
                 continue
             singles_first[key] = decl.span
             m.singles[key] = Single(decl.span, list(decl.body.items))
+        elif isinstance(decl, S.GoalsDecl):
+            if "goals" in m.singles:
+                errs.add(
+                    Diagnostic(
+                        "E304",
+                        "a design has one `goals` declaration",
+                        decl.span,
+                        "second goals",
+                        related=((m.singles["goals"].span, "the first one"),),
+                    )
+                )
+                continue
+            m.singles["goals"] = Single(decl.span, list(decl.goals))
+        elif isinstance(decl, S.ChoiceDecl):
+            _add_choice(m, decl, errs)
         else:
             add_named(m, decl, errs, block=None)
     if first_design is None:
@@ -86,6 +101,47 @@ def collect(file: S.File, errs: Errors) -> Model:
             )
         )
     return m
+
+
+def _add_choice(m: Model, decl: S.ChoiceDecl, errs: Errors) -> None:
+    """A `choice`: E102 for a name given twice (choices, or options within one), E309 for a
+    choice without options."""
+    old = m.choices.get(decl.name.value)
+    if old is not None:
+        errs.add(
+            Diagnostic(
+                "E102",
+                f"duplicate choice `{decl.name.value}`",
+                decl.name.span,
+                "declared again here",
+                related=((old.name.span, "first declared here"),),
+            )
+        )
+        return
+    seen: dict[str, S.VariantDecl] = {}
+    for opt in decl.options:
+        if opt.name.value in seen:
+            errs.add(
+                Diagnostic(
+                    "E102",
+                    f"choice `{decl.name.value}` has two options named `{opt.name.value}`",
+                    opt.name.span,
+                    "declared again here",
+                    related=((seen[opt.name.value].name.span, "first declared here"),),
+                )
+            )
+        seen[opt.name.value] = opt
+    if not decl.options:
+        errs.add(
+            error(
+                "E309",
+                f"choice `{decl.name.value}` has no options",
+                decl.span,
+                "empty choice",
+                ("add options: `variant NAME { … }`, one per alternative",),
+            )
+        )
+    m.choices[decl.name.value] = decl
 
 
 def declare(m: Model, node: Node, errs: Errors, replace_ok: bool = False) -> bool:

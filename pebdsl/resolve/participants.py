@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 import pebdsl.resolve.batteries as batteries
 import pebdsl.resolve.generation as generation
 import pebdsl.resolve.loads as loads
+import pebdsl.resolve.sizing as sizing
 import pebdsl.resolve.tariffs as tariffs
 from pebdsl import design as D
 from pebdsl.diagnostics import Diagnostic, error
@@ -126,9 +127,17 @@ def _asset(r: Reader, node: Node, kind: str, asset: S.Asset) -> Any:
     return None  # the grammar knows no other asset
 
 
-def connection_block(r: Reader, asset: S.Asset) -> D.Connection:
-    """A `connection { import; export }` block (kW; a side not given is unlimited)."""
+def connection_block(r: Reader, asset: S.Asset, block: str | None = None) -> D.Connection:
+    """A `connection { import; export }` block (kW; a side not given is unlimited). A block's
+    sides may be `invest(...)` (resolve/sizing.py, paths `<block>.connection.import` and
+    `.export`); a participant's may not (E321)."""
     a = r.attrs(asset.body.items, "connection")
-    imp = r.const(a["import"], "power", "connection import", lo=0) if "import" in a else None
-    exp = r.const(a["export"], "power", "connection export", lo=0) if "export" in a else None
-    return D.Connection(imp, exp, asset.span)
+
+    def side(key: str) -> float | None:
+        if key not in a:
+            return None
+        if block is None:
+            return r.const(a[key], "power", f"connection {key}", lo=0)
+        return sizing.size(r, a[key], "power", f"connection {key}", f"{block}.connection.{key}")
+
+    return D.Connection(side("import"), side("export"), asset.span)

@@ -19,6 +19,7 @@ E304). Then, per design, `PASSES` run in order over one `State`:
     products          declared products (`markets.py`)
     markets           markets (`markets.py`)
     dso               DSO charges, links, flexibility needs (`grid.py`, `blocks.py`)
+    goals             what the design must deliver (`goals.py`)
     reference         the design's reference variant (`heading.py`)
     assemble          every error so far raised together, else the `Design` (+ data hash)
     check             cross-object rules (`checks.py`)
@@ -41,6 +42,7 @@ from dataclasses import replace
 
 import pebdsl.resolve.batteries as _batteries
 import pebdsl.resolve.blocks as _blocks
+import pebdsl.resolve.goals as _goals
 import pebdsl.resolve.grid as _grid
 import pebdsl.resolve.heading as _heading
 import pebdsl.resolve.markets as _markets
@@ -181,6 +183,12 @@ def dso(st: State) -> None:
             st.dso = _grid.dso(st.reader, st.model.singles["dso"])
 
 
+def goals_(st: State) -> None:
+    """What the design must deliver (`goals { … }`, resolve/goals.py)."""
+    if "goals" in st.model.singles:
+        st.goals = _goals.goals(st.reader, st.model.singles["goals"], st.blocks)
+
+
 def reference(st: State) -> None:
     """The design's reference variant."""
     st.reference = _heading.reference(st.reader, st.design_attrs)
@@ -213,6 +221,8 @@ def assemble(st: State) -> None:
         in_compare=st.in_compare,
         variants=tuple(st.model.variants),
         reference=st.reference,
+        investments=dict(st.reader.investments),
+        goals=st.goals,
         sources=(st.source,),
         data_digest=digest.hexdigest() if ctx.data_files else "",
         span=st.design_span,
@@ -252,6 +262,7 @@ PASSES: tuple[Pass, ...] = (
     products,
     markets,
     dso,
+    goals_,
     reference,
     assemble,
     check,

@@ -111,6 +111,8 @@ class Reader:
         self.currency = "EUR"
         self.where: Where = {}
         self.ctx: SeriesContext | None = None
+        # Sizes the optimisation chooses (`invest(...)`, resolve/sizing.py), by path.
+        self.investments: dict[str, D.Investment] = {}
         self.directory = directory
 
     def attrs(

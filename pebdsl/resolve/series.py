@@ -375,6 +375,17 @@ class SeriesContext:
         from pebdsl import generators
 
         gen = generators.REGISTRY.get(name)
+        if name == "invest":  # resolve/sizing.py reads it where a size may be a decision
+            raise fail(
+                "E321",
+                "`invest(...)` is not allowed here: only a size can be chosen by the optimisation",
+                span_of(e.func),
+                "not a size the model can choose",
+                (
+                    "sizes that can be decisions: battery capacity and power (private and "
+                    "shared), a block's connection, a DSO link's capacity",
+                ),
+            )
         if gen is None:
             raise fail(
                 "E101",

@@ -55,6 +55,7 @@ class State:
     products: dict[str, D.Product] = field(default_factory=dict)
     markets: dict[str, D.Market] = field(default_factory=dict)
     dso: D.Dso = field(default_factory=D.Dso)
+    goals: tuple[D.Goal, ...] = ()
     reference: str | None = None
     # assemble, checks, lint
     design: D.Design | None = None

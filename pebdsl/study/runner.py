@@ -14,7 +14,7 @@ traceback; a worker process that dies (out of memory, killed) or a Dask task tha
 becomes E991. KeyboardInterrupt stops the run (pending items are cancelled). A scheduler
 address without Dask installed (the `cluster` extra) raises E905 before anything runs.
 
-The status of a failed item comes from its error's code (`failure_status`: E501 infeasible,
+The status of a failed item comes from its error's code (`failure_status`: E501 and E505 infeasible,
 E502 unbounded, anything else "error"), never from rendered text.
 """
 
@@ -39,7 +39,7 @@ R = TypeVar("R")
 
 # The status of a failed case by the code of its error (docs/errors.md); any other code (a
 # resolve error, a solver that refused the model, a bug) is "error".
-STATUS_BY_CODE = {"E501": "infeasible", "E502": "unbounded"}
+STATUS_BY_CODE = {"E501": "infeasible", "E505": "infeasible", "E502": "unbounded"}
 
 # Below this many (steps x participants) summed over all solves, a process pool costs more in
 # start-up (the forkserver and each worker import numpy, pandas, highspy: ~1.5 s) than it saves.

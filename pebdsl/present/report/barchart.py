@@ -58,10 +58,12 @@ def bar_chart(
     label_width: float | None = None,
     max_value: float | None = None,
     show_totals: bool = True,
+    row_labels: Sequence[str] | None = None,
 ) -> Markup:
     """Horizontal bars, one row per category: grouped (one bar per series) or stacked (positive
     parts to the right of zero, negative ones to the left). Values are printed at bar ends when
-    grouped; stacked rows print their net total."""
+    grouped; stacked rows print their net total, or `row_labels[i]` when given (a row's own
+    figures when the net total is not what the reader looks for)."""
     if not stacked and len(series) > 1:
         # A series that is zero everywhere only adds empty bars and a misleading legend entry.
         kept = [s for s in series if any(v is not None and abs(float(v)) > 1e-12 for v in s.values)]
@@ -82,6 +84,9 @@ def bar_chart(
     lw = label_width or min(240.0, 20 + 7.2 * max(len(c) for c in categories))
     items = [(s.label, s.color, "box") for s in series] if (ns > 1 or stacked) else []
     frame = Frame(left=lw, top=44, x0=ticks[0], x1=x_end, y0=0, y1=1)
+    if row_labels:
+        # Room on the right for the longest label (11.5 px tabular figures: ~6.6 px a char).
+        frame.right = max(frame.right, 12 + 6.6 * max(len(t) for t in row_labels))
     rows = _legend_height(items, frame.width, frame.left) if items else 0
     frame.bottom = 50 + 18 * rows
     frame.height = frame.top + row_h * len(categories) + frame.bottom
@@ -104,7 +109,10 @@ def bar_chart(
             f'text-anchor="end">{escape(cat)}</text>'
         )
         if stacked:
-            parts += _stacked_row(frame, series, vals[:, i], cat, y_row, bar_h, style, show_totals)
+            text = None if row_labels is None else row_labels[i]
+            parts += _stacked_row(
+                frame, series, vals[:, i], cat, y_row, bar_h, style, show_totals, text
+            )
         else:
             parts += _grouped_row(frame, series, vals[:, i], i, cat, y_row, bar_h, style)
     parts.append(
@@ -153,8 +161,10 @@ def _stacked_row(
     bar_h: float,
     style: _Style,
     show_totals: bool,
+    text: str | None = None,
 ) -> list[str]:
-    """One stacked bar: positive parts right of zero, negative ones left, then the net total."""
+    """One stacked bar: positive parts right of zero, negative ones left, then the net total
+    (or `text`)."""
     parts = []
     x_zero = float(frame.x(0.0))
     right, left = x_zero, x_zero
@@ -175,11 +185,12 @@ def _stacked_row(
             f"</title></rect>"
         )
     total = float(vals.sum())
-    if show_totals:
+    if text is None and show_totals:
+        text = f"{fmt_num(total, style.digits)}{style.suffix}"
+    if text is not None:
         parts.append(
             f'<text class="vl" x="{_f(max(right, x_zero) + 5)}" '
-            f'y="{_f(y_row + bar_h / 2 + 4)}">{fmt_num(total, style.digits)}'
-            f"{escape(style.suffix)}</text>"
+            f'y="{_f(y_row + bar_h / 2 + 4)}">{escape(text)}</text>'
         )
     return parts
 

@@ -2,8 +2,10 @@
 
 Input: a `Comparison` (its `.cases`, each with `.label`, `.file`, `.variant`, `.summary`,
 `.results` and `.error`) and the command line. Output: `render_compare(...) -> str`, one
-self-contained HTML document: summary charts across the cases, the table of key figures, and
-one section per case with its energy balance and a link to its own report (or its error).
+self-contained HTML document: the verdict (a ranking by real cost and one sentence per case on
+what it buys and costs, pebdsl.study.verdict), summary charts across the cases (the cost chart
+labels each bar with the case's own cost and saving), the table of key figures, and one
+section per case with its energy balance and a link to its own report (or its error).
 Raises nothing for well-formed cases; a failed case shows its error.
 """
 
@@ -36,6 +38,7 @@ from pebdsl.present.report.common import (
 )
 from pebdsl.present.report.figures import _balance_chart
 from pebdsl.safetext import neutralise_bidi
+from pebdsl.study.verdict import amount, verdict
 
 
 def _s(summary: Mapping[str, Any], key: str, sub: str | None = None) -> float | None:
@@ -75,9 +78,10 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             charts.append(peak)
         charts += _value_charts(labels, sums)
     rows = [_row(c) for c in cases]
+    ranking = _ranking(cases, len(files_of(cases)) > 1)
     columns = _columns(currency)
     sections = [_section(c) for c in cases]
-    files = list(dict.fromkeys(str(c.file) for c in cases))
+    files = files_of(cases)
     title = (
         ok[0].results.design.title
         if ok and len(files) == 1
@@ -90,6 +94,7 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
             title=title,
             files=files,
             n_cases=len(cases),
+            ranking=ranking,
             n_failed=sum(1 for c in cases if c.error is not None or c.results is None),
             columns=columns,
             rows=rows,
@@ -105,9 +110,30 @@ def render_compare(comparison: Any, *, command: str = "") -> str:
     return neutralise_bidi(html)
 
 
+def files_of(cases: list[Any]) -> list[str]:
+    """The files of the cases, in the order they first appear."""
+    return list(dict.fromkeys(str(c.file) for c in cases))
+
+
+def _ranking(cases: list[Any], several_files: bool) -> list[dict[str, Any]]:
+    """The verdict (pebdsl.study.verdict): rank, case, its real cost and why, one per case."""
+    return [
+        {
+            "rank": v.rank,
+            "label": f"{Path(v.file).stem}/{v.label}" if several_files else v.label,
+            "anchor": f"case-{_slug(v.label)}",
+            "cost": "–" if v.total_cost is None else f"{amount(v.total_cost)} {v.currency}",
+            "text": v.text,
+            "reference": v.is_reference,
+        }
+        for v in verdict(cases)
+    ]
+
+
 def _cost_chart(labels: list[str], sums: list[Mapping[str, Any]], currency: str) -> Markup:
     """Total cost per case, stacked with its saving against the reference (trade, storage,
-    other)."""
+    other). Each bar is labelled with the case's own cost and saving: the stacked total is the
+    reference's cost, the same for every bar, so it says nothing about the case."""
     costs = [_s(s, "total_cost") for s in sums]
     trade = [_s(s, "saving_trade") for s in sums]
     storage = [_s(s, "saving_storage") for s in sums]
@@ -132,8 +158,22 @@ def _cost_chart(labels: list[str], sums: list[Mapping[str, Any]], currency: str)
         x_label=f"{currency} over the horizon: cost + saving = the reference's cost",
         value_digits=2,
         desc="Each bar is a variant's total cost, extended by its saving against the "
-        "reference, split into the part from trade and the part from storage.",
+        "reference, split into the part from trade and the part from storage; the label "
+        "gives the variant's own cost and saving.",
+        row_labels=[_cost_label(c, sv, currency) for c, sv in zip(costs, saving, strict=True)],
     )
+
+
+def _cost_label(cost: float | None, saving: float | None, currency: str) -> str:
+    """'cost 38.11 GBP · saves 0.00222' (or 'costs 83.80 more'; no saving without a reference)."""
+    if cost is None:
+        return "n/a"
+    text = f"cost {amount(cost)} {currency}".rstrip()
+    if saving is None or abs(saving) < 1e-9:
+        return text
+    if saving > 0:
+        return f"{text} · saves {amount(saving)}"
+    return f"{text} · {amount(-saving)} more"
 
 
 def _share_chart(labels: list[str], sums: list[Mapping[str, Any]]) -> Markup:

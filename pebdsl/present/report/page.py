@@ -140,6 +140,21 @@ def _cost_cards(
                 f"objective ({_money(results.objective, cur)}), billed to nobody",
             )
         )
+    for path, inv in results.investments.items():
+        # A size the LP chose (`invest(...)`): shown with what it costs over the horizon.
+        limit = d.investments[path].max_value if path in d.investments else None
+        cards.append(
+            Card(
+                f"size chosen: {path}",
+                f"{fmt_num(float(inv['value']), 2)} {inv['unit']}",
+                f"costs {_money(float(inv['cost']), cur)} over the horizon, in the total cost"
+                + (
+                    f" (invest, at most {fmt_num(limit)} {inv['unit']})"
+                    if limit is not None
+                    else ""
+                ),
+            )
+        )
     saving = saving_pct = None
     if reference is not None:
         ref_cost = reference.total_cost

@@ -29,7 +29,8 @@ def fix_integers(ir: ModelIR) -> dict[str, Any] | None:
         return None
     import highspy
 
-    from pebdsl.backends.highs import Rejected, new_highs, pass_model, to_highs_lp
+    from pebdsl.backends.highs import to_highs_lp
+    from pebdsl.backends.session import Rejected, new_highs, pass_model
 
     t0 = time.perf_counter()
     lp = to_highs_lp(ir)

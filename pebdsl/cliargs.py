@@ -1,0 +1,70 @@
+"""The command line's shared arguments and options (Typer `Annotated` types), one place.
+
+Used by pebdsl/cli.py for every command that takes a design file, a variant, `--set` edits,
+`--allow-outside`, a price rule, workers or a Dask scheduler, so that each reads the same and
+has the same help. No behaviour: types only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pebdsl.console import Prices
+
+PricesOpt = Annotated[
+    Prices,
+    typer.Option(
+        metavar="[midpoint|dual]",
+        help="Degenerate local prices (a market clearing at a kink): the midpoint of the valid "
+        "dual interval, or the solver's dual (skips two extra LP solves). "
+        "docs/model.md, Extraction and settlement.",
+    ),
+]
+
+
+FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).", metavar="FILE")]
+FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).", metavar="FILE")]
+VariantOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--variant", "-v", metavar="NAME", help="A variant of the design (default: the base)."
+    ),
+]
+OutsideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside",
+        help="Let csv() read files outside the design file's folder (refused by default, E411).",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="EDIT",
+        help="An edit applied on top, as in a variant: 'alice.pv.peak = 8 kWp' (repeatable).",
+    ),
+]
+
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        metavar="N",
+        help="Worker processes (default: the CPUs, at most one per solve; 1 for a small run, "
+        "where starting workers costs more than it saves). 1 solves in this process.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Address of a Dask scheduler (tcp://host:8786) to solve on instead "
+        "(needs the cluster extra: pip install 'pebdsl[cluster]').",
+    ),
+]

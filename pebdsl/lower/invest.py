@@ -1,0 +1,140 @@
+"""Pass 8 — sizes as decisions (`invest(...)`, design.Investment).
+
+Input: `design.investments` and the blocks earlier passes built (`soc`, `charge`, `discharge`,
+the block net import, the `link_capacity.*` rows). Output: variable block `invest` (one column
+per investment path, in [0, max], unit kWh or kW as the path's size; cost per column
+`cost_per_unit_h × horizon hours`, so the objective and the real cost carry it) and, per path,
+the rows that make the column the size the constant used to be (the constant stays as the
+column's `max`, a bound that is never tighter):
+
+    battery capacity     soc[b,t] − size ≤ 0
+    battery power        charge[b,t] − size ≤ 0,  discharge[b,t] − size ≤ 0
+    block connection     block_net[b,t] − size ≤ 0 (import),  −block_net[b,t] − size ≤ 0 (export)
+    DSO link capacity    Σ flows over the link a→b (and b→a) − size ≤ 0
+
+Rows are named `size.<path>.<what>` (`size.alice.battery.capacity.soc`,
+`size.street.connection.import`, `size.dso.link.a--b.capacity.a->b`) and keep the Span of the
+`invest(...)` call, so an infeasible design points at it. A link that no market uses carries
+nothing: its size is 0 at the optimum, no row is needed. Raises nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pebdsl.design import Design, Investment
+from pebdsl.ir import ConBlock, Expr, VarBlock
+from pebdsl.lower.context import Context
+from pebdsl.lower.storage import add_rows_of
+
+
+def lower_invest(ctx: Context) -> None:
+    d = ctx.design
+    # A size whose object is gone (compare's battery-free twin) is no decision any more.
+    invs = [i for i in d.investments.values() if _present(d, i.path)]
+    if not invs:
+        return
+    hours = d.time.duration_h
+    paths = tuple(i.path for i in invs)
+    spans = tuple(i.span for i in invs)
+    size = ctx.ir.add_var(
+        "invest",
+        paths,
+        1,
+        upper=np.array([i.max_value for i in invs])[:, None],
+        cost=np.array([i.cost_per_unit_h * hours for i in invs])[:, None],
+        unit="kWh or kW",
+        doc="size chosen by the optimisation (invest)",
+        cost_doc="cost_i·H·invest[i]",
+        span=spans[0],
+        spans=spans,
+        index=("i", "-"),
+        step_kind="-",
+        step_labels=("size",),
+    )
+    for k, inv in enumerate(invs):
+        for name, expr in _sized_rows(ctx, inv):
+            _bound_by(ctx, name, expr, size, k, inv)
+
+
+def _present(d: Design, path: str) -> bool:
+    """The sized object is in the design: a battery, a block's connection, a DSO link."""
+    head = path.rpartition(".")[0]
+    if head in d.batteries():
+        return True
+    if path.startswith("dso.link."):
+        a, _, b = path.removeprefix("dso.link.").removesuffix(".capacity").partition("--")
+        return any(lk.a == a and lk.b == b for lk in d.dso.links)
+    block = path.partition(".connection")[0]
+    return block in d.blocks and d.blocks[block].connection is not None
+
+
+def _sized_rows(ctx: Context, inv: Investment) -> list[tuple[str, Expr]]:
+    """The expressions (1 x t, kW or kWh) the size bounds from above, by row-block suffix."""
+    d = ctx.design
+    path = inv.path
+    bats = d.batteries()
+    head, _, leaf = path.rpartition(".")
+    if head in bats and leaf in ("capacity", "power"):
+        blocks = ("soc",) if leaf == "capacity" else ("charge", "discharge")
+        out = []
+        for vname in blocks:
+            v = ctx.ir.vars[vname]
+            e = Expr(1, ctx.n_steps).add(
+                v, 1.0, var_entities=[v.entity_index(head)], row_entities=[0]
+            )
+            out.append((vname, e))
+        return out
+    if path.startswith("dso.link."):
+        a, _, b = path.removeprefix("dso.link.").removesuffix(".capacity").partition("--")
+        con = ctx.ir.cons.get(f"link_capacity.{a}-{b}")
+        return [] if con is None else _rows_of(con)
+    block, _, side = path.partition(".connection")
+    sides = ("import", "export") if side == "" else (side.lstrip("."),)
+    i = ctx.blocks.index(block)
+    out = []
+    for s in sides:
+        e = Expr(1, ctx.n_steps)
+        add_rows_of(e, ctx.block_net, [i], 1.0 if s == "import" else -1.0)
+        out.append((s, e))
+    return out
+
+
+def _rows_of(con: ConBlock) -> list[tuple[str, Expr]]:
+    """Each entity's rows of a constraint block as a 1 x t expression (a link's directions)."""
+    out = []
+    for j, ent in enumerate(con.entities):
+        keep = con.rows // con.n_steps == j
+        e = Expr(1, con.n_steps)
+        e.rows.append(con.rows[keep] % con.n_steps)
+        e.cols.append(con.cols[keep])
+        e.vals.append(con.vals[keep])
+        out.append((ent, e))
+    return out
+
+
+def _bound_by(ctx: Context, suffix: str, e: Expr, size: VarBlock, k: int, inv: Investment) -> None:
+    """Rows `e[t] − size_k ≤ 0` for every step."""
+    t = e.n_steps
+    e.add(
+        size,
+        -1.0,
+        var_entities=[k],
+        row_entities=[0],
+        var_steps=np.zeros(t, dtype=np.int64),
+        row_steps=np.arange(t),
+    )
+    name = f"size.{inv.path}.{suffix}"
+    ctx.ir.add_con(
+        name,
+        (inv.path,),
+        e,
+        upper=0.0,
+        unit=inv.unit,
+        template=f"{suffix}[t] − invest[{inv.path}] ≤ 0",
+        sources=(f"invest {inv.path}",),
+        spans=(inv.span,),
+        entity_spans=(inv.span,),
+        doc=f"the size of {inv.path} bounds it (invest)",
+        index=("i", "t"),
+    )
