@@ -167,6 +167,13 @@ def format_expr(e: s.Expr) -> str:
         return f"[{inner}]" + (f" {e.unit.text}" if e.unit is not None else "")
     if isinstance(e, s.Daily):
         return "daily " + format_expr(e.values)
+    if isinstance(e, s.ByScenario):
+        inner = "; ".join(
+            f"{a.name.value} = {format_expr(a.value)}"
+            for a in e.body.items
+            if isinstance(a, s.Attribute)
+        )
+        return f"by_scenario {{ {inner} }}" if inner else "by_scenario { }"
     if isinstance(e, s.Call):
         return f"{e.func.value}(" + ", ".join(_arg(a) for a in e.args) + ")"
     if isinstance(e, s.UnitValue):
@@ -390,6 +397,8 @@ class _Formatter(CommentCursor):
             return self._with_body("horizon", item.body, depth)
         if isinstance(item, s.GridDecl):
             return self._with_body("grid", item.body, depth)
+        if isinstance(item, s.ScenariosDecl):
+            return self._with_body("scenarios", item.body, depth)
         if isinstance(item, s.DsoDecl):
             return self._with_body("dso", item.body, depth)
         if isinstance(item, s.TemplateDecl):

@@ -62,6 +62,19 @@ def battery(
         charge_from = r.word(a["charge_from"], ("any", "local"), "charge_from")
     cost = r.const(a.get("throughput_cost"), "price", "throughput_cost", lo=0, default=0.0)
     owners = battery_owners(r, a, span, owner is not None)
+    # 1 = the schedule is committed day-ahead (identical in every scenario), 2 = per scenario.
+    stage_v = r.const(a.get("stage"), "ratio", "battery stage", default=2.0)
+    if stage_v not in (1.0, 2.0):
+        r.errs.add(
+            error(
+                "E302",
+                "battery `stage` is 1 (committed day-ahead) or 2 (per scenario)",
+                a["stage"].value.span if "stage" in a else span,
+                "not 1 or 2",
+            )
+        )
+        raise Failed
+    stage = int(stage_v)
     b = D.Battery(
         name,
         cap,
@@ -76,6 +89,7 @@ def battery(
         block,
         span,
         owners,
+        stage,
     )
     assert r.ctx is not None
     diags = check_battery(b, r.ctx.grid.duration_h, r.where)

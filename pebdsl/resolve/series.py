@@ -45,6 +45,7 @@ from pebdsl.resolve.expr import (
     span_of,
     strip,
 )
+from pebdsl.resolve.scenarios import Spec, by_scenario_names
 from pebdsl.source import Span
 
 __all__ = ["Series", "SeriesContext", "strip"]
@@ -81,6 +82,10 @@ class SeriesContext:
         self._stack: list[str] = []
         self._index: Any = None
         self._utc_ns: npt.NDArray[np.int64] | None = None
+        # The design's declared scenarios, and the one being resolved (None: the expected-value
+        # design, where `by_scenario` is the probability-weighted mean of its branches).
+        self.scenarios: Spec | None = None
+        self.scenario: str | None = None
 
     @property
     def index(self) -> Any:
@@ -225,6 +230,8 @@ class SeriesContext:
             return self._daily(e)
         if isinstance(e, S.Call):
             return self._call(e)
+        if isinstance(e, S.ByScenario):
+            return self._by_scenario(e)
         kind = {
             S.String: "a string",
             S.Bool: "a boolean",
@@ -232,6 +239,27 @@ class SeriesContext:
             S.UnitValue: "a bare unit",
         }.get(type(e), "this")
         raise fail("E307", f"expected a series or quantity, got {kind}", span_of(e), "not a series")
+
+    def _by_scenario(self, e: S.ByScenario) -> Series:
+        """The branch of the scenario being resolved, or the probability-weighted mean."""
+        branches = by_scenario_names(e, self.scenarios)
+        assert self.scenarios is not None
+        values = [(n, self.eval(x), x) for n, x in branches]
+        dims = values[0][1].dims
+        for _, v, x in values[1:]:
+            if v.dims != dims:
+                raise fail(
+                    "E202",
+                    f"scenarios give {U.dims_name(dims)} and {U.dims_name(v.dims)}",
+                    span_of(x),
+                    "every scenario's series has the same dimension",
+                )
+        if self.scenario is not None:
+            return next(v for n, v, _ in values if n == self.scenario)
+        mean: Any = 0.0
+        for n, v, _ in values:
+            mean = mean + self.scenarios.probability(n) * v.values
+        return Series(as_value(mean), dims)
 
     def _binop(self, e: S.BinOp) -> Series:
         a = self.eval(e.left)
