@@ -118,7 +118,8 @@ def horizon(st: State) -> None:
 
 def scenarios(st: State) -> None:
     """The design's scenarios (read before the series: `by_scenario` names them)."""
-    st.scenarios = _scenarios.read(st.model.singles.get("scenarios"), st.errs)
+    known = _scenarios.file_scenario_names(st.file)
+    st.scenarios = _scenarios.read(st.model.singles.get("scenarios"), st.errs, known)
 
 
 def series(st: State) -> None:

@@ -61,6 +61,9 @@ class Spec:
     span: Span = NO_SPAN
     declared: tuple[D.Scenario, ...] = ()
     generated: dict[str, float] = field(default_factory=dict)
+    # Every scenario name the file declares anywhere (base and variants): a by_scenario branch
+    # of a scenario this variant removed is skipped, a name declared nowhere is E321.
+    known: frozenset[str] = frozenset()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -87,7 +90,20 @@ def _fraction(a: S.Attribute, errs: Errors, what: str) -> float | None:
     return None
 
 
-def read(single: Single | None, errs: Errors) -> Spec | None:
+def file_scenario_names(file: S.File) -> frozenset[str]:
+    """The scenario names declared anywhere in the file (base and variants)."""
+    out: set[str] = set()
+    decls: list[object] = list(file.decls)
+    for d in file.decls:
+        if isinstance(d, S.VariantDecl):
+            decls.extend(d.items)
+    for d in decls:
+        if isinstance(d, S.ScenariosDecl):
+            out.update(a.name.value for a in d.body.items if isinstance(a, S.Attribute))
+    return frozenset(out)
+
+
+def read(single: Single | None, errs: Errors, known: frozenset[str] = frozenset()) -> Spec | None:
     """The design's scenarios (None: a deterministic design)."""
     if single is None:
         return None
@@ -95,7 +111,7 @@ def read(single: Single | None, errs: Errors) -> Spec | None:
     for it in single.items:
         if not isinstance(it, S.Attribute):
             errs.add(error("E304", "only `name = probability` in scenarios", it.span, "misplaced"))
-    spec = Spec(single.span)
+    spec = Spec(single.span, known=known)
     if any(a.name.value in GENERATOR_SETTINGS for a in attrs):
         return _generated(spec, attrs, errs)
     seen: dict[str, S.Attribute] = {}
@@ -200,6 +216,8 @@ def by_scenario_names(e: S.ByScenario, spec: Spec | None) -> list[tuple[str, S.E
             diags.append(error("E321", "by_scenario holds `scenario = series` only", it.span))
             continue
         n = it.name.value
+        if n not in names and n in spec.known:
+            continue  # a scenario the variant removed
         if n not in names:
             diags.append(
                 error(
