@@ -97,9 +97,9 @@ def file_scenario_names(file: S.File) -> frozenset[str]:
     for d in file.decls:
         if isinstance(d, S.VariantDecl):
             decls.extend(d.items)
-    for d in decls:
-        if isinstance(d, S.ScenariosDecl):
-            out.update(a.name.value for a in d.body.items if isinstance(a, S.Attribute))
+    for node in decls:
+        if isinstance(node, S.ScenariosDecl):
+            out.update(a.name.value for a in node.body.items if isinstance(a, S.Attribute))
     return frozenset(out)
 
 
