@@ -317,6 +317,9 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
+        if design.stochastic is not None:
+            _solve_stochastic(design, backend.value, solver, out, as_json, argv)
+            return
         results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
         if out is not None:
             reference = None
@@ -354,6 +357,45 @@ def solve(
         _print_summary(doc)
         if out is not None:
             print(terminal_text(f"report: {out / 'report.html'}"))
+
+
+def _solve_stochastic(
+    design: Any, backend: str, solver: str | None, out: Path | None, as_json: bool, argv: str
+) -> None:
+    """A design with scenarios: the extensive form, EVPI and VSS (docs/stochastic.md)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from pebdsl.present.stochastic import stochastic_json, value_in_words, write_stochastic
+    from pebdsl.stochastic import solve_stochastic
+
+    r = solve_stochastic(design, backend=backend, solver=solver)
+    if out is not None:
+        _write(out, lambda: write_stochastic(r, design, out, command=argv))
+    if as_json:
+        print(json.dumps(stochastic_json(r, design), indent=2))
+        return
+    console = Console()
+    title = design.title + (f" — {design.variant}" if design.variant else "")
+    line = Text(terminal_text(title), style="bold")
+    line.append(terminal_text(f": {r.status}, two-stage stochastic"), style="")
+    console.print(line)
+    for sentence in value_in_words(r):
+        console.print(Text(terminal_text(sentence)))
+    for note in r.notes:
+        console.print(Text(terminal_text("note: " + note)))
+    table = Table("scenario", "probability", f"cost {r.currency}", f"alone {r.currency}")
+    for s in r.scenarios:
+        table.add_row(
+            Text(terminal_text(s.name)),
+            f"{100 * s.probability:.3g} %",
+            f"{s.cost:.2f}",
+            f"{s.alone:.2f}",
+        )
+    console.print(table)
+    if out is not None:
+        print(terminal_text(f"report: {out / 'report.html'}"))
 
 
 def _write(out: Path, write: Any) -> None:
