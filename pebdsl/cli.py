@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -305,6 +306,18 @@ def solve(
     ] = True,
     prices: PricesOpt = Prices.midpoint,
     allow_outside: OutsideOpt = False,
+    rolling: Annotated[
+        str | None,
+        typer.Option(
+            "--rolling",
+            help="Operate window by window with limited foresight: commit this period "
+            "(e.g. 1d, 12h) per window and report the gap to perfect foresight.",
+        ),
+    ] = None,
+    lookahead: Annotated[
+        str,
+        typer.Option(help="With --rolling: how far past its period each window sees (e.g. 1d)."),
+    ] = "0h",
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -317,6 +330,9 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
+        if rolling is not None:
+            _solve_rolling(design, rolling, lookahead, backend.value, solver, out, as_json, argv)
+            return
         if design.stochastic is not None:
             _solve_stochastic(design, backend.value, solver, out, as_json, argv)
             return
@@ -396,6 +412,50 @@ def _solve_stochastic(
     console.print(table)
     if out is not None:
         print(terminal_text(f"report: {out / 'report.html'}"))
+
+
+def _hours(text: str, option: str) -> float:
+    """`1d`, `12h`, `1.5 d` as hours; anything else is E307."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(h|d)\s*", text)
+    if m is None:
+        raise PebdslError(
+            error("E307", f"{option} takes a duration like `1d` or `12h`, not `{text}`")
+        )
+    return float(m.group(1)) * (24.0 if m.group(2) == "d" else 1.0)
+
+
+def _solve_rolling(
+    design: Any,
+    period: str,
+    lookahead: str,
+    backend: str,
+    solver: str | None,
+    out: Path | None,
+    as_json: bool,
+    argv: str,
+) -> None:
+    """Rolling operation with limited foresight and its gap to perfect foresight."""
+    from pebdsl.present.stochastic import rolling_json, write_rolling
+    from pebdsl.stochastic import solve_rolling
+
+    r = solve_rolling(
+        design, _hours(period, "--rolling"), _hours(lookahead, "--lookahead"), backend, solver
+    )
+    if out is not None:
+        _write(out, lambda: write_rolling(r, design, out, command=argv))
+    if as_json:
+        print(json.dumps(rolling_json(r, design), indent=2))
+        return
+    share = "" if r.gap_share is None else f" ({100 * r.gap_share:.2f} %)"
+    title = design.title + (f" — {design.variant}" if design.variant else "")
+    print(terminal_text(f"{title}: rolling solution, {len(r.windows)} windows"))
+    print(
+        terminal_text(
+            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead costs "
+            f"{r.rolling_cost:.2f} {r.currency}; perfect foresight {r.perfect_cost:.2f} "
+            f"{r.currency}; gap {r.gap:.2f} {r.currency}{share}"
+        )
+    )
 
 
 def _write(out: Path, write: Any) -> None:

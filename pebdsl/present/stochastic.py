@@ -32,17 +32,16 @@ from pebdsl.present.report.timecharts import Layer, time_line_chart
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
-    from pebdsl.stochastic import StochasticResults
+    from pebdsl.stochastic import RollingResults, StochasticResults
 
 __all__ = ["render_stochastic", "stochastic_json", "value_in_words", "write_stochastic"]
 
 
-def stochastic_json(r: StochasticResults, design: Design) -> dict[str, Any]:
-    """results.json of a stochastic solve (module docstring)."""
+def _head(design: Design, status: str, objective: float) -> dict[str, Any]:
     files = [s.path for s in design.sources]
-    doc = {
-        "status": r.status,
-        "objective": {"value": r.expected_cost, "unit": design.currency},
+    return {
+        "status": status,
+        "objective": {"value": objective, "unit": design.currency},
         "design": {
             "title": design.title,
             "file": files[0] if files else None,
@@ -59,16 +58,40 @@ def stochastic_json(r: StochasticResults, design: Design) -> dict[str, Any]:
             "duration_h": design.time.duration_h,
             "timezone": design.time.timezone,
         },
-        "stochastic": r.to_json(),
-        "model": r.model,
-        "backend": r.backend,
-        "timings": r.timings,
         "versions": versions(),
         "hash": design.digest(),
     }
+
+
+def stochastic_json(r: StochasticResults, design: Design) -> dict[str, Any]:
+    """results.json of a stochastic solve (module docstring)."""
+    doc = _head(design, r.status, r.expected_cost)
+    doc.update(stochastic=r.to_json(), model=r.model, backend=r.backend, timings=r.timings)
     out = jsonable(doc)
     assert isinstance(out, dict)
     return out
+
+
+def rolling_json(r: RollingResults, design: Design) -> dict[str, Any]:
+    """results.json of a rolling solve: the head (objective = the rolling operation's cost)
+    and the `rolling` section (period, lookahead, rolling and perfect-foresight cost, gap)."""
+    doc = _head(design, "optimal", r.rolling_cost)
+    doc.update(solution="rolling", rolling=r.to_json(), backend=r.backend, timings=r.timings)
+    out = jsonable(doc)
+    assert isinstance(out, dict)
+    return out
+
+
+def write_rolling(
+    r: RollingResults, design: Design, out_dir: str | Path, command: str = ""
+) -> None:
+    """results.json of a rolling solve into `out_dir` (replaced as a set)."""
+    with replace_dir(out_dir) as tmp:
+        tmp.mkdir(parents=True, exist_ok=True)
+        doc = rolling_json(r, design)
+        if command:
+            doc["command"] = command
+        atomic_write_text(tmp / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def value_in_words(r: StochasticResults) -> list[str]:
