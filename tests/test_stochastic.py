@@ -422,3 +422,23 @@ def test_stochastic_bounds_on_generated_designs(text: str, markup: float, bidder
         assert s.alone <= s.cost + tol  # perfect information never costs more in a scenario
     py = solve_stochastic(_stochastic(d, THREE), backend="pyomo")
     assert py.expected_cost == pytest.approx(r.expected_cost, abs=1e-6 * scale)
+
+
+def test_zepter_design_structure_of_savings() -> None:
+    """designs/zepter2019_pcdg.peb (docs/stochastic.md): Zepter et al. (2019) find that P2P
+    trade and storage each lower the community's expected cost and that both together lower it
+    most. Checked as that structure (the numbers are in docs/stochastic.md): every option below
+    `neither`, both below each alone; and the stochastic bounds WS ≤ EC ≤ EEV in every case."""
+    from pathlib import Path
+
+    from pebdsl.load import load
+
+    path = str(Path(__file__).resolve().parent.parent / "designs" / "zepter2019_pcdg.peb")
+    cost = {}
+    for v in (None, "neither", "p2p_only", "storage_only"):
+        r = solve_stochastic(load(path, variant=v))
+        assert r.wait_and_see <= r.expected_cost + 1e-7
+        assert r.eev is not None and r.expected_cost <= r.eev + 1e-7
+        cost[v] = r.expected_cost
+    assert cost["p2p_only"] < cost["neither"] and cost["storage_only"] < cost["neither"]
+    assert cost[None] < min(cost["p2p_only"], cost["storage_only"])

@@ -15,7 +15,9 @@ Two forms (docs/stochastic.md):
   is max(0, 1 + σ·e_t) with e an AR(1) process e_t = ρ·e_{t−1} + √(1−ρ²)·ξ_t, ξ_t ~ N(0, 1),
   e_0 ~ N(0, 1) (stationary, unit variance), ρ = `correlation` (default 0.8 per step). PV
   (all participants' pv and wind, one weather), each participant's load (independent draws) and
-  the intraday prices (one market) get their own draws; the day-ahead prices are known. Each
+  the intraday prices (one market) get their own draws; the day-ahead prices are known, and a
+  drawn intraday buy (sell) price is kept at or above (below) the day-ahead sell (buy) price so
+  no scenario offers a sure gain between the stages. Each
   drawn scenario has probability 1/count; `reduce = N` keeps N of them by fast forward
   selection (Heitsch & Römisch 2003, "Scenario reduction algorithms in stochastic
   programming"), moving each dropped scenario's probability to its nearest kept one.
@@ -305,8 +307,17 @@ def _perturbed(d: D.Design, pv: D.FloatArray, load: D.FloatArray, price: D.Float
         ld = replace(p.load, profile_kw=p.load.profile_kw * load[i]) if p.load else None
         parts[name] = replace(p, generation=gens, load=ld)
     gr = d.grid
+    buy = gr.buy_per_kwh * price
     sell = None if gr.sell_per_kwh is None else gr.sell_per_kwh * price
-    grid = replace(gr, buy_per_kwh=gr.buy_per_kwh * price, sell_per_kwh=sell)
+    da = gr.day_ahead
+    # No scenario may offer a sure gain between the stages (sell day-ahead and buy back
+    # intraday for less, or the reverse): the drawn intraday buy stays at or above the
+    # day-ahead sell price and the intraday sell at or below the day-ahead buy price.
+    if da is not None and da.sell_per_kwh is not None:
+        buy = np.maximum(buy, da.sell_per_kwh)
+    if da is not None and sell is not None:
+        sell = np.minimum(sell, da.buy_per_kwh)
+    grid = replace(gr, buy_per_kwh=buy, sell_per_kwh=sell)
     return replace(d, participants=parts, grid=grid, stochastic=None)
 
 
