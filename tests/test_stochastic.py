@@ -9,6 +9,7 @@ EVPI = EC − WS, VSS = EEV − EC.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 
@@ -74,6 +75,9 @@ def test_issue_case_one_hour(backend: str) -> None:
     cost = {s.name: s.cost for s in r.scenarios}
     assert cost == pytest.approx({"sunny": 0.40, "cloudy": 1.60}, abs=1e-9)
     cloudy = next(s for s in r.scenarios if s.name == "cloudy")
+    assert cloudy.results is not None  # read like a deterministic solve: bills close
+    assert cloudy.results.bills is not None
+    assert cloudy.results.bills.loc["alice", "grid_purchases"] == pytest.approx(1.6, abs=1e-9)
     assert cloudy.net_demand_kwh["alice"][0] == pytest.approx(10.0, abs=1e-7)
     assert cloudy.intraday_kwh["alice"][0] == pytest.approx(6.0, abs=1e-7)
     doc = r.to_json()
@@ -217,6 +221,9 @@ def test_block_bids_its_net_position() -> None:
     r = solve_stochastic(design(BLOCK))
     assert r.expected_cost == pytest.approx(0.8, abs=1e-9)
     assert set(r.day_ahead_kwh) == {"street"}
+    # Cloudy: the block buys 10 kWh intraday at 0.20 = 2.00, all of it bob's import; sunny
+    # costs nothing. Expected bills: bob 0.4 × 2.00 = 0.80, alice 0.
+    assert r.expected_bills() == pytest.approx({"alice": 0.0, "bob": 0.8}, abs=1e-9)
     each = solve_stochastic(design(BLOCK, "each"))
     assert each.expected_cost == pytest.approx(1.0, abs=1e-9)
     assert set(each.day_ahead_kwh) == {"alice", "bob"}
@@ -420,6 +427,9 @@ def test_stochastic_bounds_on_generated_designs(text: str, markup: float, bidder
     assert weighted == pytest.approx(r.expected_cost, abs=tol)
     for s in r.scenarios:
         assert s.alone <= s.cost + tol  # perfect information never costs more in a scenario
+        # Money closes in every scenario: the bills add up to the scenario's real cost.
+        assert s.results is not None
+        assert abs(s.results.money["residual"]) < tol, s.results.money
     py = solve_stochastic(_stochastic(d, THREE), backend="pyomo")
     assert py.expected_cost == pytest.approx(r.expected_cost, abs=1e-6 * scale)
 
@@ -442,3 +452,34 @@ def test_zepter_design_structure_of_savings() -> None:
         cost[v] = r.expected_cost
     assert cost["p2p_only"] < cost["neither"] and cost["storage_only"] < cost["neither"]
     assert cost[None] < min(cost["p2p_only"], cost["storage_only"])
+
+
+def test_cli_solve_stochastic(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`pebdsl solve` on the issue's case: the summary says EVPI and VSS in words, --json has
+    the stochastic section (0.88, 0.24, 0.048 as derived above), --out writes results.json, the
+    report and each scenario's own outputs."""
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    f = tmp_path / "hand.peb"
+    f.write_text(HAND)
+    runner = CliRunner()
+    text = runner.invoke(app, ["solve", str(f)])
+    assert text.exit_code == 0, text.output
+    assert "EVPI" in text.output and "VSS" in text.output
+    res = runner.invoke(app, ["solve", str(f), "--json", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    st_doc = doc["stochastic"]
+    assert st_doc["expected_cost"] == pytest.approx(0.88)
+    assert st_doc["evpi"] == pytest.approx(0.24)
+    assert st_doc["vss"] == pytest.approx(0.048)
+    assert st_doc["scenarios"]["cloudy"]["bills"] == {"alice": pytest.approx(1.6)}
+    out = tmp_path / "out"
+    assert json.loads((out / "results.json").read_text())["stochastic"]["evpi"] == (
+        pytest.approx(0.24)
+    )
+    assert "scenarios/sunny/report.html" in (out / "report.html").read_text()
+    sunny = json.loads((out / "scenarios" / "sunny" / "results.json").read_text())
+    assert sunny["objective"]["value"] == pytest.approx(0.4)

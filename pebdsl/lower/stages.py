@@ -68,6 +68,7 @@ def lower_stages(ctx: Context) -> None:
     if da is None:
         return
     groups = bidders(d)
+    ctx.inv.bidders = dict(groups)
     names = tuple(groups)
     imp, exp = _limits(d, groups)
     dt = ctx.dt_h

@@ -10,8 +10,9 @@ Output:
 - `render_stochastic(r, design, command) -> str`: the report page: EVPI and VSS in words, the
   cost of each scenario (a bar chart), and per bidder the day-ahead position against each
   scenario's realised net demand (a time chart).
-- `write_stochastic(r, design, out_dir, command)`: both files, replacing `out_dir` as a set
-  (`fsutil.replace_dir`).
+- `write_stochastic(r, design, out_dir, command)`: both files, plus `scenarios/<name>/` with
+  each scenario's outputs as a deterministic solve writes them (results.json, tables,
+  report.html), replacing `out_dir` as a set (`fsutil.replace_dir`).
 Raises OSError when a file cannot be written, PebdslError E902 for an unusable `out_dir`.
 """
 
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup, escape
 
 from pebdsl.fsutil import atomic_write_text, replace_dir
-from pebdsl.present.output import jsonable, versions
+from pebdsl.present.output import jsonable, versions, write_into
 from pebdsl.present.report.barchart import BarSeries, bar_chart
 from pebdsl.present.report.charts import OKABE_ITO, TimeAxis, color, fmt_num
 from pebdsl.present.report.common import _csp
@@ -155,6 +156,13 @@ def render_stochastic(r: StochasticResults, design: Design, command: str = "") -
         desc="each scenario's cost at the stochastic optimum and when solved alone",
     )
     words = "".join(f"<p>{escape(t)}</p>" for t in value_in_words(r))
+    links = ", ".join(
+        f'<a href="scenarios/{escape(s.name)}/report.html">{escape(s.name)}</a>'
+        for s in r.scenarios
+        if s.results is not None
+    )
+    if links:
+        words += f"<p>Each scenario's own report (series, bills, prices): {links}.</p>"
     notes = "".join(f"<p class=note>{escape(n)}</p>" for n in r.notes)
     charts = "".join(str(c) for c in [costs, *_position_charts(r, design)])
     title = escape(design.title + (f" — {design.variant}" if design.variant else ""))
@@ -182,3 +190,8 @@ def write_stochastic(
             doc["command"] = command
         atomic_write_text(tmp / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
         atomic_write_text(tmp / "report.html", render_stochastic(r, design, command))
+        for s in r.scenarios:
+            if s.results is not None:
+                # Each scenario read like a deterministic solve: its own results.json, tables
+                # and report (prices = its duals / its probability).
+                write_into(s.results, tmp / "scenarios" / s.name, command=command)

@@ -28,13 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.backends import Solution, solve_ir
+from pebdsl.backends import Solution, Status, get_backend, solve_ir
 from pebdsl.design import Design
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, ModelIR
 from pebdsl.lower import lower
 from pebdsl.lower.scenarios import Extensive, lower_extensive
 from pebdsl.lower.stages import bidders
+from pebdsl.results import Results
+from pebdsl.solve import read_solution
 
 __all__ = ["ScenarioOutcome", "StochasticResults", "solve_stochastic"]
 
@@ -49,6 +51,9 @@ class ScenarioOutcome:
     alone: float  # its cost when solved alone with perfect information (wait-and-see)
     net_demand_kwh: dict[str, FloatArray]  # bidder -> realised grid exchange per step
     intraday_kwh: dict[str, FloatArray]  # bidder -> intraday deviation (+ buy, − sell)
+    # The scenario read like a deterministic solve: its time series, bills (its day-ahead
+    # position and intraday deviation at their prices) and prices (duals / π).
+    results: Results | None = None
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,35 @@ class StochasticResults:
             "vss": self.vss,
             "method": self.method,
             "currency": self.currency,
-            "scenarios": {
-                s.name: {"probability": s.probability, "cost": s.cost, "alone": s.alone}
-                for s in self.scenarios
-            },
+            "scenarios": {s.name: _scenario_json(s) for s in self.scenarios},
+            "expected_bills": self.expected_bills(),
             "day_ahead_kwh": {b: v.tolist() for b, v in self.day_ahead_kwh.items()},
             "notes": list(self.notes),
         }
+
+    def expected_bills(self) -> dict[str, float]:
+        """Σ_ω π_ω · (each participant's bill total in scenario ω)."""
+        out: dict[str, float] = {}
+        for s in self.scenarios:
+            for name, total in _bill_totals(s).items():
+                out[name] = out.get(name, 0.0) + s.probability * total
+        return out
+
+
+def _bill_totals(s: ScenarioOutcome) -> dict[str, float]:
+    if s.results is None or s.results.bills is None or s.results.settlement is None:
+        return {}
+    bills = s.results.bills
+    roles = s.results.settlement.roles
+    return {str(n): float(bills.loc[n, "total"]) for n in bills.index if roles[n] == "participant"}
+
+
+def _scenario_json(s: ScenarioOutcome) -> dict[str, Any]:
+    out: dict[str, Any] = {"probability": s.probability, "cost": s.cost, "alone": s.alone}
+    if s.results is not None:
+        out["bills"] = _bill_totals(s)
+        out["money_residual"] = s.results.money.get("residual")
+    return out
 
 
 def _solve(ir: ModelIR, backend: str, solver: str | None, what: str) -> Solution:
@@ -170,9 +197,10 @@ def _eev(
 
 
 def solve_stochastic(
-    design: Design, backend: str = "highs", solver: str | None = None
+    design: Design, backend: str = "highs", solver: str | None = None, read: bool = True
 ) -> StochasticResults:
-    """The extensive form of `design` solved, with WS, EEV, EVPI and VSS (module docstring)."""
+    """The extensive form of `design` solved, with WS, EEV, EVPI and VSS (module docstring);
+    `read`: also read each scenario like a deterministic solve (series, bills, prices)."""
     st = design.stochastic
     if st is None:
         raise PebdslError(error("E307", "the design declares no scenarios"))
@@ -184,23 +212,22 @@ def solve_stochastic(
     sol = _solve(ext.ir, backend, solver, "the extensive form")
     timings["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    be = get_backend(backend, solver)
     outcomes = []
     for sc in st.scenarios:
         sub = ext.scenario_irs[sc.name]
         alone = _solve(sub, backend, solver, f"scenario `{sc.name}` alone")
         xs = ext.scenario_x(sol.x, sc.name)
+        cost = ext.scenario_cost(sol.x, sc.name)
         net, dev = _scenario_flows(st.designs[sc.name], sub, xs)
-        outcomes.append(
-            ScenarioOutcome(
-                sc.name,
-                sc.probability,
-                ext.scenario_cost(sol.x, sc.name),
-                alone.objective,
-                net,
-                dev,
-            )
+        part = Solution(
+            Status.OPTIMAL, cost, xs, ext.scenario_dual(sol.row_dual, sc.name), solver=sol.solver
         )
-    timings["wait_and_see"] = time.perf_counter() - t0
+        res = read_solution(st.designs[sc.name], sub, part, be, {}, backend) if read else None
+        outcomes.append(
+            ScenarioOutcome(sc.name, sc.probability, cost, alone.objective, net, dev, res)
+        )
+    timings["scenarios"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     ev_ir = lower(replace(design, stochastic=None))
     ev = _solve(ev_ir, backend, solver, "the expected-value design")
