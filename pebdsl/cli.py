@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -144,6 +143,17 @@ OutsideOpt = Annotated[
         "--allow-outside",
         help="Let csv() read files outside the design file's folder (refused by default, E411).",
     ),
+]
+RollingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rolling",
+        help="Operate window by window with limited foresight: commit this period "
+        "(e.g. 1d, 12h) per window and report the gap to perfect foresight.",
+    ),
+]
+LookaheadOpt = Annotated[
+    str, typer.Option(help="With --rolling: how far past its period each window sees (e.g. 1d).")
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -306,18 +316,8 @@ def solve(
     ] = True,
     prices: PricesOpt = Prices.midpoint,
     allow_outside: OutsideOpt = False,
-    rolling: Annotated[
-        str | None,
-        typer.Option(
-            "--rolling",
-            help="Operate window by window with limited foresight: commit this period "
-            "(e.g. 1d, 12h) per window and report the gap to perfect foresight.",
-        ),
-    ] = None,
-    lookahead: Annotated[
-        str,
-        typer.Option(help="With --rolling: how far past its period each window sees (e.g. 1d)."),
-    ] = "0h",
+    rolling: RollingOpt = None,
+    lookahead: LookaheadOpt = "0h",
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -330,11 +330,8 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
-        if rolling is not None:
-            _solve_rolling(design, rolling, lookahead, backend.value, solver, out, as_json, argv)
-            return
-        if design.stochastic is not None:
-            _solve_stochastic(design, backend.value, solver, out, as_json, argv)
+        if rolling is not None or design.stochastic is not None:
+            _uncertain(design, (rolling, lookahead), backend.value, solver, out, as_json, argv)
             return
         results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
         if out is not None:
@@ -375,87 +372,42 @@ def solve(
             print(terminal_text(f"report: {out / 'report.html'}"))
 
 
-def _solve_stochastic(
-    design: Any, backend: str, solver: str | None, out: Path | None, as_json: bool, argv: str
-) -> None:
-    """A design with scenarios: the extensive form, EVPI and VSS (docs/stochastic.md)."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from pebdsl.present.stochastic import stochastic_json, value_in_words, write_stochastic
-    from pebdsl.stochastic import solve_stochastic
-
-    r = solve_stochastic(design, backend=backend, solver=solver)
-    if out is not None:
-        _write(out, lambda: write_stochastic(r, design, out, command=argv))
-    if as_json:
-        print(json.dumps(stochastic_json(r, design), indent=2))
-        return
-    console = Console()
-    title = design.title + (f" — {design.variant}" if design.variant else "")
-    line = Text(terminal_text(title), style="bold")
-    line.append(terminal_text(f": {r.status}, two-stage stochastic"), style="")
-    console.print(line)
-    for sentence in value_in_words(r):
-        console.print(Text(terminal_text(sentence)))
-    for note in r.notes:
-        console.print(Text(terminal_text("note: " + note)))
-    table = Table("scenario", "probability", f"cost {r.currency}", f"alone {r.currency}")
-    for s in r.scenarios:
-        table.add_row(
-            Text(terminal_text(s.name)),
-            f"{100 * s.probability:.3g} %",
-            f"{s.cost:.2f}",
-            f"{s.alone:.2f}",
-        )
-    console.print(table)
-    if out is not None:
-        print(terminal_text(f"report: {out / 'report.html'}"))
-
-
-def _hours(text: str, option: str) -> float:
-    """`1d`, `12h`, `1.5 d` as hours; anything else is E307."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(h|d)\s*", text)
-    if m is None:
-        raise PebdslError(
-            error("E307", f"{option} takes a duration like `1d` or `12h`, not `{text}`")
-        )
-    return float(m.group(1)) * (24.0 if m.group(2) == "d" else 1.0)
-
-
-def _solve_rolling(
+def _uncertain(
     design: Any,
-    period: str,
-    lookahead: str,
+    rolling: tuple[str | None, str],
     backend: str,
     solver: str | None,
     out: Path | None,
     as_json: bool,
     argv: str,
 ) -> None:
-    """Rolling operation with limited foresight and its gap to perfect foresight."""
-    from pebdsl.present.stochastic import rolling_json, write_rolling
-    from pebdsl.stochastic import solve_rolling
+    """`--rolling` (limited foresight) or a design with scenarios (the extensive form):
+    docs/stochastic.md."""
+    from pebdsl import console
+    from pebdsl.present import stochastic as present
+    from pebdsl.stochastic import solve_rolling, solve_stochastic
+    from pebdsl.stochastic.rolling import hours_of
 
-    r = solve_rolling(
-        design, _hours(period, "--rolling"), _hours(lookahead, "--lookahead"), backend, solver
-    )
-    if out is not None:
-        _write(out, lambda: write_rolling(r, design, out, command=argv))
-    if as_json:
-        print(json.dumps(rolling_json(r, design), indent=2))
+    period, lookahead = rolling
+    if period is not None:
+        hours = hours_of(period, "--rolling"), hours_of(lookahead, "--lookahead")
+        roll = solve_rolling(design, *hours, backend, solver)
+        if out is not None:
+            _write(out, lambda: present.write_rolling(roll, design, out, command=argv))
+        if as_json:
+            print(json.dumps(present.rolling_json(roll, design), indent=2))
+        else:
+            console.print_rolling(roll, design)
         return
-    share = "" if r.gap_share is None else f" ({100 * r.gap_share:.2f} %)"
-    title = design.title + (f" — {design.variant}" if design.variant else "")
-    print(terminal_text(f"{title}: rolling solution, {len(r.windows)} windows"))
-    print(
-        terminal_text(
-            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead costs "
-            f"{r.rolling_cost:.2f} {r.currency}; perfect foresight {r.perfect_cost:.2f} "
-            f"{r.currency}; gap {r.gap:.2f} {r.currency}{share}"
-        )
-    )
+    r = solve_stochastic(design, backend=backend, solver=solver)
+    if out is not None:
+        _write(out, lambda: present.write_stochastic(r, design, out, command=argv))
+    if as_json:
+        print(json.dumps(present.stochastic_json(r, design), indent=2))
+        return
+    console.print_stochastic(r, design, present.value_in_words(r))
+    if out is not None:
+        print(terminal_text(f"report: {out / 'report.html'}"))
 
 
 def _write(out: Path, write: Any) -> None:

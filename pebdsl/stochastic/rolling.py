@@ -27,6 +27,7 @@ multiple of the flexible windows).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,7 +41,17 @@ from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import ModelIR
 from pebdsl.lower import lower
 
-__all__ = ["RollingResults", "solve_rolling", "window_design"]
+__all__ = ["RollingResults", "hours_of", "solve_rolling", "window_design"]
+
+
+def hours_of(text: str, option: str) -> float:
+    """A period as the command line writes it (`1d`, `12h`, `1.5 d`) in hours; else E307."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(h|d)\s*", text)
+    if m is None:
+        raise PebdslError(
+            error("E307", f"{option} takes a duration like `1d` or `12h`, not `{text}`")
+        )
+    return float(m.group(1)) * (24.0 if m.group(2) == "d" else 1.0)
 
 
 @dataclass(frozen=True)
