@@ -483,3 +483,36 @@ def test_cli_solve_stochastic(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "scenarios/sunny/report.html" in (out / "report.html").read_text()
     sunny = json.loads((out / "scenarios" / "sunny" / "results.json").read_text())
     assert sunny["objective"]["value"] == pytest.approx(0.4)
+
+
+def test_csv_columns_and_generator_seeds_per_scenario(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`csv(…, columns = scenarios)` reads the scenario's own column: a CSV with sunny = 6 and
+    cloudy = 0 kW gives the issue's case again (0.88, EVPI 0.24, VSS 0.048). `seed = scenario`
+    draws one realisation per scenario (seed 1 for the first, 2 for the second): each
+    scenario's PV equals the generator's with that seed, and the design's own is their
+    probability-weighted mean."""
+    (tmp_path / "pv.csv").write_text("time,sunny,cloudy\n2021-06-07T00:00:00+00:00,6,0\n")
+    text = HAND.replace(
+        "by_scenario { sunny = 6 kW; cloudy = 0 kW }",
+        'csv("pv.csv", columns = scenarios, unit = kW)',
+    )
+    (tmp_path / "c.peb").write_text(text)
+    from pebdsl.load import load
+
+    r = solve_stochastic(load(str(tmp_path / "c.peb")))
+    assert (r.expected_cost, r.evpi, r.vss) == pytest.approx((0.88, 0.24, 0.048), abs=1e-9)
+    day = HAND.replace("duration = 1 h", "duration = 1 d").replace(
+        "by_scenario { sunny = 6 kW; cloudy = 0 kW }", "solar(51.5, 0, seed = scenario) * 5 kW"
+    )
+    d = design(day)
+    assert d.stochastic is not None
+    own = {
+        n: x.participants["alice"].generation[0].profile_kw for n, x in d.stochastic.designs.items()
+    }
+    seeded = [design(day.replace("seed = scenario", f"seed = {k}")) for k in (1, 2)]
+    ref = [s.participants["alice"].generation[0].profile_kw for s in seeded]
+    np.testing.assert_allclose(own["sunny"], ref[0])
+    np.testing.assert_allclose(own["cloudy"], ref[1])
+    mean = d.participants["alice"].generation[0].profile_kw
+    np.testing.assert_allclose(mean, 0.6 * ref[0] + 0.4 * ref[1])
+    assert not np.allclose(ref[0], ref[1])

@@ -22,9 +22,13 @@ Two forms (docs/stochastic.md):
   selection (Heitsch & Römisch 2003, "Scenario reduction algorithms in stochastic
   programming"), moving each dropped scenario's probability to its nearest kept one.
 
+Scenario-valued data besides `by_scenario` (evaluated in series.py): `csv(…, columns =
+scenarios)` reads the scenario's column, a generator's `seed = scenario` draws with seed 1, 2, …
+for the first, second, … scenario; in the design itself both are the probability-weighted mean.
+
 Errors: E320 probabilities not summing to 100 %, a probability outside (0, 100 %] or a bad
 generator setting; E321 `by_scenario` with a scenario missing, unknown or named twice, or in a
-design without declared scenarios; E104 an unknown generator setting; E307 a value that is not a
+design without declared scenarios (so too `columns = scenarios` and `seed = scenario`); E104 an unknown generator setting; E307 a value that is not a
 number or percentage.
 """
 

@@ -51,6 +51,17 @@ from pebdsl.source import Span
 __all__ = ["Series", "SeriesContext", "strip"]
 
 
+def _per_scenario_arg(e: S.Call) -> int | None:
+    """The position of `columns = scenarios` (csv) or `seed = scenario` (a generator)."""
+    for k, a in enumerate(e.args):
+        v = strip(a.value)
+        if a.name is None or not isinstance(v, S.Ref):
+            continue
+        if (a.name.value, v.name) in (("columns", "scenarios"), ("seed", "scenario")):
+            return k
+    return None
+
+
 class SeriesContext:
     """Evaluates series expressions of one design (one variant) on its grid.
 
@@ -261,6 +272,40 @@ class SeriesContext:
             mean = mean + self.scenarios.probability(n) * v.values
         return Series(as_value(mean), dims)
 
+    def _scenario_call(self, e: S.Call, k: int) -> Series:
+        """A call with `columns = scenarios` (csv: the scenario's column) or `seed =
+        scenario` (a generator: the scenario's draw, seed = its position 1, 2, …): the
+        scenario's value, or the probability-weighted mean over the scenarios."""
+        spec = self.scenarios
+        arg = e.args[k]
+        if spec is None or not spec.declared:
+            raise fail(
+                "E321",
+                f"`{arg.name.value if arg.name else ''} = {strip(arg.value).name}` needs "  # type: ignore[union-attr]
+                "declared scenarios",
+                span_of(arg),
+                "no scenarios",
+            )
+        names = spec.names
+
+        def one(i: int, scen: str) -> Series:
+            if arg.name is not None and arg.name.value == "columns":
+                new = S.Arg(
+                    S.Name("column", arg.name.span), S.String(scen, arg.value.span), arg.span
+                )
+            else:
+                new = S.Arg(arg.name, S.Number(float(i + 1), str(i + 1), arg.value.span), arg.span)
+            args = (*e.args[:k], new, *e.args[k + 1 :])
+            return self._call(S.Call(e.func, args, e.span))
+
+        if self.scenario is not None:
+            return one(names.index(self.scenario), self.scenario)
+        values = [one(i, n) for i, n in enumerate(names)]
+        mean: Any = 0.0
+        for n, v in zip(names, values, strict=True):
+            mean = mean + spec.probability(n) * v.values
+        return Series(as_value(mean), values[0].dims)
+
     def _binop(self, e: S.BinOp) -> Series:
         a = self.eval(e.left)
         b = self.eval(e.right)
@@ -405,6 +450,9 @@ class SeriesContext:
 
     def _call(self, e: S.Call) -> Series:
         name = e.func.value
+        per = _per_scenario_arg(e)
+        if per is not None:
+            return self._scenario_call(e, per)
         if name == "csv":
             return csv_call(self, e)
         from pebdsl import generators
