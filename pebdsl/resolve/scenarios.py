@@ -29,8 +29,7 @@ for the first, second, … scenario; in the design itself both are the probabili
 Errors: E320 probabilities not summing to 100 %, a probability outside (0, 100 %] or a bad
 generator setting; E321 `by_scenario` with a scenario missing, unknown or named twice, or in a
 design without declared scenarios (so too `columns = scenarios` and `seed = scenario`); E104
-an unknown generator setting; E307 a value that is not a
-number or percentage.
+an unknown generator setting; E307 a value that is not a number or percentage.
 """
 
 from __future__ import annotations
