@@ -198,7 +198,8 @@ def print_rolling(r: RollingResults, design: Design) -> None:
     """A rolling solve: its cost, the perfect-foresight cost and the gap."""
     share = "" if r.gap_share is None else f" ({100 * r.gap_share:.2f} %)"
     title = design.title + (f" — {design.variant}" if design.variant else "")
-    print(terminal_text(f"{title}: rolling solution, {len(r.windows)} windows"))
+    n = len(r.windows)
+    print(terminal_text(f"{title}: rolling solution, {n} window{'' if n == 1 else 's'}"))
     print(
         terminal_text(
             f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead costs "
