@@ -33,8 +33,11 @@ import typer
 from pebdsl.cliargs import (
     FileArg,
     FilesArg,
+    LookaheadOpt,
+    NoCsvOpt,
     OutsideOpt,
     PricesOpt,
+    RollingOpt,
     SchedulerOpt,
     SetOpt,
     VariantOpt,
@@ -288,14 +291,9 @@ def solve(
     ] = True,
     prices: PricesOpt = Prices.midpoint,
     allow_outside: OutsideOpt = False,
-    no_csv: Annotated[
-        bool,
-        typer.Option(
-            "--no-csv",
-            help="With --out, write the tables as Parquet only (a year of 15-minute steps "
-            "makes CSVs of hundreds of MB).",
-        ),
-    ] = False,
+    no_csv: NoCsvOpt = False,
+    rolling: RollingOpt = None,
+    lookahead: LookaheadOpt = "0h",
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -307,12 +305,19 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
+        if rolling is not None or design.stochastic is not None:
+            from pebdsl.clisolve import solve_uncertain
+
+            solve_uncertain(design, (rolling, lookahead), backend.value, solver, out, as_json, argv)
+            return
         results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
+                from pebdsl.clisolve import solve_reference
+
                 run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
-                reference = _solve_reference(file, design, sets or [], allow_outside, run)
+                reference = solve_reference(file, design, sets or [], allow_outside, run)
             _write(
                 out,
                 lambda: write_outputs(
@@ -330,35 +335,6 @@ def solve(
         print_summary(doc)
         if out is not None:
             print(terminal_text(f"report: {out / 'report.html'}"))
-
-
-def _solve_reference(
-    file: Path, design: Any, sets: list[str], allow_outside: bool, run: Any
-) -> Any:
-    """The results of `design`'s reference variant (None when its horizon differs: the costs
-    would not compare), solved by `run` with the same `--set` edits so the savings compare
-    like with like; notes on stderr name the edits it cannot take."""
-    from pebdsl.load import reference as reference_variant
-
-    ref_design, skipped = reference_variant(str(file), design.reference, sets, allow_outside)
-    if skipped:
-        print(
-            terminal_text(
-                f"note: the reference `{design.reference}` has nothing for these "
-                "--set edits to change, so it is solved without them: "
-                + ", ".join(f"`{s}`" for s in skipped)
-            ),
-            file=sys.stderr,
-        )
-    if ref_design.time == design.time:
-        return run(ref_design)
-    # e.g. a year-long variant and a one-week reference: costs do not compare
-    print(
-        f"note: the reference `{design.reference}` has another horizon; "
-        "the report shows no savings",
-        file=sys.stderr,
-    )
-    return None
 
 
 def _write(out: Path, write: Any) -> None:

@@ -68,3 +68,24 @@ SchedulerOpt = Annotated[
         "(needs the cluster extra: pip install 'pebdsl[cluster]').",
     ),
 ]
+
+
+RollingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rolling",
+        help="Operate window by window with limited foresight: commit this period "
+        "(e.g. 1d, 12h) per window and report the gap to perfect foresight.",
+    ),
+]
+LookaheadOpt = Annotated[
+    str, typer.Option(help="With --rolling: how far past its period each window sees (e.g. 1d).")
+]
+NoCsvOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-csv",
+        help="With --out, write the tables as Parquet only (a year of 15-minute steps "
+        "makes CSVs of hundreds of MB).",
+    ),
+]

@@ -1,4 +1,6 @@
-"""What the command line prints: help, the solve summary, check documents, study tables.
+"""What the command line prints: help, the solve summary, check documents, study tables; and
+for solves under uncertainty, a stochastic solve's value measures and scenario table and a
+rolling solve's gap to perfect foresight.
 
 Part of the command line (cli.py imports it; nothing below the CLI does). Input: a solved
 `Comparison` or `Sweep` (pebdsl.study), a results.json document, a check's diagnostics, or a
@@ -29,7 +31,9 @@ import typer.core
 from pebdsl.safetext import terminal_text
 
 if TYPE_CHECKING:
+    from pebdsl.design import Design
     from pebdsl.diagnostics import Diagnostic
+    from pebdsl.stochastic import RollingResults, StochasticResults
     from pebdsl.study.compare import Comparison
     from pebdsl.study.sweep import Sweep
     from pebdsl.study.tailor import Tailoring
@@ -384,3 +388,44 @@ def print_tailoring(t: Tailoring, console: Any = None, out: Path | None = None) 
     if out is not None:
         names = ("tailor.html", "tailor.json", "tailor.parquet", "recommended.peb")
         console.print(Text(terminal_text("written: " + ", ".join(str(out / n) for n in names))))
+
+
+def print_stochastic(r: StochasticResults, design: Design, sentences: list[str]) -> None:
+    """A stochastic solve: status, EVPI and VSS in words, notes, one row per scenario."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    title = design.title + (f" — {design.variant}" if design.variant else "")
+    line = Text(terminal_text(title), style="bold")
+    line.append(terminal_text(f": {r.status}, two-stage stochastic"), style="")
+    console.print(line)
+    for sentence in sentences:
+        console.print(Text(terminal_text(sentence)))
+    for note in r.notes:
+        console.print(Text(terminal_text("note: " + note)))
+    table = Table("scenario", "probability", f"cost {r.currency}", f"alone {r.currency}")
+    for s in r.scenarios:
+        table.add_row(
+            Text(terminal_text(s.name)),
+            f"{100 * s.probability:.3g} %",
+            f"{s.cost:.2f}",
+            f"{s.alone:.2f}",
+        )
+    console.print(table)
+
+
+def print_rolling(r: RollingResults, design: Design) -> None:
+    """A rolling solve: its cost, the perfect-foresight cost and the gap."""
+    share = "" if r.gap_share is None else f" ({100 * r.gap_share:.2f} %)"
+    title = design.title + (f" — {design.variant}" if design.variant else "")
+    n = len(r.windows)
+    print(terminal_text(f"{title}: rolling solution, {n} window{'' if n == 1 else 's'}"))
+    print(
+        terminal_text(
+            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead costs "
+            f"{r.rolling_cost:.2f} {r.currency}; perfect foresight {r.perfect_cost:.2f} "
+            f"{r.currency}; gap {r.gap:.2f} {r.currency}{share}"
+        )
+    )

@@ -135,12 +135,32 @@ def _fill_offsets(
 
 
 @dataclass(frozen=True)
-class Grid:
-    """The upstream supplier: buy and sell prices per step; `sell_per_kwh is None` = no feed-in."""
+class DayAhead:
+    """The first-stage market of a staged grid (`grid { day_ahead { buy; sell } … }`): prices of
+    the position committed before the scenario is known; `sell_per_kwh is None` = no sale."""
 
     buy_per_kwh: FloatArray
     sell_per_kwh: FloatArray | None
     span: Span = _span()
+
+
+Bidder = Literal["participant", "block", "community"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The upstream supplier: buy and sell prices per step; `sell_per_kwh is None` = no feed-in.
+
+    A staged grid (`day_ahead` set) reads `buy_per_kwh`/`sell_per_kwh` as the intraday
+    (second-stage) prices of the deviations from the day-ahead position; `bidder` says who holds
+    a position: each participant, each block (participants outside blocks bid alone) or the whole
+    community as one."""
+
+    buy_per_kwh: FloatArray
+    sell_per_kwh: FloatArray | None
+    span: Span = _span()
+    day_ahead: DayAhead | None = None
+    bidder: Bidder = "participant"
 
 
 @dataclass(frozen=True)
@@ -188,6 +208,9 @@ class Battery:
     available: FloatArray | None = None
     arrival_soc: float = 0.0
     departure_soc: float = 0.0
+    # 1: the charge/discharge schedule is committed day-ahead (one schedule in all scenarios);
+    # 2 (default): it follows each scenario.
+    stage: int = 2
 
 
 @dataclass(frozen=True)
@@ -417,6 +440,33 @@ def annuity_factor(rate: float, lifetime_years: float) -> float:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """One scenario of a stochastic design and its probability (a fraction, summing to 1)."""
+
+    name: str
+    probability: float
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Stochastic:
+    """A design's scenarios: each one's realisation as a whole deterministic `Design`.
+
+    `designs[name]` has the scenario's series (its `by_scenario` branch, its CSV column, its
+    generated forecast error) and no `stochastic` of its own; the owning `Design` itself is the
+    expected-value design (every scenario-valued series replaced by its probability-weighted
+    mean). `method` says in words how the scenarios were made (for results and the report)."""
+
+    scenarios: tuple[Scenario, ...]
+    designs: dict[str, Design]
+    method: str = "declared"
+    span: Span = _span()
+
+    def probability(self, name: str) -> float:
+        return next(s.probability for s in self.scenarios if s.name == name)
+
+
+@dataclass(frozen=True)
 class Design:
     """One fully resolved alternative (the base design, or one variant of it)."""
 
@@ -452,6 +502,8 @@ class Design:
     # The variant's declaration (NO_SPAN for the base): tells a warning about text the variant
     # wrote from one its edits cause on the base's text (`lint.merge`).
     variant_span: Span = _span()
+    # The scenarios of a two-stage stochastic design (`scenarios { … }`); None: deterministic.
+    stochastic: Stochastic | None = field(default=None, compare=False, repr=False)
     span: Span = _span()
 
     @property

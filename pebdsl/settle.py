@@ -144,10 +144,13 @@ def _grid(led: _Ledger, d: Design, ir: ModelIR, x: FloatArray) -> FloatArray:
     gi = ir.vars["gi"].values(x)
     ge = ir.vars["ge"].values(x) if "ge" in ir.vars else np.zeros_like(gi)
     # Each meter's energy charge: its own tariff's, else the DSO's (excl. VAT, booked apart).
+    if d.grid.day_ahead is not None:
+        _stages(led, d, ir, x, gi, ge)
     for i, p in enumerate(d.participants):
-        led.book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
-        if d.grid.sell_per_kwh is not None:
-            led.book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
+        if d.grid.day_ahead is None:
+            led.book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
+            if d.grid.sell_per_kwh is not None:
+                led.book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
         ec = _energy_charge(d, p)
         if ec is not None and "meter_in" not in ir.vars:
             led.book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
@@ -195,6 +198,34 @@ def _vat(led: _Ledger, d: Design) -> list[str]:
             base = r["grid_purchases"] + r["energy_charges"] + r["capacity_charges"] + r["fees"]
             led.book(name, "vat", p.vat * base, "state")
     return [*COLUMNS, "vat"]
+
+
+def _stages(
+    led: _Ledger, d: Design, ir: ModelIR, x: FloatArray, gi: FloatArray, ge: FloatArray
+) -> None:
+    """A staged grid (lower/stages.py): each bidder pays its day-ahead position and its intraday
+    deviation at their prices; a block or community bidder's amounts are shared by its members
+    per step pro rata to their grid import (purchases) and export (sales), equally when none."""
+    dt = d.dt_h
+    da = d.grid.day_ahead
+    assert da is not None
+    parts = list(d.participants)
+    buy_cols = (("da_buy", da.buy_per_kwh), ("id_buy", d.grid.buy_per_kwh))
+    sell_cols = (("da_sell", da.sell_per_kwh), ("id_sell", d.grid.sell_per_kwh))
+    for col, pairs, flow in (("grid_purchases", buy_cols, gi), ("grid_sales", sell_cols, ge)):
+        for name, price in pairs:
+            if name not in ir.vars or price is None:
+                continue
+            vb = ir.vars[name]
+            paid = vb.values(x) * price[None, :] * dt  # bidder x t, currency
+            for b, members in ir.inverse.bidders.items():
+                rows = [parts.index(p) for p in members]
+                w = flow[rows]
+                tot = w.sum(axis=0)
+                share = np.where(tot > 1e-12, w / np.where(tot > 1e-12, tot, 1.0), 1 / len(rows))
+                amounts = share * paid[vb.entities.index(b)][None, :]
+                for k, p in enumerate(members):
+                    led.book(p, col, float(amounts[k].sum()), "grid")
 
 
 def _product(

@@ -18,12 +18,15 @@ the chosen backend and solver. Heavy modules are imported inside `solve`, so `im
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
 
 if TYPE_CHECKING:
+    from pebdsl.backends import Backend, Solution
     from pebdsl.design import Design
+    from pebdsl.ir import ModelIR
     from pebdsl.results import Results
 
 # How degenerate local prices are chosen (docs/model.md "Extraction and settlement").
@@ -35,12 +38,8 @@ def solve(
 ) -> Results:
     """Compile, solve, settle and score one design (see the module docstring)."""
     from pebdsl.backends import get_backend, mip
-    from pebdsl.invert import diagnose, invert, price_rows
-    from pebdsl.kpis import ScoreInput, score
+    from pebdsl.invert import diagnose, price_rows
     from pebdsl.lower import lower
-    from pebdsl.notes import find_notes
-    from pebdsl.results import Results, RunInfo
-    from pebdsl.settle import settle
 
     if prices not in PRICE_RULES:
         raise PebdslError(
@@ -66,6 +65,27 @@ def solve(
             timings[k] = sol.timings.get(k, 0.0)
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
+    return read_solution(design, ir, sol, be, timings, backend, mip.note(mip_record))
+
+
+def read_solution(
+    design: Design,
+    ir: ModelIR,
+    sol: Solution,
+    be: Backend,
+    timings: dict[str, float],
+    backend: str,
+    extra_notes: Sequence[dict[str, Any]] = (),
+) -> Results:
+    """invert -> settle -> kpis -> notes of an optimal solution of `lower(design)`: also how a
+    stochastic solve reads each scenario's part of its extensive form (pebdsl.stochastic)."""
+    from pebdsl.invert import invert
+    from pebdsl.kpis import ScoreInput, score
+    from pebdsl.notes import find_notes
+    from pebdsl.results import Results, RunInfo
+    from pebdsl.settle import settle
+
+    timings = dict(timings)
     t0 = time.perf_counter()
     dispatch, trades = invert(design, ir, sol, be)
     timings["extract"] = time.perf_counter() - t0
@@ -84,7 +104,7 @@ def solve(
     scores = score(inp)
     timings["kpis"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    notes = (*find_notes(design, dispatch, trades), *mip.note(mip_record))
+    notes = (*find_notes(design, dispatch, trades), *extra_notes)
     timings["notes"] = time.perf_counter() - t0
     return Results(
         design=design,

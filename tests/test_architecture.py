@@ -38,10 +38,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backends", ("backends",)),
     ("invert", ("invert",)),
     ("settle", ("settle", "kpis", "notes")),
-    ("results", ("results", "solve")),
+    ("results", ("results", "solve", "stochastic")),
     ("study", ("study",)),
     ("present", ("present",)),
-    ("cli", ("", "cli", "cliargs", "console", "__main__", "lsp")),
+    ("cli", ("", "cli", "cliargs", "clisolve", "console", "__main__", "lsp")),
 )
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80

@@ -37,3 +37,11 @@ def test_scale_prints_memory_per_participant(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "KiB/participant" in out
     assert "memory per participant 16 -> 32: ratio" in out
+
+
+def test_stochastic_benchmark_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/stochastic.py runs the extensive form of the peer-sized design (one day,
+    two scenarios here) and prints its size, HiGHS's run and the overhead ratio."""
+    assert _main("stochastic.py")(["--days", "1", "--scenarios", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "overhead / HiGHS run" in out and "2 scenarios" in out and "nonzeros" in out

@@ -52,6 +52,7 @@ def test_passes_are_ordered() -> None:
     names = [p.__name__ for p in PASSES]
     assert names == [
         "lower_balance",
+        "lower_stages",
         "lower_generation",
         "lower_storage",
         "lower_flexible",

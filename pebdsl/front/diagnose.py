@@ -33,11 +33,27 @@ _TOP_KEYWORDS = frozenset(
         "VARIANT",
         "GOALS",
         "CHOICE",
+        "SCENARIOS",
     }
 )
-_ASSET_KINDS = frozenset({"LOAD", "PV", "WIND", "BATTERY", "FLEXIBLE", "CONNECTION"})
+# `day_ahead` and `intraday` (grid stages) parse as asset kinds, so they group with them.
+_ASSET_KINDS = frozenset(
+    {"LOAD", "PV", "WIND", "BATTERY", "FLEXIBLE", "CONNECTION", "DAY_AHEAD", "INTRADAY"}
+)
 _EXPR_START = frozenset(
-    {"NUMBER", "STRING", "NAME", "LSQB", "LPAR", "MINUS", "DAILY", "TRUE", "FALSE", "DATETIME"}
+    {
+        "NUMBER",
+        "STRING",
+        "NAME",
+        "LSQB",
+        "LPAR",
+        "MINUS",
+        "DAILY",
+        "BY_SCENARIO",
+        "TRUE",
+        "FALSE",
+        "DATETIME",
+    }
 )
 _OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH"})
 _WORDS = {

@@ -91,6 +91,9 @@ class _Builder:
     def grid(self, c: list[Item]) -> s.GridDecl:
         return s.GridDecl(c[1], _span(c[0], c[-1]))
 
+    def scenarios(self, c: list[Item]) -> s.ScenariosDecl:
+        return s.ScenariosDecl(c[1], _span(c[0], c[-1]))
+
     def template(self, c: list[Item]) -> s.TemplateDecl:
         return s.TemplateDecl(_name(c[1]), c[2], _span(c[0], c[-1]))
 
@@ -308,6 +311,9 @@ class _Builder:
 
     def daily(self, c: list[Item]) -> s.Daily:
         return s.Daily(c[1], _span(c[0], c[1]))
+
+    def by_scenario(self, c: list[Item]) -> s.ByScenario:
+        return s.ByScenario(c[1], _span(c[0], c[1]))
 
     def call(self, c: list[Item]) -> s.Call:
         return s.Call(_name(c[0]), _nodes(c), _span(c[0], c[-1]))

@@ -152,6 +152,15 @@ class Daily:
 
 
 @dataclass(frozen=True)
+class ByScenario:
+    """`by_scenario { sunny = <expr>; cloudy = <expr> }`: one series per scenario (the body's
+    attributes, in source order; the resolver checks every scenario is named once)."""
+
+    body: Body
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Arg:
     """A call argument, positional (`name is None`) or keyword (`column = "H5"`)."""
 
@@ -204,7 +213,20 @@ class Paren:
 
 
 Expr = Union[
-    Number, Quantity, String, Bool, DateTime, Ref, List, Daily, Call, UnitValue, BinOp, Neg, Paren
+    Number,
+    Quantity,
+    String,
+    Bool,
+    DateTime,
+    Ref,
+    List,
+    Daily,
+    ByScenario,
+    Call,
+    UnitValue,
+    BinOp,
+    Neg,
+    Paren,
 ]
 
 
@@ -321,6 +343,15 @@ class SeriesDecl:
 @dataclass(frozen=True)
 class GridDecl:
     """`grid { buy; sell; … }`: the upstream grid's prices."""
+
+    body: Body
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ScenariosDecl:
+    """`scenarios { sunny = 60 %; cloudy = 40 % }` (named, with probabilities) or
+    `scenarios { count = 20; seed = 7; pv_error = 30 %; … }` (generated around the forecast)."""
 
     body: Body
     span: Span = _span()
@@ -449,6 +480,7 @@ TopDecl = Union[
     VariantDecl,
     GoalsDecl,
     ChoiceDecl,
+    ScenariosDecl,
 ]
 # Inside a variant, a singleton declaration (horizon, grid, dso) merges into the base one
 # attribute by attribute (`variant year { horizon { duration = 365 d } }`); a named declaration
@@ -468,6 +500,7 @@ VariantItem = Union[
     GridDecl,
     HorizonDecl,
     TemplateDecl,
+    ScenariosDecl,
 ]
 
 

@@ -10,9 +10,10 @@ pebdsl/invert/diagnose.py).
 Each pass is `lower_x(ctx) -> None`: it adds whole blocks to `ctx.ir` with numpy, and adds its
 terms to the shared expressions that later passes close (the participants' energy balance,
 the blocks' net import). Passes run in the order of `PASSES` (after sqlglot's optimizer):
-balance, generation, storage, flexible, markets, local (labelled local energy), meters,
-blocks, tariffs (DSO), household (capacity on a participant's own measure), invest (sizes as
-decisions), goals (hard goals as rows), objective. The
+balance, stages (day-ahead and intraday of a staged grid), generation, storage, flexible,
+markets, local (labelled local energy), meters, blocks, tariffs (DSO), household (capacity on a
+participant's own measure), invest (sizes as decisions), goals (hard goals as rows), objective.
+The
 objective pass closes the pending rows (the balance needs every earlier pass's terms).
 The formulation, block by block, is documented in docs/model.md.
 """
@@ -35,6 +36,7 @@ from pebdsl.lower.local import lower_local
 from pebdsl.lower.markets import lower_markets
 from pebdsl.lower.meters import lower_meters
 from pebdsl.lower.objective import lower_objective
+from pebdsl.lower.stages import lower_stages
 from pebdsl.lower.storage import lower_storage
 from pebdsl.lower.tariffs import lower_tariffs
 
@@ -42,6 +44,7 @@ Pass = Callable[[Context], None]
 
 PASSES: tuple[Pass, ...] = (
     lower_balance,
+    lower_stages,
     lower_generation,
     lower_storage,
     lower_flexible,

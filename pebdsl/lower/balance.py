@@ -3,7 +3,9 @@
 Input: the design's participants and grid. Output: variable blocks `gi` (grid import, kW) and
 `ge` (grid export, kW; absent when `sell = none`) with the participant's `connection` as
 bounds, their grid prices as costs (price x dt_h per kW), and the first terms of the balance
-(`+gi − ge`, right-hand side = load) and of each block's net import. Raises nothing.
+(`+gi − ge`, right-hand side = load) and of each block's net import. On a staged grid
+(`day_ahead` + `intraday`) gi and ge are the physical flows at no price: the stage columns of
+`lower/stages.py` carry the prices. Raises nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ def lower_balance(ctx: Context) -> None:
     parts = [d.participants[p] for p in ctx.participants]
     dt = ctx.dt_h
     imp, exp = connection_bounds([p.connection for p in parts])
+    staged = d.grid.day_ahead is not None
+    buy = np.zeros(ctx.n_steps) if staged else d.grid.buy_per_kwh
+    sell = d.grid.sell_per_kwh
+    if staged:
+        da_sell = d.grid.day_ahead.sell_per_kwh if d.grid.day_ahead else None
+        sell = None if sell is None and da_sell is None else np.zeros(ctx.n_steps)
     spans = tuple(p.connection.span for p in parts if p.connection)
     gi = ctx.ir.add_var(
         "gi",
         ctx.participants,
         lower=0.0,
         upper=imp[:, None],
-        # VAT on the supplier's energy for participants who pay it (households).
-        cost=d.grid.buy_per_kwh[None, :] * dt * ctx.vat_factor()[:, None],
+        # VAT on the supplier's energy for participants who pay it (households); a staged
+        # grid prices its stages in lower/stages.py.
+        cost=buy[None, :] * dt * ctx.vat_factor()[:, None],
         doc="grid import",
         span=d.grid.span,
         spans=spans,
@@ -41,13 +50,13 @@ def lower_balance(ctx: Context) -> None:
         ctx.block_net.add(
             gi, 1.0, var_entities=[i for i, _ in inb], row_entities=[b for _, b in inb]
         )
-    if d.grid.sell_per_kwh is not None:
+    if sell is not None:
         ge = ctx.ir.add_var(
             "ge",
             ctx.participants,
             lower=0.0,
             upper=exp[:, None],
-            cost=-d.grid.sell_per_kwh[None, :] * dt,
+            cost=-sell[None, :] * dt,
             doc="grid export",
             span=d.grid.span,
             spans=spans,

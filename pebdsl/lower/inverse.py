@@ -12,7 +12,9 @@ What it holds:
   of its variable blocks (`sell`/`buy` or `trade`, `flow`) and market balance;
 - `batteries`, `generation`, `meters` (the meter expression as a `LinearMap`), `capacity`
   (the month of every step and the share of each month inside the horizon), `block_net`
-  (each block's net import as a `LinearMap`) and the local-energy markets.
+  (each block's net import as a `LinearMap`) and the local-energy markets;
+- `bidders`: on a staged grid, each bidder and the participants it answers for (the entities
+  of the `da_*`/`id_*` blocks, lower/stages.py); empty otherwise.
 
 The pair order of per-pair markets (`pair_order`) is written here once: lowering lays out the
 `trade` columns in it, and trade tracing reads them back in it.
@@ -167,6 +169,7 @@ class Inverse:
     capacity: CapacityMap | None = None
     # lower/household.py: per cost-carrying variable block, the participant of each entity
     own_capacity: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    bidders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def agent(self, name: str) -> int:
         return self.agents.index(name)
@@ -187,6 +190,7 @@ class InverseBuilder:
     local_markets: frozenset[str] = frozenset()
     capacity: CapacityMap | None = None
     own_capacity: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    bidders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def freeze(self) -> Inverse:
         assert self.meters is not None and self.block_net is not None, "lowering incomplete"
@@ -202,6 +206,7 @@ class InverseBuilder:
             local_markets=self.local_markets,
             capacity=self.capacity,
             own_capacity=dict(self.own_capacity),
+            bidders=dict(self.bidders),
         )
 
 

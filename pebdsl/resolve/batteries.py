@@ -71,6 +71,7 @@ def battery(
     cost = r.const(a.get("throughput_cost"), "price", "throughput_cost", lo=0, default=0.0)
     owners = battery_owners(r, a, span, owner is not None)
     available, arrival, departure = tariffs.battery_availability(r, a, span, cap)
+    stage = _stage(r, a, span)
     b = D.Battery(
         name,
         cap,
@@ -88,6 +89,7 @@ def battery(
         available,
         arrival,
         departure,
+        stage,
     )
     assert r.ctx is not None
     diags = check_battery(b, r.ctx.grid.duration_h, r.where)
@@ -244,3 +246,20 @@ def soc(r: Reader, a: S.Attribute | None, cap_kwh: float, what: str, default: fl
         )
     )
     raise Failed
+
+
+def _stage(r: Any, a: Any, span: Any) -> int:
+    """A battery's `stage`: 1 = its schedule is committed day-ahead (identical in every
+    scenario), 2 (default) = per scenario (E302 otherwise)."""
+    stage_v = r.const(a.get("stage"), "ratio", "battery stage", default=2.0)
+    if stage_v not in (1.0, 2.0):
+        r.errs.add(
+            error(
+                "E302",
+                "battery `stage` is 1 (committed day-ahead) or 2 (per scenario)",
+                a["stage"].value.span if "stage" in a else span,
+                "not 1 or 2",
+            )
+        )
+        raise Failed
+    return int(stage_v)

@@ -23,21 +23,100 @@ from pebdsl.front import syntax as S
 from pebdsl.resolve.blocks import link
 from pebdsl.resolve.model import Failed, Node, Single
 from pebdsl.resolve.reader import Reader, is_word
+from pebdsl.source import Span
 
 __all__ = ["dso", "flex_need", "grid"]
 
 
 def grid(r: Reader) -> D.Grid:
-    """The grid's buy price (required) and sell price per step."""
+    """The grid's buy price (required) and sell price per step; with `day_ahead` and
+    `intraday` stages, the intraday prices as buy/sell and the day-ahead ones apart."""
     single = r.required_single("grid", "grid { buy = 0.30 EUR/kWh; sell = 0.05 EUR/kWh }")
-    a = r.attrs(single.items, "grid")
+    a = r.attrs(single.items, "grid", (S.Asset,))
     for k, at in a.items():
         r.where[("grid", k)] = at.value.span
+    stages = _stages(r, single)
+    bidder = "participant"
+    if "bidder" in a:
+        with contextlib.suppress(Failed):
+            bidder = r.word(a["bidder"], ("participant", "block", "community"), "bidder")
+    if stages is None:
+        buy, sell = _prices(r, a, single.span, "grid")
+        if "bidder" in a:
+            r.errs.add(
+                error(
+                    "E307",
+                    "`bidder` needs a staged grid",
+                    a["bidder"].span,
+                    "no day-ahead stage",
+                    ("add `day_ahead { buy = …; sell = … }` and `intraday { … }` to the grid",),
+                )
+            )
+        return D.Grid(buy, sell, single.span)
+    for k in ("buy", "sell"):
+        if k in a:
+            r.errs.add(
+                error(
+                    "E307",
+                    f"a staged grid takes `{k}` in `day_ahead` and `intraday`, not at its top",
+                    a[k].span,
+                    "move into a stage",
+                )
+            )
+    (da_buy, da_sell, da_span), (id_buy, id_sell, _) = stages
+    day_ahead = D.DayAhead(da_buy, da_sell, da_span)
+    return D.Grid(id_buy, id_sell, single.span, day_ahead, cast(D.Bidder, bidder))
+
+
+_Stage = tuple[D.FloatArray, D.FloatArray | None, Span]
+
+
+def _stages(r: Reader, single: Single) -> tuple[_Stage, _Stage] | None:
+    """The `day_ahead` and `intraday` stages (both or neither: E301), or None."""
+    found: dict[str, S.Asset] = {}
+    for it in single.items:
+        if isinstance(it, S.Asset):
+            if it.kind not in ("day_ahead", "intraday") or it.name is not None:
+                r.errs.add(
+                    error("E304", f"`{it.kind}` cannot appear in grid", it.span, "misplaced")
+                )
+            elif it.kind in found:
+                r.errs.add(error("E109", f"`{it.kind}` is given twice", it.span, "given again"))
+            else:
+                found[it.kind] = it
+    if not found:
+        return None
+    for k in ("day_ahead", "intraday"):
+        if k not in found:
+            other = next(iter(found.values()))
+            r.errs.add(
+                error(
+                    "E301",
+                    f"a staged grid needs both `day_ahead` and `intraday`; `{k}` is missing",
+                    other.span,
+                    f"no {k}",
+                    (f"{k} {{ buy = …; sell = … }}",),
+                )
+            )
+            raise Failed
+    out = []
+    for k in ("day_ahead", "intraday"):
+        st = found[k]
+        at = r.attrs(st.body.items, k)
+        for n, v in at.items():
+            r.where[("grid", k, n)] = v.value.span
+        buy, sell = _prices(r, at, st.span, k)
+        out.append((buy, sell, st.span))
+    return out[0], out[1]
+
+
+def _prices(
+    r: Reader, a: dict[str, S.Attribute], span: Span, what: str
+) -> tuple[D.FloatArray, D.FloatArray | None]:
+    """`buy` (required) and `sell` (absent: 0; `none`: no sale) of the grid or a stage."""
     buy = None
     with contextlib.suppress(Failed):
-        buy = r.series(
-            r.need(a, "buy", "grid", single.span, "0.30 EUR/kWh"), "price", "grid buy price"
-        )
+        buy = r.series(r.need(a, "buy", what, span, "0.30 EUR/kWh"), "price", f"{what} buy price")
     sell: D.FloatArray | None
     if "sell" not in a:
         # No feed-in tariff stated: export is allowed but earns nothing (docs/language.md).
@@ -45,10 +124,10 @@ def grid(r: Reader) -> D.Grid:
     elif is_word(a["sell"].value, "none"):
         sell = None
     else:
-        sell = r.series(a["sell"], "price", "grid sell price")
+        sell = r.series(a["sell"], "price", f"{what} sell price")
     if buy is None:
         raise Failed
-    return D.Grid(buy, sell, single.span)
+    return buy, sell
 
 
 def dso(r: Reader, single: Single) -> D.Dso:

@@ -24,7 +24,15 @@ RESERVED = frozenset({
     "product", "dso", "variant", "without", "set", "link", "flexibility", "fees", "load", "pv",
     "wind", "battery", "flexible", "connection", "daily", "true", "false", "unit", "all",
     "none", "energy", "initial", "goals", "prefer", "choice",
+    "scenarios", "by_scenario", "day_ahead", "intraday",
 })  # fmt: skip
+
+_SINGLE_KEYS: dict[type, str] = {
+    S.HorizonDecl: "horizon",
+    S.GridDecl: "grid",
+    S.DsoDecl: "dso",
+    S.ScenariosDecl: "scenarios",
+}
 
 ASSETS = ("load", "pv", "wind", "battery", "flexible", "connection")
 
@@ -58,8 +66,8 @@ def collect(file: S.File, errs: Errors) -> Model:
                 )
             first_design = decl
             m.singles["design"] = Single(decl.span, list(decl.body.items), decl.title.value)
-        elif isinstance(decl, S.HorizonDecl | S.GridDecl | S.DsoDecl):
-            key = {S.HorizonDecl: "horizon", S.GridDecl: "grid", S.DsoDecl: "dso"}[type(decl)]
+        elif isinstance(decl, S.HorizonDecl | S.GridDecl | S.DsoDecl | S.ScenariosDecl):
+            key = _SINGLE_KEYS[type(decl)]
             if key in m.singles:
                 errs.add(
                     Diagnostic(

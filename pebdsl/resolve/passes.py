@@ -11,6 +11,7 @@ E304). Then, per design, `PASSES` run in order over one `State`:
     edits             the variant's edits, then `--set` (`variants.py`; E108 unknown variant)
     heading           the design's currency and description, the variant's attributes
     horizon           the time grid (`time.py`)
+    scenarios         the declared or generated scenarios (`scenarios.py`; E320)
     series            every declared series evaluated once (`series.py`, `csvread.py`, …)
     grid              grid prices (`grid.py`)
     participants      participants with their templates and assets (`participants.py`)
@@ -24,6 +25,9 @@ E304). Then, per design, `PASSES` run in order over one `State`:
     assemble          every error so far raised together, else the `Design` (+ data hash)
     check             cross-object rules (`checks.py`)
     lint              check-time warnings (`lint.py`), kept on `Design.warnings`
+    realise           a stochastic design's scenarios, each a whole `Design` on
+                      `Design.stochastic` (`scenarios.py`): declared ones by running the
+                      passes again with the scenario chosen, generated ones drawn
 
 A new capability gets its own module and its own entry here, after the passes it reads.
 Within a pass errors are collected, not raised one by one (`model.Errors`); a part that
@@ -47,6 +51,7 @@ import pebdsl.resolve.grid as _grid
 import pebdsl.resolve.heading as _heading
 import pebdsl.resolve.markets as _markets
 import pebdsl.resolve.participants as _participants
+import pebdsl.resolve.scenarios as _scenarios
 import pebdsl.resolve.time as _time
 from pebdsl import design as D
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
@@ -113,6 +118,12 @@ def horizon(st: State) -> None:
         raise PebdslError(error("E301", "the design has no horizon", st.design_span))
 
 
+def scenarios(st: State) -> None:
+    """The design's scenarios (read before the series: `by_scenario` names them)."""
+    known = _scenarios.file_scenario_names(st.file)
+    st.scenarios = _scenarios.read(st.model.singles.get("scenarios"), st.errs, known)
+
+
 def series(st: State) -> None:
     """The series context of the design; every declared series evaluated once, so an unused
     broken series is still reported."""
@@ -125,6 +136,7 @@ def series(st: State) -> None:
     ctx = SeriesContext(
         st.time, st.reader.currency, st.directory, st.series_decls, kinds, st.allow_outside
     )
+    ctx.scenarios, ctx.scenario = st.scenarios, st.scenario
     st.reader.ctx = ctx
     for name, decl in st.series_decls.items():
         with st.errs.guard():
@@ -250,10 +262,43 @@ def lint(st: State) -> None:
     st.design = replace(st.design, warnings=tuple(warnings_of(st.design, where, unused)))
 
 
+def realise(st: State) -> None:
+    """Each scenario of a stochastic design as a whole `Design` (`Design.stochastic`); the
+    design itself stays the expected-value one."""
+    spec = st.scenarios
+    if spec is None or st.scenario is not None or st.design is None:
+        return
+    if spec.generated:
+        stoch = _scenarios.generate(st.design, spec)
+    else:
+        designs = {}
+        for sc in spec.declared:
+            child = State(
+                st.file,
+                st.source,
+                st.variant,
+                st.sets,
+                st.model.copy(),
+                Errors(),
+                st.allow_outside,
+                st.file_series_used,
+            )
+            child.series_used, child.variant_attrs = st.series_used, st.variant_attrs
+            child.variant_span, child.scenario = st.variant_span, sc.name
+            # The edits are already in the copied model; lint and realise are the design's.
+            for run in PASSES[1:-2]:
+                run(child)
+            assert child.design is not None
+            designs[sc.name] = child.design
+        stoch = D.Stochastic(spec.declared, designs, "declared", spec.span)
+    st.design = replace(st.design, stochastic=stoch)
+
+
 PASSES: tuple[Pass, ...] = (
     edits,
     heading,
     horizon,
+    scenarios,
     series,
     grid,
     participants,
@@ -267,6 +312,7 @@ PASSES: tuple[Pass, ...] = (
     assemble,
     check,
     lint,
+    realise,
 )
 
 

@@ -34,7 +34,9 @@ __all__ = ["ATTRIBUTES", "Reader", "is_word", "text_of"]
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "design": ("currency", "description", "reference"),
     "horizon": ("start", "duration", "end", "step", "timezone"),
-    "grid": ("buy", "sell"),
+    "grid": ("buy", "sell", "bidder"),
+    "day_ahead": ("buy", "sell"),
+    "intraday": ("buy", "sell"),
     "load": ("profile", "annual"),
     "pv": ("profile", "peak"),
     "wind": ("profile", "peak"),
@@ -52,6 +54,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "throughput_cost",
         "owners",
         "shares",
+        "stage",
     ),
     "flexible": ("share", "window", "cost"),
     "connection": ("import", "export"),

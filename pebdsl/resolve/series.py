@@ -45,9 +45,21 @@ from pebdsl.resolve.expr import (
     span_of,
     strip,
 )
+from pebdsl.resolve.scenarios import Spec, by_scenario_names
 from pebdsl.source import Span
 
 __all__ = ["Series", "SeriesContext", "strip"]
+
+
+def _per_scenario_arg(e: S.Call) -> int | None:
+    """The position of `columns = scenarios` (csv) or `seed = scenario` (a generator)."""
+    for k, a in enumerate(e.args):
+        v = strip(a.value)
+        if a.name is None or not isinstance(v, S.Ref):
+            continue
+        if (a.name.value, v.name) in (("columns", "scenarios"), ("seed", "scenario")):
+            return k
+    return None
 
 
 class SeriesContext:
@@ -81,6 +93,10 @@ class SeriesContext:
         self._stack: list[str] = []
         self._index: Any = None
         self._utc_ns: npt.NDArray[np.int64] | None = None
+        # The design's declared scenarios, and the one being resolved (None: the expected-value
+        # design, where `by_scenario` is the probability-weighted mean of its branches).
+        self.scenarios: Spec | None = None
+        self.scenario: str | None = None
 
     @property
     def index(self) -> Any:
@@ -223,6 +239,8 @@ class SeriesContext:
             return self._daily(e)
         if isinstance(e, S.Call):
             return self._call(e)
+        if isinstance(e, S.ByScenario):
+            return self._by_scenario(e)
         kind = {
             S.String: "a string",
             S.Bool: "a boolean",
@@ -230,6 +248,61 @@ class SeriesContext:
             S.UnitValue: "a bare unit",
         }.get(type(e), "this")
         raise fail("E307", f"expected a series or quantity, got {kind}", span_of(e), "not a series")
+
+    def _by_scenario(self, e: S.ByScenario) -> Series:
+        """The branch of the scenario being resolved, or the probability-weighted mean."""
+        branches = by_scenario_names(e, self.scenarios)
+        assert self.scenarios is not None
+        values = [(n, self.eval(x), x) for n, x in branches]
+        dims = values[0][1].dims
+        for _, v, x in values[1:]:
+            if v.dims != dims:
+                raise fail(
+                    "E202",
+                    f"scenarios give {U.dims_name(dims)} and {U.dims_name(v.dims)}",
+                    span_of(x),
+                    "every scenario's series has the same dimension",
+                )
+        if self.scenario is not None:
+            return next(v for n, v, _ in values if n == self.scenario)
+        mean: Any = 0.0
+        for n, v, _ in values:
+            mean = mean + self.scenarios.probability(n) * v.values
+        return Series(as_value(mean), dims)
+
+    def _scenario_call(self, e: S.Call, k: int) -> Series:
+        """A call with `columns = scenarios` (csv: the scenario's column) or `seed =
+        scenario` (a generator: the scenario's draw, seed = its position 1, 2, …): the
+        scenario's value, or the probability-weighted mean over the scenarios."""
+        spec = self.scenarios
+        arg = e.args[k]
+        if spec is None or not spec.declared:
+            raise fail(
+                "E351",
+                f"`{arg.name.value if arg.name else ''} = {strip(arg.value).name}` needs "  # type: ignore[union-attr]
+                "declared scenarios",
+                span_of(arg),
+                "no scenarios",
+            )
+        names = spec.names
+
+        def one(i: int, scen: str) -> Series:
+            if arg.name is not None and arg.name.value == "columns":
+                new = S.Arg(
+                    S.Name("column", arg.name.span), S.String(scen, arg.value.span), arg.span
+                )
+            else:
+                new = S.Arg(arg.name, S.Number(float(i + 1), str(i + 1), arg.value.span), arg.span)
+            args = (*e.args[:k], new, *e.args[k + 1 :])
+            return self._call(S.Call(e.func, args, e.span))
+
+        if self.scenario is not None:
+            return one(names.index(self.scenario), self.scenario)
+        values = [one(i, n) for i, n in enumerate(names)]
+        mean: Any = 0.0
+        for n, v in zip(names, values, strict=True):
+            mean = mean + spec.probability(n) * v.values
+        return Series(as_value(mean), values[0].dims)
 
     def _binop(self, e: S.BinOp) -> Series:
         a = self.eval(e.left)
@@ -370,6 +443,9 @@ class SeriesContext:
 
     def _call(self, e: S.Call) -> Series:
         name = e.func.value
+        per = _per_scenario_arg(e)
+        if per is not None:
+            return self._scenario_call(e, per)
         if name == "csv":
             return csv_call(self, e)
         from pebdsl import generators

@@ -16,6 +16,7 @@ from pebdsl import design as D
 from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Errors, Model
 from pebdsl.resolve.reader import Reader
+from pebdsl.resolve.scenarios import Spec
 from pebdsl.source import NO_SPAN, SourceFile, Span
 
 __all__ = ["State"]
@@ -44,6 +45,10 @@ class State:
     description: str = ""
     variant_description: str = ""
     in_compare: bool = True
+    # scenarios: the declared or generated scenarios; `scenario` the one this state resolves
+    # (None: the design itself, whose scenario-valued series are probability-weighted means)
+    scenarios: Spec | None = None
+    scenario: str | None = None
     # horizon, series
     time: D.TimeGrid | None = None
     series_decls: dict[str, S.SeriesDecl] = field(default_factory=dict)

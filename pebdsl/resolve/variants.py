@@ -23,7 +23,13 @@ from pebdsl.source import NO_SPAN, Span
 
 __all__ = ["apply_variant", "parse_sets", "variant_compare_flags"]
 
-_SINGLETONS = ("design", "horizon", "grid", "dso")
+_SINGLETONS = ("design", "horizon", "grid", "dso", "scenarios")
+_SINGLE_KEYS: dict[type, str] = {
+    S.HorizonDecl: "horizon",
+    S.GridDecl: "grid",
+    S.DsoDecl: "dso",
+    S.ScenariosDecl: "scenarios",
+}
 
 
 def apply_variant(m: Model, v: S.VariantDecl, errs: Errors) -> None:
@@ -36,8 +42,8 @@ def apply_variant(m: Model, v: S.VariantDecl, errs: Errors) -> None:
                 _without(m, item)
             elif isinstance(item, S.SetEdit):
                 _set(m, item)
-            elif isinstance(item, S.HorizonDecl | S.GridDecl | S.DsoDecl):
-                key = {S.HorizonDecl: "horizon", S.GridDecl: "grid", S.DsoDecl: "dso"}[type(item)]
+            elif isinstance(item, S.HorizonDecl | S.GridDecl | S.DsoDecl | S.ScenariosDecl):
+                key = _SINGLE_KEYS[type(item)]
                 single = m.singles.setdefault(key, Single(item.span))
                 for it in item.body.items:
                     single.items = merge_single(single.items, it)
@@ -64,6 +70,9 @@ def merge_single(items: list[Any], it: Any) -> list[Any]:
             for x in items
             if not (isinstance(x, S.Flexibility) and x.block.value == it.block.value)
         ] + [it]
+    if isinstance(it, S.Asset):
+        # `grid { intraday { … } }` in a variant replaces the base's stage of that kind.
+        return [x for x in items if not (isinstance(x, S.Asset) and x.kind == it.kind)] + [it]
     return [*items, it]
 
 

@@ -1,0 +1,140 @@
+"""Benchmark of the extensive form of a two-stage stochastic design (issue 12).
+
+The peer-sized design of `model_speed.py` (3 blocks x 10 participants with PV, private
+batteries, p2p markets and DSO links; hourly) over `--days` (default 7), with a staged grid
+(day-ahead = the design's prices; intraday buy 1.3 x spot + 5 ct, sell 0.7 x spot) and
+`--scenarios` (default 10) scenarios drawn around it (PV 30 %, load 10 %, price 15 %;
+resolve/scenarios.py). Prints the extensive form's size, the time to lower it, HiGHS's run,
+the time to read every scenario back (invert + settle + kpis, as a deterministic solve would)
+and the overhead ratio (lower + hand-off + reading) / (HiGHS run); with `--measures` also the
+re-solves behind EVPI and VSS.
+
+    python benchmarks/stochastic.py [--days 7] [--scenarios 10] [--measures] [--decompose N]
+
+`--decompose N` also runs N iterations of progressive hedging (mpi-sppy, the `stochastic`
+extra) and prints its time beside the extensive form's, with its bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from pebdsl.design import DayAhead, Design
+
+
+def staged_design(days: int, scenarios: int, seed: int = 7) -> Design:
+    """The benchmark design with a staged grid and generated scenarios."""
+    from pebdsl.resolve.scenarios import Spec, generate
+
+    make = runpy.run_path(str(Path(__file__).with_name("model_speed.py")))["make_design"]
+    d: Design = make(days)
+    spot = d.grid.sell_per_kwh
+    assert spot is not None
+    grid = replace(
+        d.grid,
+        buy_per_kwh=1.3 * spot + 0.05,
+        sell_per_kwh=0.7 * spot,
+        day_ahead=DayAhead(d.grid.buy_per_kwh, spot),
+    )
+    d = replace(d, grid=grid)
+    spec = Spec(
+        generated={
+            "count": float(scenarios),
+            "seed": float(seed),
+            "pv_error": 0.3,
+            "load_error": 0.1,
+            "price_error": 0.15,
+        }
+    )
+    return replace(d, stochastic=generate(d, spec))
+
+
+def run(design: Design, measures: bool) -> dict[str, float]:
+    """Lower, solve and read the extensive form; seconds and sizes."""
+    from pebdsl.backends import Solution, Status, get_backend
+    from pebdsl.lower.scenarios import lower_extensive
+    from pebdsl.solve import read_solution
+    from pebdsl.stochastic import solve_stochastic
+
+    t0 = time.perf_counter()
+    ext = lower_extensive(design)
+    stats = ext.ir.stats()
+    t_lower = time.perf_counter() - t0
+    be = get_backend("highs")
+    sol = be.solve(ext.ir)
+    assert sol.ok, sol.status
+    st = design.stochastic
+    assert st is not None
+    t0 = time.perf_counter()
+    for sc in st.scenarios:
+        xs = ext.scenario_x(sol.x, sc.name)
+        y = ext.scenario_dual(sol.row_dual, sc.name)
+        part = Solution(Status.OPTIMAL, ext.scenario_cost(sol.x, sc.name), xs, y)
+        read_solution(st.designs[sc.name], ext.scenario_irs[sc.name], part, be, {}, "highs")
+    t_read = time.perf_counter() - t0
+    out = {
+        "lower": t_lower,
+        "build": sol.timings.get("build", 0.0),
+        "solve": sol.timings.get("solve", 0.0),
+        "read": t_read,
+        "objective": float(sol.objective),
+        **{k: float(v) for k, v in stats.items()},
+    }
+    out["overhead"] = out["lower"] + out["build"] + out["read"]
+    out["ratio"] = out["overhead"] / out["solve"] if out["solve"] > 0 else float("inf")
+    if measures:
+        t0 = time.perf_counter()
+        r = solve_stochastic(design, read=False)
+        out["measures"] = time.perf_counter() - t0
+        out["evpi"], out["vss"] = r.evpi, r.vss if r.vss is not None else float("inf")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--scenarios", type=int, default=10)
+    ap.add_argument("--measures", action="store_true", help="also time EVPI and VSS")
+    ap.add_argument("--decompose", type=int, default=0, help="PH iterations (0: none)")
+    a = ap.parse_args(argv)
+    d = staged_design(a.days, a.scenarios)
+    r = run(d, a.measures)
+    print(
+        f"extensive form: {len(d.participants)} participants, {a.days} d hourly, "
+        f"{a.scenarios} scenarios"
+    )
+    print(
+        f"  model: {int(r['variables'])} variables, {int(r['constraints'])} constraints, "
+        f"{int(r['nonzeros'])} nonzeros"
+    )
+    print(
+        f"  lower {r['lower']:.3f} s, hand-off {r['build']:.3f} s, HiGHS run {r['solve']:.3f} s, "
+        f"read {a.scenarios} scenarios {r['read']:.3f} s"
+    )
+    print(f"  overhead / HiGHS run = {r['overhead']:.3f} / {r['solve']:.3f} = {r['ratio']:.2f}")
+    print(f"  expected cost {r['objective']:.2f} EUR")
+    if a.measures:
+        print(
+            f"  EVPI {r['evpi']:.2f} EUR, VSS {r['vss']:.2f} EUR "
+            f"(extensive form + each scenario alone + expected value: {r['measures']:.2f} s)"
+        )
+    if a.decompose:
+        from pebdsl.stochastic.decompose import solve_decomposed
+
+        dec = solve_decomposed(d, rho=0.1, max_iterations=a.decompose)
+        ef = r["lower"] + r["build"] + r["solve"]
+        ph = sum(dec.seconds.values())
+        print(
+            f"  extensive form {ef:.2f} s; progressive hedging ({dec.iterations} iterations) "
+            f"{ph:.2f} s: bounds [{dec.lower_bound:.2f}, {dec.upper_bound:.2f}] EUR "
+            f"({dec.bound} lower bound) around {r['objective']:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

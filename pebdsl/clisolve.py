@@ -1,0 +1,90 @@
+"""What `pebdsl solve` runs besides the plain solve: the design's reference variant (for the
+savings), and solves under uncertainty: `--rolling` (limited foresight) or a design with
+scenarios (the extensive form of a two-stage stochastic design), docs/stochastic.md.
+
+Called by pebdsl/cli.py's `solve`; prints through pebdsl.console and writes through
+pebdsl.present.stochastic. Raises PebdslError as the solves do (the caller renders it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pebdsl.fsutil import write_error
+from pebdsl.safetext import terminal_text
+
+
+def _write(out: Path, write: Any) -> None:
+    """Run `write()`; an OSError (read-only target, no space, …) becomes E903."""
+    try:
+        write()
+    except OSError as e:
+        raise write_error(out, e) from None
+
+
+def solve_uncertain(
+    design: Any,
+    rolling: tuple[str | None, str],
+    backend: str,
+    solver: str | None,
+    out: Path | None,
+    as_json: bool,
+    argv: str,
+) -> None:
+    """`--rolling` (limited foresight) or a design with scenarios (the extensive form):
+    docs/stochastic.md."""
+    from pebdsl import console
+    from pebdsl.present import stochastic as present
+    from pebdsl.stochastic import solve_rolling, solve_stochastic
+    from pebdsl.stochastic.rolling import hours_of
+
+    period, lookahead = rolling
+    if period is not None:
+        hours = hours_of(period, "--rolling"), hours_of(lookahead, "--lookahead")
+        roll = solve_rolling(design, *hours, backend, solver)
+        if out is not None:
+            _write(out, lambda: present.write_rolling(roll, design, out, command=argv))
+        if as_json:
+            print(json.dumps(present.rolling_json(roll, design), indent=2))
+        else:
+            console.print_rolling(roll, design)
+        return
+    r = solve_stochastic(design, backend=backend, solver=solver)
+    if out is not None:
+        _write(out, lambda: present.write_stochastic(r, design, out, command=argv))
+    if as_json:
+        print(json.dumps(present.stochastic_json(r, design), indent=2))
+        return
+    console.print_stochastic(r, design, present.value_in_words(r))
+    if out is not None:
+        print(terminal_text(f"report: {out / 'report.html'}"))
+
+
+def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: bool, run: Any) -> Any:
+    """The results of `design`'s reference variant (None when its horizon differs: the costs
+    would not compare), solved by `run` with the same `--set` edits so the savings compare
+    like with like; notes on stderr name the edits it cannot take."""
+    from pebdsl.load import reference as reference_variant
+
+    ref_design, skipped = reference_variant(str(file), design.reference, sets, allow_outside)
+    if skipped:
+        print(
+            terminal_text(
+                f"note: the reference `{design.reference}` has nothing for these "
+                "--set edits to change, so it is solved without them: "
+                + ", ".join(f"`{s}`" for s in skipped)
+            ),
+            file=sys.stderr,
+        )
+    if ref_design.time == design.time:
+        return run(ref_design)
+    # e.g. a year-long variant and a one-week reference: costs do not compare
+    print(
+        f"note: the reference `{design.reference}` has another horizon; "
+        "the report shows no savings",
+        file=sys.stderr,
+    )
+    return None

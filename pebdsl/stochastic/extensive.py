@@ -1,0 +1,252 @@
+"""Solving a two-stage stochastic design: the extensive form, EVPI and VSS.
+
+Input: a `Design` with `stochastic` set (pebdsl.resolve), the backend name and solver.
+Output: `StochasticResults`: the expected cost (the extensive form's optimum), each scenario's
+probability and cost, the first-stage day-ahead position per bidder and step against each
+scenario's realised net demand, the wait-and-see bound, the expected-value solution's expected
+cost (EEV), and
+
+    EVPI = expected cost − WS,   WS  = Σ_ω π_ω · z*(ω)         (each scenario solved alone)
+    VSS  = EEV − expected cost,  EEV = expected cost of the extensive form with the first
+                                        stage fixed to the expected-value design's optimum
+
+(Birge & Louveaux, Introduction to Stochastic Programming, ch. 4): WS ≤ RP ≤ EEV. Every
+re-solve goes through the chosen backend. `to_json()` is the `stochastic` section of
+results.json (money in the design's currency, energy in kWh).
+
+Errors: E501/E502 (PebdslError) when the extensive form is infeasible or unbounded (a
+day-ahead sale priced above the expected intraday purchase price is an arbitrage the LP
+would take without limit when no connection bounds it); an expected-value first stage that
+is infeasible in some scenario gives EEV = VSS = None with the reason in `notes`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from pebdsl.backends import Solution, Status, get_backend, solve_ir
+from pebdsl.design import Design
+from pebdsl.diagnostics import PebdslError, error
+from pebdsl.ir import FloatArray, ModelIR
+from pebdsl.lower import lower
+from pebdsl.lower.scenarios import Extensive, lower_extensive
+from pebdsl.lower.stages import bidders
+from pebdsl.results import Results
+from pebdsl.solve import read_solution
+
+__all__ = ["ScenarioOutcome", "StochasticResults", "solve_stochastic"]
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """One scenario at the stochastic optimum (money: currency; energy: kWh per step)."""
+
+    name: str
+    probability: float
+    cost: float  # the scenario's whole cost: day-ahead + its own second stage
+    alone: float  # its cost when solved alone with perfect information (wait-and-see)
+    net_demand_kwh: dict[str, FloatArray]  # bidder -> realised grid exchange per step
+    intraday_kwh: dict[str, FloatArray]  # bidder -> intraday deviation (+ buy, − sell)
+    # The scenario read like a deterministic solve: its time series, bills (its day-ahead
+    # position and intraday deviation at their prices) and prices (duals / π).
+    results: Results | None = None
+
+
+@dataclass(frozen=True)
+class StochasticResults:
+    """The stochastic optimum and its value measures."""
+
+    title: str
+    variant: str | None
+    currency: str
+    method: str
+    status: str
+    expected_cost: float
+    wait_and_see: float
+    eev: float | None
+    scenarios: tuple[ScenarioOutcome, ...]
+    day_ahead_kwh: dict[str, FloatArray]  # bidder -> day-ahead position per step (+ buy)
+    model: dict[str, int]
+    backend: str
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def evpi(self) -> float:
+        return self.expected_cost - self.wait_and_see
+
+    @property
+    def vss(self) -> float | None:
+        return None if self.eev is None else self.eev - self.expected_cost
+
+    def to_json(self) -> dict[str, Any]:
+        """The `stochastic` section of results.json."""
+        return {
+            "expected_cost": self.expected_cost,
+            "wait_and_see": self.wait_and_see,
+            "expected_value_solution_cost": self.eev,
+            "evpi": self.evpi,
+            "vss": self.vss,
+            "method": self.method,
+            "currency": self.currency,
+            "scenarios": {s.name: _scenario_json(s) for s in self.scenarios},
+            "expected_bills": self.expected_bills(),
+            "day_ahead_kwh": {b: v.tolist() for b, v in self.day_ahead_kwh.items()},
+            "notes": list(self.notes),
+        }
+
+    def expected_bills(self) -> dict[str, float]:
+        """Σ_ω π_ω · (each participant's bill total in scenario ω)."""
+        out: dict[str, float] = {}
+        for s in self.scenarios:
+            for name, total in _bill_totals(s).items():
+                out[name] = out.get(name, 0.0) + s.probability * total
+        return out
+
+
+def _bill_totals(s: ScenarioOutcome) -> dict[str, float]:
+    if s.results is None or s.results.bills is None or s.results.settlement is None:
+        return {}
+    bills = s.results.bills
+    roles = s.results.settlement.roles
+    return {str(n): float(bills.loc[n, "total"]) for n in bills.index if roles[n] == "participant"}
+
+
+def _scenario_json(s: ScenarioOutcome) -> dict[str, Any]:
+    out: dict[str, Any] = {"probability": s.probability, "cost": s.cost, "alone": s.alone}
+    if s.results is not None:
+        out["bills"] = _bill_totals(s)
+        out["money_residual"] = s.results.money.get("residual")
+    return out
+
+
+def _solve(ir: ModelIR, backend: str, solver: str | None, what: str) -> Solution:
+    sol = solve_ir(ir, backend=backend, solver=solver)
+    if not sol.ok:
+        code = "E502" if "unbounded" in sol.status else "E501"
+        hint = (
+            "a day-ahead sale dearer than the expected intraday purchase (or the reverse) "
+            "is unbounded without a connection limit"
+            if code == "E502"
+            else "check the scenarios' loads against the connections"
+        )
+        raise PebdslError(error(code, f"{what} is {sol.status}", hints=(hint,)))
+    return sol
+
+
+def _position(ir: ModelIR, x: FloatArray, prefix: str = "") -> dict[str, FloatArray]:
+    """(da_buy − da_sell)·Δt per bidder, from blocks named `prefix + da_buy` …"""
+    buy = ir.vars.get(prefix + "da_buy")
+    if buy is None:
+        return {}
+    sell = ir.vars.get(prefix + "da_sell")
+    net = buy.values(x) - (sell.values(x) if sell is not None else 0.0)
+    return {b: net[i] * ir.dt_h for i, b in enumerate(buy.entities)}
+
+
+def _scenario_flows(
+    design: Design, sub: ModelIR, xs: FloatArray
+) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+    """Each bidder's realised grid exchange and intraday deviation (kWh per step)."""
+    groups = bidders(design)
+    gi = sub.vars["gi"].values(xs)
+    ge = sub.vars["ge"].values(xs) if "ge" in sub.vars else np.zeros_like(gi)
+    parts = sub.vars["gi"].entities
+    net = {
+        b: sum((gi[parts.index(p)] - ge[parts.index(p)] for p in ms), np.zeros(sub.n_steps))
+        * sub.dt_h
+        for b, ms in groups.items()
+    }
+    dev: dict[str, FloatArray] = {}
+    if "id_buy" in sub.vars:
+        ib = sub.vars["id_buy"].values(xs)
+        isl = sub.vars["id_sell"].values(xs) if "id_sell" in sub.vars else np.zeros_like(ib)
+        dev = {b: (ib[i] - isl[i]) * sub.dt_h for i, b in enumerate(sub.vars["id_buy"].entities)}
+    return net, dev
+
+
+def _eev(
+    ext: Extensive, ev_ir: ModelIR, ev_x: FloatArray, backend: str, solver: str | None
+) -> tuple[float | None, str]:
+    """The extensive form's cost with its first stage fixed to the expected-value optimum."""
+    ir = ext.ir
+    saved = {}
+    for name in ext.first_stage:
+        vb, src = ir.vars[name], ev_ir.vars.get(name)
+        if src is None:
+            continue
+        saved[name] = (vb.lower.copy(), vb.upper.copy())
+        vals = src.values(ev_x)
+        fixed = np.array([vals[src.entities.index(e)] for e in vb.entities]).ravel()
+        vb.lower, vb.upper = fixed.copy(), fixed.copy()
+    try:
+        sol = solve_ir(ir, backend=backend, solver=solver)
+    finally:
+        for name, (lo, up) in saved.items():
+            ir.vars[name].lower, ir.vars[name].upper = lo, up
+    if not sol.ok:
+        return None, (
+            f"the expected-value solution's first stage is {sol.status} in some scenario: "
+            "EEV and VSS are undefined (infinite)"
+        )
+    return float(sol.objective), ""
+
+
+def solve_stochastic(
+    design: Design, backend: str = "highs", solver: str | None = None, read: bool = True
+) -> StochasticResults:
+    """The extensive form of `design` solved, with WS, EEV, EVPI and VSS (module docstring);
+    `read`: also read each scenario like a deterministic solve (series, bills, prices)."""
+    st = design.stochastic
+    if st is None:
+        raise PebdslError(error("E307", "the design declares no scenarios"))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ext = lower_extensive(design)
+    timings["lower"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sol = _solve(ext.ir, backend, solver, "the extensive form")
+    timings["solve"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    be = get_backend(backend, solver)
+    outcomes = []
+    for sc in st.scenarios:
+        sub = ext.scenario_irs[sc.name]
+        alone = _solve(sub, backend, solver, f"scenario `{sc.name}` alone")
+        xs = ext.scenario_x(sol.x, sc.name)
+        cost = ext.scenario_cost(sol.x, sc.name)
+        net, dev = _scenario_flows(st.designs[sc.name], sub, xs)
+        part = Solution(
+            Status.OPTIMAL, cost, xs, ext.scenario_dual(sol.row_dual, sc.name), solver=sol.solver
+        )
+        res = read_solution(st.designs[sc.name], sub, part, be, {}, backend) if read else None
+        outcomes.append(
+            ScenarioOutcome(sc.name, sc.probability, cost, alone.objective, net, dev, res)
+        )
+    timings["scenarios"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ev_ir = lower(replace(design, stochastic=None))
+    ev = _solve(ev_ir, backend, solver, "the expected-value design")
+    eev, note = _eev(ext, ev_ir, ev.x, backend, solver)
+    timings["expected_value"] = time.perf_counter() - t0
+    ws = float(sum(o.probability * o.alone for o in outcomes))
+    return StochasticResults(
+        title=design.title,
+        variant=design.variant,
+        currency=design.currency,
+        method=st.method,
+        status=str(sol.status),
+        expected_cost=float(sol.objective),
+        wait_and_see=ws,
+        eev=eev,
+        scenarios=tuple(outcomes),
+        day_ahead_kwh=_position(ext.ir, sol.x),
+        model=ext.ir.stats(),
+        backend=backend,
+        timings=timings,
+        notes=(note,) if note else (),
+    )
