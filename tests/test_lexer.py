@@ -59,9 +59,9 @@ def _errors(text: str) -> list[tuple[int, str]]:
 
 
 def test_keywords_are_the_grammars() -> None:
-    """27 keyword terminals in grammars/pebdsl.lark (DESIGN … UNIT_KW), one set in the lexer."""
+    """34 keyword terminals in grammars/pebdsl.lark (DESIGN … UNIT_KW), one set in the lexer."""
     assert grammar_keywords() == set(KEYWORDS)
-    assert len(KEYWORDS) == 27  # 14 declaration + 6 asset + 5 other + true/false
+    assert len(KEYWORDS) == 34  # 20 declaration + 6 asset + 6 other + true/false
 
 
 @pytest.mark.parametrize("path", DESIGNS, ids=lambda p: p.name)

@@ -45,10 +45,11 @@ __all__ = [
 # The grammar's keyword terminals (DESIGN: "design", ...), grouped for colouring.
 DECLARATION_KEYWORDS = (
     "design", "horizon", "series", "grid", "template", "block", "participant", "market",
-    "product", "dso", "variant", "link", "flexibility", "fees",
+    "product", "dso", "variant", "link", "flexibility", "fees", "goals", "choice",
+    "scenarios", "by_scenario", "day_ahead", "intraday",
 )  # fmt: skip
 ASSET_KEYWORDS = ("load", "pv", "wind", "battery", "flexible", "connection")
-OTHER_KEYWORDS = ("from", "without", "set", "daily", "unit")
+OTHER_KEYWORDS = ("from", "without", "set", "daily", "unit", "prefer")
 CONSTANTS = ("true", "false")
 KEYWORDS = frozenset(DECLARATION_KEYWORDS + ASSET_KEYWORDS + OTHER_KEYWORDS + CONSTANTS)
 
@@ -108,9 +109,10 @@ class PebLexer(RegexLexer):
             (words(ASSET_KEYWORDS, suffix=_END), Keyword.Reserved),
             (words(OTHER_KEYWORDS, suffix=_END), Keyword),
             # An attribute name: a word followed by `=` (not `==`, which the language lacks).
-            (rf"({_NAME})([ \t]*)(=)", bygroups(Name.Attribute, Whitespace, Operator)),
+            (rf"({_NAME})([ \t]*)(=)(?!=)", bygroups(Name.Attribute, Whitespace, Operator)),
             (rf"({_NAME})(\()", bygroups(Name.Function, Punctuation)),
             (_NAME, Name),
+            (r">=|<=", Operator),  # goals: `peak_import <= 1200 kW`
             (r"->|--|[=+\-*/]", Operator),
             (r"[{}()\[\],;.]", Punctuation),
         ],

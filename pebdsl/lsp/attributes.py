@@ -131,6 +131,44 @@ ATTRIBUTE_DOCS: dict[str, dict[str, Doc]] = {
     },
 }
 
+# A participant's own tariff (docs/language.md, customer classes; usually set in a template).
+_TARIFF = {
+    "class": Doc("customer class label, e.g. household or business (selects no tariff by itself)"),
+    "vat": Doc("VAT on what the participant pays the supplier, the DSO and operators", "ratio (%)"),
+    "energy_charge": Doc("its own DSO energy charge, replacing the DSO's", "price (/kWh)"),
+    "capacity_charge": Doc(
+        "its own capacity charge per kW of its monthly measure", "price (/kW/month)"
+    ),
+    "capacity_peak": Doc(
+        "what the capacity charge measures: the hour's peak or the top-3 daily peaks",
+        "",
+        ("hour", "top3_days"),
+    ),
+    "capacity_steps": Doc("upper bounds of the stepped capacity tariff's steps", "power (kW)"),
+    "capacity_step_prices": Doc("monthly price of each step", "money per time (/month)"),
+}
+ATTRIBUTE_DOCS["participant"].update(_TARIFF)
+ATTRIBUTE_DOCS["template"].update(_TARIFF)
+ATTRIBUTE_DOCS["battery"].update(
+    available=Doc("share of the battery present in each step (e.g. V2G cars plugged in)", "ratio"),
+    arrival_soc=Doc("state of charge of the capacity that arrives", "ratio (%)"),
+    departure_soc=Doc("state of charge of the capacity that leaves", "ratio (%)"),
+    stage=Doc("1: the schedule is committed day-ahead; 2 (default): per scenario", "", ("1", "2")),
+)
+ATTRIBUTE_DOCS["grid"]["bidder"] = Doc(
+    "who bids day-ahead in a staged grid", "", ("participant", "block", "community")
+)
+ATTRIBUTE_DOCS["market"]["charge_on"] = Doc(
+    "purchase: the market's trades stay out of the charged meters (an exempt market)",
+    "",
+    ("meter", "purchase"),
+)
+for _stage in ("day_ahead", "intraday"):
+    ATTRIBUTE_DOCS[_stage] = {
+        "buy": Doc(f"{_stage} purchase price", "price (/kWh)"),
+        "sell": Doc(f"{_stage} sale price", "price (/kWh)"),
+    }
+
 # Declarations a body may hold (completion offers them with the attributes).
 _ASSETS = tuple(ASSETS)
 _TOP = (
