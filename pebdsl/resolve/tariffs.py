@@ -18,7 +18,6 @@ import itertools
 from typing import Any, Literal, cast
 
 import numpy as np
-import pandas as pd
 
 from pebdsl import design as D
 from pebdsl.diagnostics import PebdslError, error
@@ -43,7 +42,10 @@ HOURS_PER_MONTH = 730.0  # the language's `month` (year / 12)
 
 
 def month_keys(grid: D.TimeGrid) -> np.ndarray:
-    """Calendar month (year*12 + month − 1, in the horizon's timezone) of every step."""
+    """Calendar month (year*12 + month − 1, in the horizon's timezone) of every step.
+    pandas is imported here, only for designs with monthly tariffs (`check` stays light)."""
+    import pandas as pd
+
     idx = pd.DatetimeIndex(grid.index)
     return np.asarray(idx.year * 12 + idx.month - 1, dtype=np.int64)
 
