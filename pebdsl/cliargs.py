@@ -74,12 +74,17 @@ RollingOpt = Annotated[
     str | None,
     typer.Option(
         "--rolling",
+        metavar="PERIOD",
         help="Operate window by window with limited foresight: commit this period "
         "(e.g. 1d, 12h) per window and report the gap to perfect foresight.",
     ),
 ]
 LookaheadOpt = Annotated[
-    str, typer.Option(help="With --rolling: how far past its period each window sees (e.g. 1d).")
+    str,
+    typer.Option(
+        metavar="PERIOD",
+        help="With --rolling: how far past its period each window sees (e.g. 1d).",
+    ),
 ]
 NoCsvOpt = Annotated[
     bool,
