@@ -27,6 +27,19 @@ from pebdsl.resolve.namespace import ASSETS
 from pebdsl.resolve.series import SeriesContext, strip
 from pebdsl.source import NO_SPAN, Span
 
+# Attributes a participant (or its template) takes for its customer class and tariff, and a
+# battery for its availability (resolve/tariffs.py reads them).
+PARTICIPANT_TARIFF = (
+    "class",
+    "vat",
+    "energy_charge",
+    "capacity_charge",
+    "capacity_peak",
+    "capacity_steps",
+    "capacity_step_prices",
+)
+BATTERY_AVAILABILITY = ("available", "arrival_soc", "departure_soc")
+
 __all__ = ["ATTRIBUTES", "Reader", "is_word", "text_of"]
 
 
@@ -41,9 +54,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "pv": ("profile", "peak"),
     "wind": ("profile", "peak"),
     "battery": (
-        "available",
-        "arrival_soc",
-        "departure_soc",
+        *BATTERY_AVAILABILITY,
         "capacity",
         "power",
         "efficiency",
@@ -58,27 +69,9 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     ),
     "flexible": ("share", "window", "cost"),
     "connection": ("import", "export"),
-    # the customer class and own tariff (resolve/tariffs.py, PARTICIPANT_TARIFF)
-    "participant": (
-        "connection",
-        "class",
-        "vat",
-        "energy_charge",
-        "capacity_charge",
-        "capacity_peak",
-        "capacity_steps",
-        "capacity_step_prices",
-    ),
-    "template": (
-        "connection",
-        "class",
-        "vat",
-        "energy_charge",
-        "capacity_charge",
-        "capacity_peak",
-        "capacity_steps",
-        "capacity_step_prices",
-    ),
+    # the customer class and own tariff (resolve/tariffs.py)
+    "participant": ("connection", *PARTICIPANT_TARIFF),
+    "template": ("connection", *PARTICIPANT_TARIFF),
     "block": ("connection",),
     "market": (
         "type",

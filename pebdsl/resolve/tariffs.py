@@ -23,21 +23,10 @@ from pebdsl import design as D
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.front import syntax as S
 from pebdsl.resolve.model import Failed
-from pebdsl.resolve.reader import Reader
+from pebdsl.resolve.reader import PARTICIPANT_TARIFF, Reader
 from pebdsl.resolve.series import strip
 from pebdsl.source import Span
 
-# Attributes a participant (or its template) takes for its customer class and tariff.
-PARTICIPANT_TARIFF = (
-    "class",
-    "vat",
-    "energy_charge",
-    "capacity_charge",
-    "capacity_peak",
-    "capacity_steps",
-    "capacity_step_prices",
-)
-BATTERY_AVAILABILITY = ("available", "arrival_soc", "departure_soc")
 HOURS_PER_MONTH = 730.0  # the language's `month` (year / 12)
 
 
