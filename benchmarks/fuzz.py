@@ -238,8 +238,8 @@ def run_one(inp: Input, work: Path) -> Outcome:
 
             designs = load_all(str(path))
             if inp.kind == "solve":
-                from pebdsl.pipeline import solve
                 from pebdsl.present.output import write_outputs
+                from pebdsl.solve import solve
 
                 results = solve(designs[None], backend=inp.backend)
                 write_outputs(results, work / "out")

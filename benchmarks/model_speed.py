@@ -93,9 +93,9 @@ def peak_rss_mb() -> float:
 
 
 def run(design: Design, backend: str) -> dict[str, float]:
-    from pebdsl.backends import solve_ir
+    from pebdsl.backends import get_backend
+    from pebdsl.invert import invert, price_rows
     from pebdsl.lower import lower
-    from pebdsl.pipeline import extract, price_rows
     from pebdsl.settle import settle
 
     t0 = time.perf_counter()
@@ -104,12 +104,13 @@ def run(design: Design, backend: str) -> dict[str, float]:
     t0 = time.perf_counter()
     stats = ir.stats()  # assembles the CSC matrix (counted as lowering work)
     t_assemble = time.perf_counter() - t0
-    sol = solve_ir(ir, backend=backend, price_rows=price_rows(ir))
+    be = get_backend(backend)
+    sol = be.solve(ir, price_rows=price_rows(ir))
     t0 = time.perf_counter()
-    res = extract(design, ir, sol)
+    dispatch, trades = invert(design, ir, sol, be)
     t_extract = time.perf_counter() - t0
     t0 = time.perf_counter()
-    settle(res, ir, sol)
+    settlement = settle(design, ir, sol, dispatch, trades, float(sol.objective))
     t_settle = time.perf_counter() - t0
     out = {
         "lower": t_lower + t_assemble,
@@ -122,7 +123,7 @@ def run(design: Design, backend: str) -> dict[str, float]:
         "price_intervals": sol.timings.get("price_intervals", 0.0),
         **{f"price_{k}": float(v) for k, v in sol.price_stats.items() if k != "seconds"},
         "objective": sol.objective,
-        "residual": res.money["residual"],
+        "residual": settlement.money["residual"],
         **{k: float(v) for k, v in stats.items()},
     }
     overhead = out["lower"] + out["build"] + out["extract"] + out["settle"]

@@ -111,7 +111,7 @@ def real_results() -> tuple[Any, Any] | None:
     """(results, reference) from the real pipeline, or None when it is not installed."""
     try:
         from pebdsl.load import load_all
-        from pebdsl.pipeline import solve
+        from pebdsl.solve import solve
     except ImportError:
         return None
     with tempfile.TemporaryDirectory() as tmp:

@@ -86,8 +86,8 @@ def child(path: str, out: str, report: bool) -> dict[str, float]:
     import pandas  # noqa: F401
 
     from pebdsl.load import load
-    from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
+    from pebdsl.solve import solve
 
     base = _rss_kib()
     t0 = time.perf_counter()

@@ -15,18 +15,16 @@ and `pebdsl fmt` start fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
 
-# Bound eagerly: once imported, the submodule `pebdsl.load` would otherwise hide the function.
+# Bound eagerly: once imported, the submodules `pebdsl.load` and `pebdsl.solve` would otherwise
+# hide the functions of the same name. pebdsl/solve.py imports its heavy parts lazily.
 from pebdsl.load import load, load_all
+from pebdsl.solve import solve
 
 __version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from pebdsl.design import Design
-    from pebdsl.results import Results
 
 __all__ = ["Diagnostic", "PebdslError", "__version__", "load", "load_all", "parse", "solve"]
 
@@ -36,13 +34,3 @@ def parse(text: str, path: str = "<string>") -> Any:
     from pebdsl.front.parser import parse as _parse
 
     return _parse(text, path)
-
-
-def solve(
-    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
-) -> Results:
-    """Compile, solve, settle and score one design. `prices`: how degenerate local prices are
-    chosen, "midpoint" of the valid dual interval (the default) or "dual" (the solver's pick)."""
-    from pebdsl.pipeline import solve as _solve
-
-    return _solve(design, backend=backend, solver=solver, prices=prices)

@@ -309,8 +309,8 @@ def solve(
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
     from pebdsl.load import reference as reference_variant
-    from pebdsl.pipeline import solve as _solve
     from pebdsl.present.output import results_json, write_outputs
+    from pebdsl.solve import solve as _solve
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from pebdsl.source import NO_SPAN, Span
+
+if TYPE_CHECKING:  # typing only: lower/inverse.py imports nothing from pebdsl
+    from pebdsl.lower.inverse import Inverse
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -198,8 +201,26 @@ class ModelIR:
         self.n_rows = 0
         self.objective_offset = 0.0
         self.objective_doc: list[tuple[str, str]] = []  # (term, source) for explain
-        self.info: dict[str, Any] = {}  # lowering facts extraction needs (forms, nodes, …)
+        self._inverse: Inverse | None = None  # set by `pebdsl.lower.lower` when it ends
         self._matrix: sp.csc_matrix | None = None
+
+    @property
+    def inverse(self) -> Inverse:
+        """The frozen map back to the design (lower/inverse.py); lowering sets it."""
+        if self._inverse is None:
+            raise ValueError("this IR was not made by pebdsl.lower: it has no inverse map")
+        return self._inverse
+
+    @inverse.setter
+    def inverse(self, value: Inverse) -> None:
+        self._inverse = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the assembled matrix (rebuilt on demand): `Results.ir` crosses
+        processes in `compare`'s pool."""
+        state = dict(self.__dict__)
+        state["_matrix"] = None
+        return state
 
     # -- construction ------------------------------------------------------------------------
     def add_var(

@@ -1,8 +1,8 @@
 """Post-solve notes: what an optimal plan does that a real one would not (or need not).
 
-Input: a `Results` filled by `pipeline.extract` (time series, and `extras["flows"]`: per market
-and product the kW each trader sent and received). Output: `find_notes(results)`, a list of
-JSON-safe dicts `{"code", "message", …}` that `pipeline.solve` keeps on `Results.notes`,
+Input: the design, invert's `Dispatch` (time series) and `Trades` (per market and product the
+kW each trader sent and received). Output: `find_notes(design, dispatch, trades)`, a tuple of
+JSON-safe dicts `{"code", "message", …}` that `pebdsl.solve` keeps on `Results.notes`,
 `results.json` lists under `notes` and the report shows in its "Notes" section. Raises nothing.
 
 Codes (docs/errors.md, "Notes after a solve"):
@@ -22,14 +22,16 @@ Vectorised: numpy over (entity x step) arrays; loops only over markets, traders 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-if TYPE_CHECKING:
-    from pebdsl.results import Results
+from pebdsl.design import Design
+from pebdsl.invert.records import Dispatch, ProductFlow, Trades
 
 EPS_KW = 1e-6
 
@@ -37,14 +39,40 @@ Bool2 = npt.NDArray[np.bool_]
 Float2 = npt.NDArray[np.float64]
 
 
-def find_notes(results: Results) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Solved:
+    """What the notes read of one solve."""
+
+    design: Design
+    dispatch: Dispatch
+    trades: Trades
+
+    @property
+    def markets_ts(self) -> pd.DataFrame:
+        return self.dispatch.markets_ts
+
+    @property
+    def participants_ts(self) -> pd.DataFrame:
+        return self.dispatch.participants_ts
+
+    @property
+    def links_ts(self) -> pd.DataFrame:
+        return self.dispatch.links_ts
+
+
+# A note: JSON-safe {"code", "message", and the facts of the module docstring}.
+Note = dict[str, Any]
+
+
+def find_notes(design: Design, dispatch: Dispatch, trades: Trades) -> tuple[Note, ...]:
     """Every note of one solve, in code order, then by name (see the module docstring)."""
+    results = _Solved(design, dispatch, trades)
     out: list[dict[str, Any]] = []
     out += _idle_markets(results)
     out += _import_and_export(results)
     out += _circulating(results)
     out += _opposite_links(results)
-    return out
+    return tuple(out)
 
 
 def _series(df: pd.DataFrame, entity: str, quantity: str, n: int) -> Float2:
@@ -53,7 +81,7 @@ def _series(df: pd.DataFrame, entity: str, quantity: str, n: int) -> Float2:
     return np.zeros(n)
 
 
-def _steps(results: Results, both: Bool2, a: Float2, b: Float2) -> list[dict[str, Any]]:
+def _steps(results: _Solved, both: Bool2, a: Float2, b: Float2) -> list[dict[str, Any]]:
     """Per row of `both` (entity x step) with any True: the step facts of a note (or {})."""
     d = results.design
     counts = both.sum(axis=1)
@@ -77,7 +105,7 @@ def _steps(results: Results, both: Bool2, a: Float2, b: Float2) -> list[dict[str
     return out
 
 
-def _when(results: Results, facts: dict[str, Any]) -> str:
+def _when(results: _Solved, facts: dict[str, Any]) -> str:
     d = results.design
     step = facts["first_step"]
     local = d.time.index[step].strftime("%Y-%m-%d %H:%M")
@@ -87,7 +115,7 @@ def _when(results: Results, facts: dict[str, Any]) -> str:
     )
 
 
-def _idle_markets(results: Results) -> list[dict[str, Any]]:
+def _idle_markets(results: _Solved) -> list[dict[str, Any]]:
     d = results.design
     out = []
     for name in d.markets:
@@ -103,7 +131,7 @@ def _idle_markets(results: Results) -> list[dict[str, Any]]:
     return out
 
 
-def _import_and_export(results: Results) -> list[dict[str, Any]]:
+def _import_and_export(results: _Solved) -> list[dict[str, Any]]:
     d = results.design
     names = list(d.participants)
     if not names:
@@ -127,19 +155,19 @@ def _import_and_export(results: Results) -> list[dict[str, Any]]:
     return out
 
 
-def _circulating(results: Results) -> list[dict[str, Any]]:
+def _circulating(results: _Solved) -> list[dict[str, Any]]:
     d = results.design
-    flows: dict[str, dict[str, Any]] = results.extras.get("flows", {})
+    flows = results.trades.flows
     out = []
     for mname, prods in flows.items():
         if not prods:
             continue
         first = next(iter(prods.values()))
-        sent = np.zeros_like(np.asarray(first["sent"], dtype=np.float64))
+        sent = np.zeros_like(np.asarray(first.sent, dtype=np.float64))
         recv = np.zeros_like(sent)
         for f in prods.values():
-            sent = sent + f["sent"]
-            recv = recv + f["recv"]
+            sent = sent + f.sent
+            recv = recv + f.recv
         both = (sent > EPS_KW) & (recv > EPS_KW)
         if not both.any():
             continue
@@ -168,13 +196,13 @@ def _circulating(results: Results) -> list[dict[str, Any]]:
     return out
 
 
-def _opposite_pairs(prods: dict[str, Any], traders: list[str]) -> dict[str, list[str]]:
+def _opposite_pairs(prods: Mapping[str, ProductFlow], traders: list[str]) -> dict[str, list[str]]:
     """Pair-trade markets: for each trader, those it sent to and received from in one step."""
     out: dict[str, set[str]] = {}
     for f in prods.values():
-        if f.get("pairs") is None:
+        if f.pairs is None:
             continue
-        ps, pr, q = f["pairs"]
+        ps, pr, q = f.pairs
         n = len(traders)
         pos = np.full((n, n), -1, dtype=np.int64)
         pos[ps, pr] = np.arange(len(ps))
@@ -190,7 +218,7 @@ def _opposite_pairs(prods: dict[str, Any], traders: list[str]) -> dict[str, list
     return {k: sorted(v) for k, v in out.items()}
 
 
-def _opposite_links(results: Results) -> list[dict[str, Any]]:
+def _opposite_links(results: _Solved) -> list[dict[str, Any]]:
     d = results.design
     ts = results.links_ts
     if ts.shape[1] == 0:

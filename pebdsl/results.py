@@ -1,9 +1,14 @@
 """Results of one solve, in the design's own terms.
 
-Input: a solved model (filled in by `pipeline.py` from a backend's primal and dual values), then
-`settle.py` (bills, money closing) and `kpis.py` (KPIs, the three values).
-Output: `Results`, with time series as DataFrames (index = the horizon's step starts, tz-aware;
-columns = MultiIndex (entity, quantity)), serialisable to `results.json`, CSV and Parquet.
+Input: the records of the stages, composed by `pebdsl.solve`: invert's `Dispatch` and
+`Trades`, settle.py's `Settlement`, kpis.py's `Scores`, the notes and a `RunInfo`.
+Output: a frozen `Results`, with time series as DataFrames (index = the horizon's step starts,
+tz-aware; columns = MultiIndex (entity, quantity)), serialisable to `results.json`, CSV and
+Parquet (pebdsl/present/output.py). The names readers use (participants_ts, bills, kpis, values,
+notes, money, bill_roles, model_stats, timings, backend, solver, total_cost, shadow_cost, …)
+are fields or properties; `Results.build(...)` makes one from those flat names (scoring it
+when no KPIs are given) and `replace(...)` returns a changed copy. No presentation import:
+`_repr_html_` and `__repr__` are built here from the results' own data.
 Raises nothing.
 
 Sign conventions: every power is >= 0 in kW (mean over the step); energy = power x dt_h.
@@ -34,18 +39,30 @@ links_ts (entity = "a--b"): flow_ab, flow_ba (kW sent), loss (kW)
 notes: post-solve notes, [{"code": "N101", "message": …, …}] (pebdsl.notes)
 trades: market -> DataFrame seller x buyer of kWh received over the horizon (compact-form
   markets are split pro rata within each step; documented in docs/model.md). A market of more
-  than `pipeline.MAX_TRADE_PARTIES` (200) traders keeps the 200 largest sellers and buyers and
+  than `invert.MAX_TRADE_PARTIES` (200) traders keeps the 200 largest sellers and buyers and
   sums the rest into a row and a column `(others)`, so the table stays linear in the traders
 """
 
 from __future__ import annotations
 
+import html
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import replace as _replace
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from pebdsl.backends import Status
 from pebdsl.design import Design
+from pebdsl.invert.records import Dispatch, Trades
+from pebdsl.kpis import ScoreInput, Scores, score
+from pebdsl.settle import Settlement
+
+if TYPE_CHECKING:
+    from pebdsl.ir import ModelIR
 
 
 def empty_frame(index: pd.DatetimeIndex) -> pd.DataFrame:
@@ -54,47 +71,204 @@ def empty_frame(index: pd.DatetimeIndex) -> pd.DataFrame:
     )
 
 
-@dataclass
-class Results:
-    design: Design
-    status: str  # "optimal" | "infeasible" | "unbounded" | "error" | ...
-    objective: float  # the LP objective, in design.currency (total_cost + shadow_cost)
-    participants_ts: pd.DataFrame
-    batteries_ts: pd.DataFrame
-    blocks_ts: pd.DataFrame
-    markets_ts: pd.DataFrame
-    links_ts: pd.DataFrame
-    trades: dict[str, pd.DataFrame] = field(default_factory=dict)
-    # Filled by settle.py: one row per participant, then one per other party ("grid", "dso",
-    # market operators by market name, shared batteries); columns in currency as listed in
-    # settle.py's docstring (grid_purchases, …, rent, shared_battery, total)
-    bills: pd.DataFrame | None = None
-    money: dict[str, float] = field(default_factory=dict)  # the closing of the account
-    kpis: dict[str, Any] = field(default_factory=dict)  # design-level, per participant, per block
-    values: dict[str, Any] = field(default_factory=dict)  # the three values of MODEL.md
-    model_stats: dict[str, int] = field(default_factory=dict)  # variables, constraints, nonzeros
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
+@dataclass(frozen=True)
+class RunInfo:
+    """How the solve ran."""
+
+    model_stats: Mapping[str, int] = field(default_factory=dict)  # variables, constraints, nnz
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per stage
     backend: str = "highs"
     solver: str = "highs"
-    # Post-solve notes (pebdsl.notes, codes N1xx): markets that traded nothing, simultaneous
-    # grid import and export, circulating trades, opposite link flows; JSON-safe dicts.
-    notes: list[dict[str, Any]] = field(default_factory=list)
-    # Roles of the rows of `bills`: "participant", "grid", "dso", "market", "battery".
-    bill_roles: dict[str, str] = field(default_factory=dict)
-    # Model-side arrays for settle.py and debugging (flows per market, prices, block nets);
-    # not serialised.
-    extras: dict[str, Any] = field(default_factory=dict)
-    # The objective's terms that are not money (settle.py): priced-flexibility excess x price
-    # minus product premiums. 0 until settled.
-    shadow_cost: float = 0.0
+
+
+_EMPTY_SETTLEMENT = Settlement(None, {}, {}, 0.0)
+
+# Flat names `Results.build` and `Results.replace` accept, by the record that holds them.
+_DISPATCH = ("participants_ts", "batteries_ts", "blocks_ts", "markets_ts", "links_ts")
+_RUN = ("model_stats", "timings", "backend", "solver")
+
+
+@dataclass(frozen=True)
+class Results:
+    """One solved design, composed of the stages' records."""
+
+    design: Design
+    status: Status
+    objective: float  # the LP objective, in design.currency (total_cost + shadow_cost)
+    dispatch: Dispatch
+    trades: Mapping[str, pd.DataFrame]  # market -> seller x buyer kWh (the tables)
+    settlement: Settlement | None
+    scores: Scores
+    notes: tuple[dict[str, Any], ...] = ()  # post-solve notes (pebdsl.notes, N1xx)
+    run: RunInfo = field(default_factory=RunInfo)
+    traded: Trades | None = None  # the market flows and splits behind `trades`
+    ir: ModelIR | None = field(default=None, repr=False)  # the solved model (its inverse map)
+
+    # -- the names readers use ----------------------------------------------------------------
+    @property
+    def participants_ts(self) -> pd.DataFrame:
+        return self.dispatch.participants_ts
+
+    @property
+    def batteries_ts(self) -> pd.DataFrame:
+        return self.dispatch.batteries_ts
+
+    @property
+    def blocks_ts(self) -> pd.DataFrame:
+        return self.dispatch.blocks_ts
+
+    @property
+    def markets_ts(self) -> pd.DataFrame:
+        return self.dispatch.markets_ts
+
+    @property
+    def links_ts(self) -> pd.DataFrame:
+        return self.dispatch.links_ts
+
+    @property
+    def bills(self) -> pd.DataFrame | None:
+        """One row per party, columns in currency (settle.py); None when not settled."""
+        return None if self.settlement is None else self.settlement.bills
+
+    @property
+    def money(self) -> Mapping[str, float]:
+        return {} if self.settlement is None else self.settlement.money
+
+    @property
+    def bill_roles(self) -> Mapping[str, str]:
+        return {} if self.settlement is None else self.settlement.roles
+
+    @property
+    def shadow_cost(self) -> float:
+        """The objective's terms that are not money (settle.py)."""
+        return 0.0 if self.settlement is None else self.settlement.shadow_cost
 
     @property
     def total_cost(self) -> float:
         """Real money: the objective without its shadow terms (docs/kpis.md, `total_cost`)."""
         return self.objective - self.shadow_cost
 
-    def _repr_html_(self) -> str:
-        """A compact summary for Jupyter notebooks."""
-        from pebdsl.present.output import repr_html
+    @property
+    def kpis(self) -> Mapping[str, Any]:
+        return self.scores.kpis
 
-        return repr_html(self)
+    @property
+    def values(self) -> Mapping[str, Any]:
+        return self.scores.values
+
+    @property
+    def model_stats(self) -> Mapping[str, int]:
+        return self.run.model_stats
+
+    @property
+    def timings(self) -> Mapping[str, float]:
+        return self.run.timings
+
+    @property
+    def backend(self) -> str:
+        return self.run.backend
+
+    @property
+    def solver(self) -> str:
+        return self.run.solver
+
+    @property
+    def price_rules(self) -> Mapping[str, str]:
+        return {} if self.traded is None else self.traded.price_rules
+
+    # -- making and changing -------------------------------------------------------------------
+    @classmethod
+    def build(cls, design: Design, objective: float, **flat: Any) -> Results:
+        """A `Results` from the flat names (tables, `trades`, `bills`, `money`, `kpis`,
+        `values`, `model_stats`, …); scored here when no `kpis` are given."""
+        idx = design.time.index
+        tables = [flat.pop(k) if k in flat else empty_frame(idx) for k in _DISPATCH]
+        disp = Dispatch(
+            participants_ts=tables[0],
+            batteries_ts=tables[1],
+            blocks_ts=tables[2],
+            markets_ts=tables[3],
+            links_ts=tables[4],
+            balance_price=np.zeros((0, design.n_steps)),
+            block_net=np.zeros((0, design.n_steps)),
+            flex_baseline_x=None,
+        )
+        base = cls(
+            design=design,
+            status=Status(flat.pop("status", Status.OPTIMAL)),
+            objective=objective,
+            dispatch=disp,
+            trades={},
+            settlement=None,
+            scores=Scores({}, {}),
+        )
+        return base.replace(**flat) if "kpis" in flat else base.replace(**flat).rescored()
+
+    def replace(self, **flat: Any) -> Results:
+        """A copy with the given flat names (or record fields) changed."""
+        disp = {k: flat.pop(k) for k in _DISPATCH if k in flat}
+        run = {k: flat.pop(k) for k in _RUN if k in flat}
+        sett = {
+            k: flat.pop(k) for k in ("bills", "money", "bill_roles", "shadow_cost") if k in flat
+        }
+        sc = {k: flat.pop(k) for k in ("kpis", "values") if k in flat}
+        out = _replace(self, **flat)
+        if disp:
+            out = _replace(out, dispatch=_replace(out.dispatch, **disp))
+        if run:
+            out = _replace(out, run=_replace(out.run, **run))
+        if sett:
+            s = out.settlement or _EMPTY_SETTLEMENT
+            names = {"bill_roles": "roles"}
+            s = _replace(s, **{names.get(k, k): v for k, v in sett.items()})
+            out = _replace(out, settlement=s)
+        if sc:
+            out = _replace(out, scores=_replace(out.scores, **sc))
+        return out
+
+    def rescored(self) -> Results:
+        """A copy with the KPIs and values scored from its own tables and bills."""
+        inp = ScoreInput(
+            self.design,
+            self.dispatch,
+            self.bills,
+            self.objective,
+            self.shadow_cost,
+            self.price_rules,
+        )
+        return _replace(self, scores=score(inp))
+
+    # -- display -------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        d = self.design
+        name = d.title + (f" / {d.variant}" if d.variant else "")
+        return (
+            f"<Results {name!r}: {self.status.value}, total cost {self.total_cost:.6g} "
+            f"{d.currency}, {d.n_steps} steps of {d.dt_h:g} h>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A short summary table for Jupyter notebooks."""
+        d = self.design
+        k = self.kpis.get("design", {})
+        e = html.escape
+        rows = [
+            ("status", e(self.status.value)),
+            ("total cost (real money)", f"{_fmt(self.total_cost)} {e(d.currency)}"),
+            ("shadow cost (not paid)", f"{_fmt(self.shadow_cost)} {e(d.currency)}"),
+            ("demand", f"{_fmt(k.get('demand_kwh'))} kWh"),
+            ("grid import", f"{_fmt(k.get('grid_import_kwh'))} kWh"),
+            ("self-sufficiency", _fmt(k.get("self_sufficiency"), pct=True)),
+            ("local trade", f"{_fmt(k.get('local_trade_kwh'))} kWh"),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{a}</th><td>{b}</td></tr>" for a, b in rows
+        )
+        title = e(d.title) + (f" — {e(d.variant)}" if d.variant else "")
+        return f"<div class='pebdsl-results'><strong>{title}</strong><table>{body}</table></div>"
+
+
+def _fmt(x: Any, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{100 * float(x):.1f} %" if pct else f"{float(x):,.2f}"

@@ -1,9 +1,10 @@
 """Settlement: who pays whom, and the closing of the money account.
 
-Input: `Results` with time series and `extras` filled by `solve.extract`, the IR and the
-solution. Output: `results.bills` (one row per participant, then one per other party: "grid",
-"dso", each market (its operator's account) and each shared battery; columns in currency,
-+ = paid by that row's party, − = received) with `results.bill_roles`, and `results.money`.
+Input: the design, the IR (its inverse map), the solution, the `Dispatch` and `Trades` of
+pebdsl.invert, and the LP objective. Output: a frozen `Settlement`: `bills` (one row per
+participant, then one per other party: "grid", "dso", each market (its operator's account)
+and each shared battery; columns in currency, + = paid by that row's party, − = received),
+`roles` of the rows, `money` (the closing of the account) and `shadow_cost`.
 Raises nothing.
 
 Columns: grid_purchases, grid_sales, energy_charges, capacity_charges, local_purchases,
@@ -19,11 +20,12 @@ exactly the real costs that leave the system (battery throughput and load-shifti
 Rules (docs/model.md):
 - local trades are paid per kWh received; pools at the node price (market balance dual / dt,
   the midpoint of its valid interval where the dual is not unique), p2p at the `settlement`
-  rule over the two traders' valuations of one delivered kWh (pipeline.pair_split);
+  rule over the two traders' valuations of one delivered kWh (invert/trace.py `pair_split`);
 - the buyer pays the fee to the market's operator (the market's row, or "dso" when
   `operator = dso`); shared batteries buy fee-free (a stored kWh pays the fee once);
 - a pool pays the DSO's link fees from its surplus; in a p2p market the traders whose energy
-  crossed a link pay its fee (`pipeline.link_fee_shares`);
+  crossed a link pay its fee (invert/trace.py
+  `link_fee_shares`);
 - the market's surplus (after the link fees it pays) goes by its `rent` rule: `operator` (its
   operator's account: the market's row or "dso"), `dso`, or `members` (the traders, per step pro
   rata to the kWh each bought and sold);
@@ -34,7 +36,7 @@ Rules (docs/model.md):
 - the DSO pays for flexibility delivered at the local flexibility price (its dual), shared by
   the block's members pro rata to how far each cut its grid import against the baseline.
 
-Money closing (`results.money`, residual asserted ≈ 0 in tests):
+Money closing (`Settlement.money`, residual asserted ≈ 0 in tests):
   total_bills = total_cost − flexibility_payments + rent_retained
   total_cost            real money = objective − shadow_cost (`Results.total_cost`)
   shadow_cost           objective terms nobody pays: priced-flexibility excess x price (a
@@ -49,14 +51,16 @@ Money closing (`results.money`, residual asserted ≈ 0 in tests):
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pebdsl.backends import Solution
+from pebdsl.design import Design, Market
+from pebdsl.invert.records import Dispatch, MarketTrades, ProductFlow, Trades
 from pebdsl.ir import FloatArray, ModelIR
-from pebdsl.results import Results
 
 COLUMNS = (
     "grid_purchases",
@@ -76,165 +80,222 @@ COLUMNS = (
 _SIGN = {c: (-1.0 if c in ("grid_sales", "local_sales") else 1.0) for c in COLUMNS}
 
 
-def settle(res: Results, ir: ModelIR, sol: Solution) -> None:
-    d = res.design
-    dt = d.dt_h
-    t = d.n_steps
-    x = sol.x
-    parts = list(d.participants)
-    rows: dict[str, dict[str, float]] = {}
-    roles: dict[str, str] = {}
+@dataclass(frozen=True)
+class Settlement:
+    """Who pays whom (all amounts in the design's currency over the horizon)."""
 
-    def row(name: str, role: str) -> dict[str, float]:
-        if name not in rows:
-            rows[name] = dict.fromkeys(COLUMNS, 0.0)
-            roles[name] = role
-        return rows[name]
+    bills: pd.DataFrame | None  # party x COLUMNS + total (None: a hand-built Results)
+    roles: Mapping[str, str]  # party -> "participant" | "grid" | "dso" | "market" | "battery"
+    money: Mapping[str, float]  # the closing of the account (module docstring)
+    shadow_cost: float  # objective terms nobody pays
 
-    for p in parts:
-        row(p, "participant")
-    row("grid", "grid")
-    row("dso", "dso")
-    for m in d.markets:
-        row(m, "market")
-    for b in d.shared_batteries:
-        row(b, "battery")
 
-    def book(name: str, col: str, amount: float, counter: str | None) -> None:
-        rows[name][col] += amount
+@dataclass
+class _Ledger:
+    """The bill rows while they are booked (local to `settle`)."""
+
+    rows: dict[str, dict[str, float]] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def open(self, name: str, role: str) -> None:
+        if name not in self.rows:
+            self.rows[name] = dict.fromkeys(COLUMNS, 0.0)
+            self.roles[name] = role
+
+    def book(self, name: str, col: str, amount: float, counter: str | None) -> None:
+        """`name` pays `amount` in column `col`; `counter` (if any) receives it."""
+        self.rows[name][col] += amount
         if counter is not None:
-            rows[counter][col] -= amount
+            self.rows[counter][col] -= amount
 
+
+@dataclass
+class _Market:
+    """A market's totals over its products (currency)."""
+
+    non_monetary: float = 0.0
+    surplus: float = 0.0
+    retained: float = 0.0
+
+
+def _ledger(d: Design) -> _Ledger:
+    led = _Ledger()
+    for p in d.participants:
+        led.open(p, "participant")
+    led.open("grid", "grid")
+    led.open("dso", "dso")
+    for m in d.markets:
+        led.open(m, "market")
+    for b in d.shared_batteries:
+        led.open(b, "battery")
+    return led
+
+
+def _grid(led: _Ledger, d: Design, ir: ModelIR, x: FloatArray) -> FloatArray:
+    """Grid purchases and sales, energy charges; returns gi (participants x t, kW)."""
+    dt = d.dt_h
     gi = ir.vars["gi"].values(x)
     ge = ir.vars["ge"].values(x) if "ge" in ir.vars else np.zeros_like(gi)
     ec = d.dso.energy_charge_per_kwh
-    for i, p in enumerate(parts):
-        book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
+    for i, p in enumerate(d.participants):
+        led.book(p, "grid_purchases", float(d.grid.buy_per_kwh @ gi[i]) * dt, "grid")
         if d.grid.sell_per_kwh is not None:
-            book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
+            led.book(p, "grid_sales", float(d.grid.sell_per_kwh @ ge[i]) * dt, "grid")
         if ec is not None and "meter_in" not in ir.vars:
-            book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
+            led.book(p, "energy_charges", float(ec @ gi[i]) * dt, "dso")
     if ec is not None and "meter_in" in ir.vars:
         # `charge_on = meter`: each meter pays on its positive net withdrawal.
         mv = ir.vars["meter_in"]
         for name, w in zip(mv.entities, mv.values(x), strict=True):
-            book(name, "energy_charges", float(ec @ w) * dt, "dso")
-    withdrawal = meter_net(ir, x) if d.dso.charge_on == "meter" else gi
-    _capacity(res, ir, x, withdrawal, book)
-    non_monetary = 0.0
-    surplus = 0.0
-    retained = 0.0
-    bats = d.batteries()
-    # Local markets: energy payments, fees, link fees, and the surplus by the `rent` rule.
-    for mname, prods in res.extras["flows"].items():
-        info = ir.info["markets"][mname]
-        market = d.markets[mname]
-        traders = list(info["traders"])
-        operator = "dso" if info["operator"] == "dso" else mname
-        net_t = np.zeros(t)  # the market's surplus per step, after the link fees it pays
-        traded = np.zeros((len(traders), t))  # kWh bought + sold (delivered) per step
-        for f in prods.values():
-            split = f["split"]
-            for j, a in enumerate(traders):
-                book(a, "local_purchases", float(split["buyer_pays"][j]), mname)
-                book(a, "local_sales", float(split["seller_gets"][j]), mname)
-            s_t = np.asarray(split["surplus_t"], dtype=np.float64)
-            fees = _fees(market, info, f, t) * dt  # per trader, currency per step
-            for j, a in enumerate(traders):
-                book(a, "fees", float(fees[j].sum()), operator)
-            traded += (f["recv"] + (1.0 - info["loss"]) * f["sent"]) * dt
-            prem = f["premium_per_kwh"]
-            if prem:
-                is_part = np.array([a in d.participants for a in traders])
-                non_monetary -= prem * float(f["recv"][is_part].sum()) * dt
-            if f.get("flow"):
-                fv = ir.vars[f["flow"]]
-                cost_lt = fv.cost.reshape(-1, t) * fv.values(x)  # currency per link and step
-                if "link_fees" in split:
-                    # p2p: the traders whose energy crossed a link pay its fee.
-                    for j, a in enumerate(traders):
-                        book(a, "link_fees", float(split["link_fees"][j].sum()), "dso")
-                else:
-                    # pool: the node prices differ by at least the fee; the market pays it.
-                    book(mname, "link_fees", float(cost_lt.sum()), "dso")
-                    s_t = s_t - cost_lt.sum(axis=0)
-            net_t += s_t
-        surplus += float(net_t.sum())
-        if market.rent == "members":
-            # Pro rata to each trader's kWh bought and sold in the step (equally in a step
-            # without trade, where the surplus is zero anyway).
-            tot = traded.sum(axis=0)
-            n_tr = max(len(traders), 1)
-            share = np.where(tot > 1e-12, traded / np.maximum(tot, 1e-12), 1.0 / n_tr)
-            for j, a in enumerate(traders):
-                book(a, "rent", -float((share[j] * net_t).sum()), mname)
+            led.book(name, "energy_charges", float(ec @ w) * dt, "dso")
+    return gi
+
+
+def _product(
+    led: _Ledger, d: Design, ir: ModelIR, x: FloatArray, mt: MarketTrades, k: str, acc: _Market
+) -> tuple[FloatArray, FloatArray]:
+    """One product's payments, fees and link fees; returns the market's surplus per step
+    (after the link fees it pays) and the kWh each trader bought and sold per step."""
+    mk, f, split = mt.market, mt.flows[k], mt.splits[k]
+    market = d.markets[mk.name]
+    operator = "dso" if mk.operator == "dso" else mk.name
+    t = d.n_steps
+    for j, a in enumerate(mk.traders):
+        led.book(a, "local_purchases", float(split.buyer_pays[j]), mk.name)
+        led.book(a, "local_sales", float(split.seller_gets[j]), mk.name)
+    s_t = np.asarray(split.surplus_t, dtype=np.float64)
+    fees = _fees(market, mk.fee_payer, mk.traders, f, t) * d.dt_h  # currency per step
+    for j, a in enumerate(mk.traders):
+        led.book(a, "fees", float(fees[j].sum()), operator)
+    traded = (f.recv + (1.0 - mk.loss) * f.sent) * d.dt_h
+    prem = f.product.premium_per_kwh
+    if prem:
+        is_part = np.array([a in d.participants for a in mk.traders])
+        acc.non_monetary -= prem * float(f.recv[is_part].sum()) * d.dt_h
+    if f.product.flow:
+        fv = ir.vars[f.product.flow]
+        cost_lt = fv.cost.reshape(-1, t) * fv.values(x)  # currency per link and step
+        if split.link_fees is not None:
+            # p2p: the traders whose energy crossed a link pay its fee.
+            for j, a in enumerate(mk.traders):
+                led.book(a, "link_fees", float(split.link_fees[j].sum()), "dso")
         else:
-            to = operator if market.rent == "operator" else "dso"
-            if to != mname:
-                book(to, "rent", -float(net_t.sum()), mname)
-            retained += float(net_t.sum())
-    # Batteries: throughput costs (real costs, paid to nobody).
+            # pool: the node prices differ by at least the fee; the market pays it.
+            led.book(mk.name, "link_fees", float(cost_lt.sum()), "dso")
+            s_t = s_t - cost_lt.sum(axis=0)
+    return s_t, traded
+
+
+def _market(
+    led: _Ledger, d: Design, ir: ModelIR, x: FloatArray, mt: MarketTrades, acc: _Market
+) -> None:
+    """A market's payments, fees, link fees, and its surplus by the `rent` rule."""
+    mk = mt.market
+    market = d.markets[mk.name]
+    net_t = np.zeros(d.n_steps)  # the market's surplus per step
+    traded = np.zeros((len(mk.traders), d.n_steps))  # kWh bought + sold per step
+    for k in mt.flows:
+        s_t, tr = _product(led, d, ir, x, mt, k, acc)
+        net_t += s_t
+        traded += tr
+    acc.surplus += float(net_t.sum())
+    if market.rent == "members":
+        # Pro rata to each trader's kWh bought and sold in the step (equally in a step
+        # without trade, where the surplus is zero anyway).
+        tot = traded.sum(axis=0)
+        n_tr = max(len(mk.traders), 1)
+        share = np.where(tot > 1e-12, traded / np.maximum(tot, 1e-12), 1.0 / n_tr)
+        for j, a in enumerate(mk.traders):
+            led.book(a, "rent", -float((share[j] * net_t).sum()), mk.name)
+    else:
+        operator = "dso" if mk.operator == "dso" else mk.name
+        to = operator if market.rent == "operator" else "dso"
+        if to != mk.name:
+            led.book(to, "rent", -float(net_t.sum()), mk.name)
+        acc.retained += float(net_t.sum())
+
+
+def _assets(led: _Ledger, d: Design, ir: ModelIR, x: FloatArray) -> None:
+    """Battery throughput and load-shifting costs (real costs, paid to nobody)."""
+    dt = d.dt_h
     if "charge" in ir.vars:
-        cv, dv = ir.vars["charge"], ir.vars["discharge"]
-        c, dis = cv.values(x), dv.values(x)
-        for j, (bname, bat) in enumerate(bats.items()):
+        c, dis = ir.vars["charge"].values(x), ir.vars["discharge"].values(x)
+        for j, (bname, bat) in enumerate(d.batteries().items()):
             cost = bat.throughput_cost_per_kwh * float((c[j] + dis[j]).sum()) * dt
-            book(bat.owner or bname, "battery_costs", cost, None)
+            led.book(bat.owner or bname, "battery_costs", cost, None)
     if "shift_out" in ir.vars:
         sv = ir.vars["shift_out"]
         so = sv.values(x)
         for j, p in enumerate(sv.entities):
             fl = d.participants[p].flexible
             cost = (fl.cost_per_kwh if fl else 0.0) * float(so[j].sum()) * dt
-            book(p, "shift_costs", cost, None)
-    flex_paid = _flexibility(res, ir, x, gi, book)
-    if "excess" in ir.vars:
-        ev = ir.vars["excess"]
-        non_monetary += float(ev.cost @ ev.values(x).ravel())
-    # Shared batteries: the row keeps the gross; its net passes to the owners.
+            led.book(p, "shift_costs", cost, None)
+
+
+def _shared(led: _Ledger, d: Design) -> float:
+    """Shared batteries: the row keeps the gross; its net passes to the owners."""
     shared = 0.0
     for bname in d.shared_batteries:
-        net = sum(rows[bname][c] * _SIGN[c] for c in COLUMNS)
+        net = sum(led.rows[bname][c] * _SIGN[c] for c in COLUMNS)
         shared -= net
         for owner, w in d.battery_owners(bname).items():
-            book(owner, "shared_battery", w * net, bname)
+            led.book(owner, "shared_battery", w * net, bname)
+    return shared
 
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+
+def settle(
+    d: Design, ir: ModelIR, sol: Solution, dispatch: Dispatch, trades: Trades, objective: float
+) -> Settlement:
+    x = sol.x
+    led = _ledger(d)
+    gi = _grid(led, d, ir, x)
+    withdrawal = ir.inverse.meters.meter(x) if d.dso.charge_on == "meter" else gi
+    _capacity(led, d, ir, x, withdrawal, dispatch.block_net)
+    acc = _Market()
+    for mt in trades.markets.values():
+        _market(led, d, ir, x, mt, acc)
+    _assets(led, d, ir, x)
+    flex_paid = _flexibility(led, d, ir, dispatch, gi)
+    if "excess" in ir.vars:
+        ev = ir.vars["excess"]
+        acc.non_monetary += float(ev.cost @ ev.values(x).ravel())
+    shared = _shared(led, d)
+    table = pd.DataFrame.from_dict(led.rows, orient="index", columns=list(COLUMNS))
     table["total"] = sum(table[c] * _SIGN[c] for c in COLUMNS)
     table.index.name = "party"
-    res.bills = table
-    res.bill_roles = roles
+    parts = list(d.participants)
     total_bills = float(table.loc[parts, "total"].sum()) if parts else 0.0
     real_costs = float(table["battery_costs"].sum() + table["shift_costs"].sum())
-    res.shadow_cost = non_monetary
-    total_cost = res.total_cost
-    expected = total_cost - flex_paid + retained
-    res.money = {
+    total_cost = objective - acc.non_monetary
+    money = {
         "total_bills": total_bills,
-        "objective": res.objective,
+        "objective": objective,
         "total_cost": total_cost,
-        "shadow_cost": non_monetary,
-        "non_monetary": non_monetary,
+        "shadow_cost": acc.non_monetary,
+        "non_monetary": acc.non_monetary,
         "flexibility_payments": flex_paid,
-        "market_surplus": surplus,
-        "rent_retained": retained,
-        "rent_to_members": surplus - retained,
+        "market_surplus": acc.surplus,
+        "rent_retained": acc.retained,
+        "rent_to_members": acc.surplus - acc.retained,
         "shared_batteries": shared,
-        "residual": total_bills - expected,
+        "residual": total_bills - (total_cost - flex_paid + acc.retained),
         "all_parties": float(table["total"].sum()),
         "real_costs": real_costs,
     }
+    return Settlement(table, dict(led.roles), money, acc.non_monetary)
 
 
-def _fees(m: Any, info: dict[str, Any], f: dict[str, Any], t: int) -> FloatArray:
+def _fees(
+    m: Market, payer_t: tuple[bool, ...], traders: tuple[str, ...], f: ProductFlow, t: int
+) -> FloatArray:
     """Fees per trader (buyer) and step, currency per hour."""
-    n = len(info["traders"])
+    n = len(traders)
     # Shared batteries buy fee-free (one fee per stored kWh, paid when it is sold on).
-    payer = np.asarray(info.get("fee_payer", [True] * n), dtype=bool)
-    if f["pairs"] is None:
-        return np.where(payer[:, None], m.fee_per_kwh, 0.0) * f["recv"]
-    ps, pr, q = f["pairs"]
-    traders = info["traders"]
+    payer = np.asarray(payer_t, dtype=bool)
+    if f.pairs is None:
+        out_c: FloatArray = np.where(payer[:, None], m.fee_per_kwh, 0.0) * f.recv
+        return out_c
+    ps, pr, q = f.pairs
     pair_fees = m.pair_fees_per_kwh
     fee = np.array(
         [
@@ -247,35 +308,23 @@ def _fees(m: Any, info: dict[str, Any], f: dict[str, Any], t: int) -> FloatArray
     return out
 
 
-def meter_net(ir: ModelIR, x: FloatArray) -> FloatArray:
-    """Net withdrawal at every agent's meter (agents x t, kW; + = imports), from the IR's
-    meter expression: gi − ge + Σ_m received − Σ_m sold."""
-    e = ir.info["meters"]["meter"]
-    rows, cols, vals = e.coo()
-    out = np.zeros(e.n_entities * e.n_steps)
-    np.add.at(out, rows, vals * x[cols])
-    return out.reshape(e.n_entities, e.n_steps)
-
-
-def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: Any) -> None:
+def _capacity(
+    led: _Ledger, d: Design, ir: ModelIR, x: FloatArray, gi: FloatArray, net: FloatArray
+) -> None:
     """Capacity charges per metered entity; a block's charge is shared by its members pro rata
     to their own withdrawal (`gi`: the meter's net withdrawal, or the purchases on the
     `purchase` basis) in the step of the block's monthly peak."""
-    if "peak" not in ir.vars:
+    cap = ir.inverse.capacity
+    if "peak" not in ir.vars or cap is None:
         return
-    d = res.design
     pv = ir.vars["peak"]
     peak = pv.values(x)
     cost = pv.cost.reshape(peak.shape) * peak  # currency per entity and month
     parts = list(d.participants)
-    from pebdsl.lower.context import Context
-    from pebdsl.lower.tariffs import months
-
-    mid, _, _ = months(Context.start(d))
-    net = res.extras["block_net"]
+    mid = cap.step_month
     for k, e in enumerate(pv.entities):
         if e in d.participants or e in d.shared_batteries:
-            book(e, "capacity_charges", float(cost[k].sum()), "dso")
+            led.book(e, "capacity_charges", float(cost[k].sum()), "dso")
             continue
         members = [p for p in d.blocks[e].participants if p in d.participants]
         bi = list(d.blocks).index(e)
@@ -287,23 +336,21 @@ def _capacity(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: An
             imp = np.maximum(np.array([gi[parts.index(p), tpk] for p in members]), 0.0)
             w = imp / imp.sum() if imp.sum() > 1e-9 else np.full(len(members), 1 / len(members))
             for p, wp in zip(members, w, strict=True):
-                book(p, "capacity_charges", float(cost[k, mth] * wp), "dso")
+                led.book(p, "capacity_charges", float(cost[k, mth] * wp), "dso")
 
 
-def _flexibility(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book: Any) -> float:
-    d = res.design
-    base_x = res.extras.get("flex_baseline_x")
+def _flexibility(led: _Ledger, d: Design, ir: ModelIR, dispatch: Dispatch, gi: FloatArray) -> float:
+    base_x = dispatch.flex_baseline_x
     if base_x is None:
         return 0.0
-    bts = res.blocks_ts
-    dt = d.dt_h
+    bts = dispatch.blocks_ts
     parts = list(d.participants)
     gi_base = ir.vars["gi"].values(base_x)
     paid = 0.0
     for b in d.blocks:
         if (b, "flexibility") not in bts.columns:
             continue
-        pay_t = (bts[(b, "flexibility")] * bts[(b, "flexibility_price")]).to_numpy() * dt
+        pay_t = (bts[(b, "flexibility")] * bts[(b, "flexibility_price")]).to_numpy() * d.dt_h
         if not pay_t.any():
             continue
         members = [parts.index(p) for p in d.blocks[b].participants if p in d.participants]
@@ -311,7 +358,6 @@ def _flexibility(res: Results, ir: ModelIR, x: FloatArray, gi: FloatArray, book:
         tot = cut.sum(axis=0)
         share = np.where(tot > 1e-9, cut / np.maximum(tot, 1e-9), 1.0 / max(len(members), 1))
         for j, i in enumerate(members):
-            amount = float((share[j] * pay_t).sum())
-            book(parts[i], "flexibility", -amount, "dso")
+            led.book(parts[i], "flexibility", -float((share[j] * pay_t).sum()), "dso")
         paid += float(pay_t.sum())
     return paid

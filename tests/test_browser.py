@@ -64,15 +64,15 @@ def _have(*modules: str) -> bool:
         return False
 
 
-REAL = _have("pebdsl.resolve", "pebdsl.pipeline", "pebdsl.present.output")
+REAL = _have("pebdsl.resolve", "pebdsl.solve", "pebdsl.present.output")
 REAL_COMPARE = REAL and _have("pebdsl.study.compare") and LUETH.exists()
 
 
 def _report_of(path: Path, out: Path) -> Path:
     """Solve a design file (and its reference variant) and write its outputs, as `solve` does."""
     from pebdsl.load import load_all
-    from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
+    from pebdsl.solve import solve
 
     designs = load_all(str(path))
     base = designs[None]

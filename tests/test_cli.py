@@ -166,7 +166,7 @@ def test_solve_out_with_set_on_what_the_reference_removed(tmp_path: Path) -> Non
     err = result.stderr if hasattr(result, "stderr") else result.output
     assert "`market street_p2p.fee = 0 ct/kWh`" in err and "dso.energy_charge" not in err
     from pebdsl.load import load
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     ref = solve(load(str(sunny), variant="no_trade", sets=["dso.energy_charge = 6 ct/kWh"]))
     report = (tmp_path / "out" / "report.html").read_text()

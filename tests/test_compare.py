@@ -88,7 +88,7 @@ def test_lueth_compare_one_summary_per_variant(lueth_json: dict) -> None:
 
 def test_lueth_compare_costs_equal_single_solves(lueth_json: dict) -> None:
     from pebdsl.load import load_all
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     single = {v or "base": solve(d).objective for v, d in load_all(str(LUETH)).items()}
     for c in lueth_json["cases"]:
@@ -274,7 +274,7 @@ def test_savings_split_nets_out_the_references_own_batteries(tmp_path: Path) -> 
     # Sunny street with alice's battery kept in the no-trade reference: the reference's split
     # is 0 / 0, and the base design's trade part is what trade saves with no battery anywhere.
     from pebdsl.load import load_all
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     text = (ROOT / "designs" / "sunny_street.peb").read_text()
     text = text.replace("currency = EUR", "currency = EUR\n  reference = no_trade", 1)

@@ -14,8 +14,8 @@ from model_helpers import Dso, Product, block, design, market, participant
 
 from pebdsl.design import Battery, Design
 from pebdsl.diagnostics import PebdslError
-from pebdsl.pipeline import solve
 from pebdsl.results import Results
+from pebdsl.solve import solve
 
 TOL = 1e-6
 BACKENDS = ("highs", "pyomo")

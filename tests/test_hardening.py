@@ -115,15 +115,17 @@ def test_a_line_chart_of_huge_values_is_an_empty_chart() -> None:
 def test_trade_groups_bound_the_trades_table() -> None:
     """Up to the limit every trader has its row; beyond it the largest `limit` sellers and
     buyers keep theirs and the rest share `(others)`: 5 traders, limit 2 -> 3 x 3."""
-    from pebdsl.pipeline import OTHERS, trade_groups
+    from pebdsl.invert import OTHERS, ProductFlow, trade_groups
+    from pebdsl.lower.inverse import ProductMap
 
     traders = ["a", "b", "c", "d", "e"]
     sent = np.array([[5.0], [0.0], [3.0], [1.0], [0.0]])  # a and c sold most
     recv = np.array([[0.0], [4.0], [0.0], [1.0], [2.0]])  # b and e bought most
-    gs, gb, ls, lb = trade_groups(traders, [{"sent": sent, "recv": recv}], limit=2)
+    flows = [ProductFlow(ProductMap("energy", 0.0), sent, recv, None)]
+    gs, gb, ls, lb = trade_groups(traders, flows, limit=2)
     assert ls == ["a", "c", OTHERS] and lb == ["b", "e", OTHERS]
     assert gs.tolist() == [0, 2, 1, 2, 2] and gb.tolist() == [2, 0, 2, 2, 1]
-    same = trade_groups(traders, [{"sent": sent, "recv": recv}], limit=5)
+    same = trade_groups(traders, flows, limit=5)
     assert same[2] == traders and same[0].tolist() == [0, 1, 2, 3, 4]
 
 
@@ -131,9 +133,10 @@ def test_a_large_pool_keeps_a_bounded_trades_table(tmp_path: Path) -> None:
     """Before: a pool of N traders stored an N x N table (and an N x N heat map, 16 M SVG
     cells at 4 000). With 230 traders (> 200) each side keeps 200 rows or columns and sums the
     other 30 into `(others)`: 201 x 201, conserving the volume; the heat map shows 41 x 41."""
-    from pebdsl.pipeline import MAX_TRADE_PARTIES, OTHERS, solve
+    from pebdsl.invert import MAX_TRADE_PARTIES, OTHERS
     from pebdsl.present.report import figures
     from pebdsl.present.report.figures import MAX_HEATMAP_PARTIES, _top_parties
+    from pebdsl.solve import solve
 
     n = MAX_TRADE_PARTIES + 30
     src = f"""design "pool" {{ currency = EUR }}
@@ -187,14 +190,15 @@ def test_a_model_highs_refuses_is_rejected_not_solved(backend: str) -> None:
 
 
 def test_a_rejected_model_is_e504() -> None:
-    from pebdsl.backends import solve_ir
+    from pebdsl.backends import get_backend
     from pebdsl.backends.highs import write_model
-    from pebdsl.pipeline import diagnose
+    from pebdsl.invert import diagnose
 
     ir = _bad_ir()
-    sol = solve_ir(ir)
+    backend = get_backend("highs")
+    sol = backend.solve(ir)
     design = load(str(Path(__file__).resolve().parent.parent / "designs" / "sunny_street.peb"))
-    assert diagnose(design, ir, sol).codes == ["E504"]
+    assert diagnose(design, ir, sol, backend).codes == ["E504"]
     with pytest.raises(PebdslError) as info:
         write_model(ir, os.devnull + ".lp")
     assert info.value.codes == ["E504"]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pebdsl.cli import app
 from pebdsl.diagnostics import PebdslError
-from pebdsl.pipeline import solve
+from pebdsl.solve import solve
 
 OVERLOADED = """\
 design "Overloaded block" {

@@ -36,7 +36,7 @@ KILLS = {"solve": 12, "compare": 10}  # >= 20 in total (issue 9, acceptance 3)
 RUNNER = r"""
 import json, os, signal, sys, time
 from pathlib import Path
-import pebdsl.cli, pebdsl.pipeline, pebdsl.resolve, pebdsl.study.compare
+import pebdsl.cli, pebdsl.solve, pebdsl.resolve, pebdsl.study.compare
 import pebdsl.present.output, pebdsl.present.report
 import highspy  # noqa: F401  (imported once here, not in every child)
 

@@ -53,7 +53,7 @@ def make_results(
     bills: dict[str, dict[str, float]] | None = None,
 ) -> Results:
     idx = design.time.index
-    return Results(
+    return Results.build(
         design=design,
         status="optimal",
         objective=objective,
@@ -139,7 +139,7 @@ def street_results() -> Results:
 
 def test_design_kpis_hand_computed() -> None:
     r = street_results()
-    kpis.score(r)
+    r = r.rescored()
     k = r.kpis["design"]
     assert k["total_cost"] == pytest.approx(1.0)
     assert k["total_bills"] == pytest.approx(1.0)
@@ -165,7 +165,7 @@ def test_design_kpis_hand_computed() -> None:
 
 def test_participant_and_block_kpis() -> None:
     r = street_results()
-    kpis.score(r)
+    r = r.rescored()
     al, bob = r.kpis["participants"]["alice"], r.kpis["participants"]["bob"]
     assert al["bill"] == pytest.approx(0.1)
     assert al["self_sufficiency"] == pytest.approx(2 / 3)
@@ -189,7 +189,7 @@ def test_participant_and_block_kpis() -> None:
 
 def test_three_values_with_and_without_reference() -> None:
     r = street_results()
-    kpis.score(r)
+    r = r.rescored()
     v = kpis.three_values(r, None)
     assert v["pv_surplus_kwh"] == pytest.approx(2.0)  # 3 kW PV - 1 kW own load, one hour
     assert v["pv_surplus_local_share"] == pytest.approx(1.0)
@@ -215,7 +215,7 @@ def test_three_values_with_and_without_reference() -> None:
         },
         blocks={"street": {"import": a(1, 3, 2), "export": z}},
     )
-    kpis.score(ref)
+    ref = ref.rescored()
     assert ref.values["pv_surplus_local_share"] == pytest.approx(0.0)
     assert ref.values["pv_surplus_curtailed_kwh"] == pytest.approx(2.0)
     v = kpis.three_values(r, ref)
@@ -250,7 +250,7 @@ def test_export_and_curtailment_split() -> None:
             }
         },
     )
-    kpis.score(r)
+    r = r.rescored()
     k = r.kpis["design"]
     assert k["generation_kwh"] == pytest.approx(2.5)  # 5 kW for half an hour
     assert k["self_consumption"] == pytest.approx(0.2)
@@ -287,7 +287,7 @@ def test_shared_battery_deliveries_count_as_battery() -> None:
         batteries={"hub": {"charge": a(2, 0, 0), "discharge": a(0, 1, 0), "soc": a(2, 1, 1)}},
         markets={"p2p": {"price": a(0.1, 0.2, 0.2), "volume": a(2, 1, 0), "loss": z, "fees": z}},
     )
-    kpis.score(r)
+    r = r.rescored()
     bob = r.kpis["participants"]["bob"]["demand_shares"]
     assert bob["battery"] == pytest.approx(0.25)
     assert bob["local_trade"] == pytest.approx(0.0)
@@ -309,3 +309,28 @@ def test_shares_sum_to_one_on_random_flows() -> None:
     assert all((p >= -1e-12).all() for p in parts.values())
     total: Any = sum(parts.values())
     assert np.allclose(total, load)
+
+
+def test_every_documented_kpi_has_its_unit() -> None:
+    """`unit_of` gives each KPI key of docs/kpis.md's table the unit written there ("–" is
+    a ratio, 1; "currency" the design's currency), so a KPI always travels with its unit:
+    e.g. `grid_import_kwh` kWh, `local_trade_avg_price` EUR/kWh, `self_sufficiency` 1."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "kpis.md").read_text()
+    table = text.split("## KPIs", 1)[1].split("\n\n", 2)[1]
+    checked = 0
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        keys = re.findall(r"`(\w+)`", cells[0])
+        units = [u.strip() for u in cells[-1].split(",")]
+        units = units * len(keys) if len(units) == 1 else units
+        for key, unit in zip(keys, units, strict=True):
+            want = {"–": "1", "currency": "EUR", "currency/kWh": "EUR/kWh"}.get(unit, unit)
+            assert kpis.unit_of(key, "EUR") == want, key
+            checked += 1
+    assert checked >= 20
+    r = street_results()
+    q = r.scores.quantity("design", "grid_import_kwh")
+    assert q.unit == "kWh" and q.value == r.kpis["design"]["grid_import_kwh"]

@@ -361,7 +361,7 @@ def test_e502_hint_asks_for_prices_not_a_connection() -> None:
     suggests a connection: the fix is the price rule."""
     from model_helpers import design, participant
 
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     d = design([participant("alice", 2, load=1.0)], n=2, buy=0.30, sell=[0.05, 0.40])
     with pytest.raises(PebdslError) as info:

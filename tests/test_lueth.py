@@ -199,7 +199,7 @@ def independent_cost(case: Case) -> float:
 @pytest.fixture(scope="module")
 def pebdsl_costs() -> dict[str | None, float]:
     from pebdsl.load import load_all
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     return {v: solve(d).objective for v, d in load_all(str(DESIGN)).items()}
 

@@ -23,8 +23,8 @@ from model_helpers import (
 
 from pebdsl.design import Design
 from pebdsl.lower import lower
-from pebdsl.pipeline import solve
 from pebdsl.results import Results
+from pebdsl.solve import solve
 
 TOL = 1e-6
 
@@ -399,7 +399,7 @@ def test_pair_form_matches_compact() -> None:
     from dataclasses import replace
 
     forced = replace(base, markets={"p2p": replace(m, pair_fees_per_kwh=pairs)})
-    assert lower(forced).info["markets"]["p2p"]["form"] == "pair"
+    assert lower(forced).inverse.markets["p2p"].form == "pair"
     assert solve(forced).objective == pytest.approx(solve(base).objective, abs=TOL)
 
 
@@ -469,8 +469,8 @@ def test_energy_balances_close(solved: dict[str, Results], name: str) -> None:
             - q(r, p, "local_sold")
         )
         np.testing.assert_allclose(supply, q(r, p, "load"), atol=TOL)
-    for m, info in lower(r.design).info["markets"].items():
-        sent = sum(q(r, a, "local_sold") for a in info["traders"] if a in r.design.participants)
+    for m, info in lower(r.design).inverse.markets.items():
+        sent = sum(q(r, a, "local_sold") for a in info.traders if a in r.design.participants)
         mts = r.markets_ts
         assert np.all(mts[(m, "volume")].to_numpy() >= -TOL)
         assert np.all(mts[(m, "loss")].to_numpy() >= -TOL)

@@ -23,9 +23,9 @@ from model_helpers import (
 )
 
 from pebdsl.design import Design
-from pebdsl.pipeline import solve
 from pebdsl.present.output import results_json
 from pebdsl.results import Results
+from pebdsl.solve import solve
 from pebdsl.study.compare import Case, summarize
 
 TOL = 1e-6

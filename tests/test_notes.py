@@ -10,9 +10,9 @@ import pytest
 from model_helpers import block, design, market, participant
 
 from pebdsl.design import Dso, Link
-from pebdsl.pipeline import solve
 from pebdsl.present.output import results_json, write_outputs
 from pebdsl.present.report import render_report
+from pebdsl.solve import solve
 
 
 def by_code(notes: list[dict], code: str) -> list[dict]:
@@ -122,7 +122,7 @@ def test_a_plain_design_has_no_notes(tmp_path: Path) -> None:
         markets=[market("m", ["alice", "bob"], fee_per_kwh=0.01)],
     )
     r = solve(d)
-    assert r.notes == []
+    assert r.notes == ()
     assert results_json(r)["notes"] == []
     assert "None: no idle market" in render_report(r)
 
@@ -137,7 +137,7 @@ def test_notes_reach_results_json_and_the_report_escaped(tmp_path: Path) -> None
     )
     r = solve(d)
     assert [n["code"] for n in r.notes] == ["N101"]
-    r.notes.append({"code": "N999", "message": "<script>alert(1)</script>"})
+    r = r.replace(notes=(*r.notes, {"code": "N999", "message": "<script>alert(1)</script>"}))
     write_outputs(r, tmp_path)
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["notes"][0]["message"] == "market `m` traded nothing over the horizon"

@@ -66,7 +66,7 @@ def test_results_json_contract_keys() -> None:
 def test_results_json_is_strict_json() -> None:
     """NaN never reaches the document: json.dumps(allow_nan=False) must accept it."""
     r = street_results()
-    r.money = {"surplus": float("nan"), "total": np.float64(1.0)}
+    r = r.replace(money={"surplus": float("nan"), "total": np.float64(1.0)})
     doc = output.results_json(r)
     text = json.dumps(doc, allow_nan=False)
     back = json.loads(text)
@@ -81,11 +81,13 @@ def test_jsonable() -> None:
 
 def test_write_outputs(tmp_path: Path) -> None:
     r = street_results()
-    r.trades = {
-        "p2p": pd.DataFrame(
-            [[0.0, 1.0], [0.0, 0.0]], index=["alice", "bob"], columns=["alice", "bob"]
-        )
-    }
+    r = r.replace(
+        trades={
+            "p2p": pd.DataFrame(
+                [[0.0, 1.0], [0.0, 0.0]], index=["alice", "bob"], columns=["alice", "bob"]
+            )
+        }
+    )
     output.write_outputs(r, tmp_path / "out", command="pebdsl solve x.peb")
     out = tmp_path / "out"
     names = {p.name for p in out.iterdir()}

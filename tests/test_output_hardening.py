@@ -232,9 +232,9 @@ def test_terminal_text_rules() -> None:
 
 def test_report_neutralises_bidi_controls(tmp_path: Path) -> None:
     from pebdsl.load import load
-    from pebdsl.pipeline import solve
     from pebdsl.present.output import write_outputs
     from pebdsl.safetext import neutralise_bidi
+    from pebdsl.solve import solve
 
     # Every bidi control of issue 9: U+202A-202E, U+2066-2069, U+200E/F, U+061C.
     bidi = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]
@@ -292,8 +292,8 @@ def test_a_failing_report_leaves_the_previous_run_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pebdsl.load import load
-    from pebdsl.pipeline import solve
     from pebdsl.present import output
+    from pebdsl.solve import solve
 
     results = solve(load(str(SUNNY)))
     out = tmp_path / "out"

@@ -36,8 +36,9 @@ from model_helpers import design, market, participant
 
 from pebdsl.backends import solve_ir
 from pebdsl.design import Design
-from pebdsl.pipeline import price_rows, solve
+from pebdsl.invert import price_rows
 from pebdsl.results import Results
+from pebdsl.solve import solve
 
 
 def kink(kind: str) -> Design:

@@ -272,13 +272,14 @@ def check_local_is_local(r: Results) -> None:
     agents = names + list(d.shared_batteries)
     bought = np.zeros((d.n_steps, len(agents)))
     sold = np.zeros((d.n_steps, len(agents)))
-    for m, prods in r.extras["flows"].items():
+    assert r.traded is not None
+    for m, prods in r.traded.flows.items():
         mk = d.markets[m]
         traders = list(mk.members) + [b for b in mk.batteries if b not in mk.members]
         cols = [agents.index(a) for a in traders]
         for f in prods.values():
-            np.add.at(bought.T, cols, f["recv"])
-            np.add.at(sold.T, cols, f["sent"])
+            np.add.at(bought.T, cols, f.recv)
+            np.add.at(sold.T, cols, f.sent)
     passed_on = np.minimum(bought, sold).sum(axis=1)
     # Load shifted into a step is not served by its owner's generation first (docs/model.md
     # §5b: the own use is min(available, declared load), an LP-exact constant): up to that
@@ -296,7 +297,7 @@ def check_local_is_local(r: Results) -> None:
 def check_purchase_basis_not_dearer(d: Design, r: Results) -> None:
     """Exempting local trades from the DSO's charges (`charge_on = purchase`) never costs the
     community more than charging every meter."""
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     if d.dso.charge_on != "meter" or not (
         d.dso.energy_charge_per_kwh is not None or d.dso.capacity_charge_per_kw_month
@@ -307,7 +308,7 @@ def check_purchase_basis_not_dearer(d: Design, r: Results) -> None:
 
 
 def check_design(d: Design, k: float) -> None:
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     r = solve(d)
     assert r.status == "optimal"
@@ -423,7 +424,7 @@ def test_properties_on_design_objects(d: Design, k: float) -> None:
 
 def test_the_checks_catch_a_broken_result() -> None:
     """The property checks are not vacuous: a tampered balance or account fails them."""
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     d = next(iter(_examples()))
     r = solve(d)

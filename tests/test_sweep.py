@@ -83,7 +83,7 @@ def test_sweep_process_pool(street: Path, tmp_path: Path) -> None:
 
     # The same as one solve with the same edits.
     from pebdsl.load import load
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     one = solve(load(str(street), sets=["alice.pv.peak = 6 kWp", "market p2p.fee = 2 ct/kWh"]))
     assert cost[("6 kWp", "2 ct/kWh")] == pytest.approx(one.objective, rel=1e-9)

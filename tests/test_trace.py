@@ -2,7 +2,7 @@
 
 A compact market (pool or uniform p2p) has no pair variables, so `pair_split` traces the
 energy: the mix of sellers at a node is what local buyers and outgoing links carry
-(`pebdsl.pipeline.node_mix`). Within one node this is each seller's share; across nodes no
+(`pebdsl.invert.node_mix`). Within one node this is each seller's share; across nodes no
 trade appears between blocks that no link joins, and link losses fall on the sellers whose
 energy crossed the link.
 """
@@ -14,7 +14,8 @@ import pytest
 from model_helpers import block, design, market, participant
 
 from pebdsl.design import Dso, Link
-from pebdsl.pipeline import node_mix, solve
+from pebdsl.invert import node_mix
+from pebdsl.solve import solve
 
 
 def _three_blocks(kind: str):

@@ -4,17 +4,26 @@ Input: a `ModelIR` and optionally `price_rows` (equality rows whose valid dual i
 caller needs: market prices). Output: `Solution` (status, objective, x, row duals, the
 backend's own timings, for infeasible models the IIS rows/columns, and for `price_rows` the
 interval [`price_lo`, `price_hi`] of valid duals with the rule that applied, see
-backends/intervals.py). Only this package imports
-highspy or Pyomo. Raises PebdslError E503 when a requested backend or solver is unavailable.
+backends/intervals.py). Only this package imports highspy or Pyomo.
+Raises PebdslError E503 when a requested backend or solver is unavailable.
 
-Status strings (linopy-style): "optimal", "infeasible", "unbounded", "infeasible_or_unbounded",
-"time_limit", "error".
+`Backend` is the protocol every backend meets: `solve` (with optional price rows) and the two
+re-solves the inversion needs — `solve_bounds` (the same model with some rows' bounds
+replaced: the flexibility baseline) and `solve_elastic` (some rows made elastic, the sum of
+slack minimised: the least violation behind an infeasibility hint). `get_backend(name,
+solver)` returns one; the re-solves run on the chosen backend and solver (backends/relax.py
+builds the modified IR, so every backend re-solves the same model it solved).
+
+`Status` (a str enum, so JSON and `== "optimal"` keep working): optimal, infeasible,
+unbounded, infeasible_or_unbounded, time_limit, iteration_limit, rejected (the solver refused
+the model), error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,9 +33,24 @@ from pebdsl.ir import FloatArray, IntArray, ModelIR
 BACKENDS = ("highs", "pyomo")
 
 
+class Status(StrEnum):
+    """A solve's outcome; compares and serialises as its value ("optimal", …)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"
+    TIME_LIMIT = "time_limit"
+    ITERATION_LIMIT = "iteration_limit"
+    REJECTED = "rejected"
+    ERROR = "error"
+
+
 @dataclass
 class Solution:
-    status: str
+    """What a backend returns. Filled in by the backend; read-only for every later stage."""
+
+    status: Status
     objective: float
     x: FloatArray
     row_dual: FloatArray
@@ -36,7 +60,6 @@ class Solution:
     ray: FloatArray | None = None  # primal ray of an unbounded model, when the solver has one
     solver: str = "highs"
     message: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
     # Valid dual intervals of the requested price rows (n_rows arrays; other rows hold the
     # dual). "midpoint": computed from the basis (backends/intervals.py); "dual": no basis
     # (IPM/PDLP without crossover, a Pyomo solver other than HiGHS), lo = hi = the dual.
@@ -46,26 +69,78 @@ class Solution:
     price_inexact: IntArray | None = None  # price rows whose interval kept a solver's side
     price_stats: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def ok(self) -> bool:
-        return self.status == "optimal"
+        return self.status == Status.OPTIMAL
 
 
-def empty_solution(ir: ModelIR, status: str, **kw: Any) -> Solution:
+def empty_solution(ir: ModelIR, status: Status | str, **kw: Any) -> Solution:
     return Solution(
-        status, float("nan"), np.full(ir.n_cols, np.nan), np.full(ir.n_rows, np.nan), **kw
+        Status(status), float("nan"), np.full(ir.n_cols, np.nan), np.full(ir.n_rows, np.nan), **kw
     )
 
 
-def solve_ir(
-    ir: ModelIR,
-    backend: str = "highs",
-    solver: str | None = None,
-    price_rows: IntArray | None = None,
-) -> Solution:
-    """Solve the IR with the chosen backend ("highs" or "pyomo", the latter with any solver)."""
-    if backend == "highs":
-        from pebdsl.backends.highs import METHODS, solve
+class Backend(Protocol):
+    """A solver route for the IR (backends/highs.py, backends/pyomo.py)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def solver(self) -> str | None: ...
+
+    def solve(self, ir: ModelIR, price_rows: IntArray | None = None) -> Solution:
+        """Solve the IR; `price_rows` get their valid dual intervals."""
+        ...
+
+    def solve_bounds(
+        self, ir: ModelIR, rows: IntArray, lower: FloatArray, upper: FloatArray
+    ) -> Solution:
+        """Solve the IR with the bounds of `rows` replaced by `lower` and `upper`."""
+        ...
+
+    def solve_elastic(self, ir: ModelIR, rows: IntArray, sign: FloatArray) -> Solution:
+        """Minimise Σ slack with zero costs, row `rows[k]` relaxed by `sign[k]`·slack_k
+        (slack ≥ 0); the slack is the solution's columns after the IR's own."""
+        ...
+
+
+@dataclass(frozen=True)
+class IRBackend:
+    """A backend that re-solves by building the modified IR (backends/relax.py) and solving it
+    on itself: both re-solves run through the same code path as the first solve."""
+
+    name: str
+    solver: str | None = None
+
+    def solve(self, ir: ModelIR, price_rows: IntArray | None = None) -> Solution:
+        if self.name == "highs":
+            from pebdsl.backends.highs import METHODS, solve
+
+            return solve(ir, method=METHODS[self.solver or "choose"], price_rows=price_rows)
+        from pebdsl.backends.pyomo import solve as psolve
+
+        return psolve(ir, solver=self.solver, price_rows=price_rows)
+
+    def solve_bounds(
+        self, ir: ModelIR, rows: IntArray, lower: FloatArray, upper: FloatArray
+    ) -> Solution:
+        from pebdsl.backends.relax import with_row_bounds
+
+        return self.solve(with_row_bounds(ir, rows, lower, upper))
+
+    def solve_elastic(self, ir: ModelIR, rows: IntArray, sign: FloatArray) -> Solution:
+        from pebdsl.backends.relax import elastic
+
+        return self.solve(elastic(ir, rows, sign))
+
+
+def get_backend(name: str = "highs", solver: str | None = None) -> Backend:
+    """The backend `name` ("highs" or "pyomo", the latter with any solver Pyomo knows)."""
+    if name == "highs":
+        from pebdsl.backends.highs import METHODS
 
         # On the highs backend `solver` picks HiGHS's method (simplex, ipm, pdlp; default:
         # HiGHS's own choice); other solvers go through Pyomo.
@@ -80,14 +155,22 @@ def solve_ir(
                     ),
                 )
             )
-        return solve(ir, method=METHODS[solver or "choose"], price_rows=price_rows)
-    if backend == "pyomo":
-        from pebdsl.backends.pyomo import solve as psolve
-
-        return psolve(ir, solver=solver, price_rows=price_rows)
+        return IRBackend("highs", solver)
+    if name == "pyomo":
+        return IRBackend("pyomo", solver)
     raise PebdslError(
-        error("E503", f"unknown backend `{backend}`", hints=(f"one of {', '.join(BACKENDS)}",))
+        error("E503", f"unknown backend `{name}`", hints=(f"one of {', '.join(BACKENDS)}",))
     )
+
+
+def solve_ir(
+    ir: ModelIR,
+    backend: str = "highs",
+    solver: str | None = None,
+    price_rows: IntArray | None = None,
+) -> Solution:
+    """Solve the IR with the chosen backend ("highs" or "pyomo", the latter with any solver)."""
+    return get_backend(backend, solver).solve(ir, price_rows=price_rows)
 
 
 def attach_intervals(
@@ -112,4 +195,13 @@ def attach_intervals(
     sol.timings["price_intervals"] = stats_time
 
 
-__all__ = ["BACKENDS", "Solution", "attach_intervals", "empty_solution", "solve_ir"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Solution",
+    "Status",
+    "attach_intervals",
+    "empty_solution",
+    "get_backend",
+    "solve_ir",
+]

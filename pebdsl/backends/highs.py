@@ -6,8 +6,8 @@ duals (`getSolution().row_dual`, HiGHS's sign: d objective / d row bound, so a b
 a simplex basis (backends/intervals.py; time in `timings["price_intervals"]`), the
 hand-off (`build`) and solver (`solve`) times, and for an infeasible model the IIS
 (`Highs.getIis()`), for an unbounded one the primal ray. No banner, no log (`output_flag`
-False). Raises nothing while solving: the status says what happened (pipeline.py turns it into
-E5xx). Every HiGHS call that returns a `HighsStatus` is checked: a model HiGHS refuses to take
+False). Raises nothing while solving: the status says what happened (invert/diagnose.py turns it
+into E5xx). Every HiGHS call that returns a `HighsStatus` is checked: a model HiGHS refuses to take
 (`passModel` kError, e.g. a matrix value beyond its 1e15 limit or a NaN bound) is status
 "rejected" (E504), a failed `run` is "error" (E503), and `kModelEmpty` counts as optimal only
 for a model that really has no columns. `write_model` raises E504 when the model is refused.
@@ -25,19 +25,19 @@ from typing import Any
 import highspy
 import numpy as np
 
-from pebdsl.backends import Solution, empty_solution
+from pebdsl.backends import Solution, Status, empty_solution
 from pebdsl.ir import FloatArray, IntArray, ModelIR
 
 _BANNER_SHOWN = False
 
 _STATUS = {
-    "kOptimal": "optimal",
-    "kInfeasible": "infeasible",
-    "kUnbounded": "unbounded",
-    "kUnboundedOrInfeasible": "infeasible_or_unbounded",
-    "kTimeLimit": "time_limit",
-    "kIterationLimit": "iteration_limit",
-    "kModelEmpty": "optimal",
+    "kOptimal": Status.OPTIMAL,
+    "kInfeasible": Status.INFEASIBLE,
+    "kUnbounded": Status.UNBOUNDED,
+    "kUnboundedOrInfeasible": Status.INFEASIBLE_OR_UNBOUNDED,
+    "kTimeLimit": Status.TIME_LIMIT,
+    "kIterationLimit": Status.ITERATION_LIMIT,
+    "kModelEmpty": Status.OPTIMAL,
 }
 
 
@@ -136,18 +136,18 @@ def run(h: highspy.Highs, n_cols: int, n_rows: int, method: str = "choose") -> S
     h.setOptionValue("solver", method)
     t0 = time.perf_counter()
     status = _run_status(h, n_cols)
-    if status == "infeasible_or_unbounded":
+    if status == Status.INFEASIBLE_OR_UNBOUNDED:
         # Presolve cannot tell the two apart; the simplex without presolve can.
         h.setOptionValue("presolve", "off")
         status = _run_status(h, n_cols)
     t_solve = time.perf_counter() - t0
-    if status != "optimal":
+    if status != Status.OPTIMAL:
         sol = _empty(n_cols, n_rows, status)
         sol.timings["solve"] = t_solve
         sol.message = h.modelStatusToString(h.getModelStatus())
-        if status == "infeasible":
+        if status == Status.INFEASIBLE:
             sol.iis_rows, sol.iis_cols = iis(h)
-        elif status == "unbounded":
+        elif status == Status.UNBOUNDED:
             try:
                 _, has, ray = h.getPrimalRay()  # type: ignore[attr-defined]
                 if has:
@@ -159,25 +159,25 @@ def run(h: highspy.Highs, n_cols: int, n_rows: int, method: str = "choose") -> S
     x = np.asarray(s.col_value, dtype=np.float64)
     y = np.asarray(s.row_dual, dtype=np.float64)
     if x.shape != (n_cols,) or y.shape != (n_rows,):
-        sol = _empty(n_cols, n_rows, "error")
+        sol = _empty(n_cols, n_rows, Status.ERROR)
         sol.timings["solve"] = time.perf_counter() - t0
         sol.message = f"HiGHS returned {len(x)} values for {n_cols} columns"
         return sol
     obj = float(h.getInfo().objective_function_value)
-    return Solution("optimal", obj, x, y, timings={"solve": t_solve})
+    return Solution(Status.OPTIMAL, obj, x, y, timings={"solve": t_solve})
 
 
-def _run_status(h: highspy.Highs, n_cols: int) -> str:
+def _run_status(h: highspy.Highs, n_cols: int) -> Status:
     """Run HiGHS; its model status as a backend status ("error" when `run` itself failed)."""
     if h.run() == highspy.HighsStatus.kError:
-        return "error"
+        return Status.ERROR
     name = h.getModelStatus().name
     if name == "kModelEmpty" and n_cols > 0:
-        return "error"  # the model HiGHS holds is not the one passed
-    return _STATUS.get(name, "error")
+        return Status.ERROR  # the model HiGHS holds is not the one passed
+    return _STATUS.get(name, Status.ERROR)
 
 
-def _empty(n_cols: int, n_rows: int, status: str) -> Solution:
+def _empty(n_cols: int, n_rows: int, status: Status) -> Solution:
     return Solution(status, float("nan"), np.full(n_cols, np.nan), np.full(n_rows, np.nan))
 
 
@@ -206,12 +206,12 @@ def solve(
     try:
         h = load(ir)
     except Rejected as e:
-        sol = empty_solution(ir, "rejected", message=str(e))
+        sol = empty_solution(ir, Status.REJECTED, message=str(e))
         sol.timings["build"] = time.perf_counter() - t0
         return sol
     t_build = time.perf_counter() - t0
     if ir.n_cols == 0:
-        sol = empty_solution(ir, "optimal")
+        sol = empty_solution(ir, Status.OPTIMAL)
         sol.objective = ir.objective_offset
         sol.timings["build"] = t_build
         return sol

@@ -131,33 +131,49 @@ def compute(
         if cand_dn[k]:
             by_step.setdefault(st, []).append((k, -1))
     for st, todo in by_step.items():
-        width = FIRST_WINDOW
-        while todo:
-            win = cone.window(st, width)
-            stats["cone_lps"] += 1.0
-            left: list[tuple[int, int]] = []
-            for kk, side in todo:
-                got = win.derivative(int(rows[kk]), side)
-                if got is None:  # the window's answer is not certified: try a wider one
-                    left.append((kk, side))
-                elif np.isinf(got):
-                    # No feasible move that way: the interval is unbounded on this side, and
-                    # the finite side is the price (the dual HiGHS returned, kept here).
-                    stats["unbounded"] += 1.0
-                elif side > 0:
-                    hi[kk] = got
-                else:
-                    lo[kk] = got
-            todo = left
-            if todo:
-                if win.whole or 2 * width * GROWTH + 1 > max_window:
-                    stats["unresolved"] += float(len(todo))
-                    for kk, _ in todo:
-                        exact[kk] = False
-                    break
-                stats["widened"] += 1.0
-                width *= GROWTH
+        _windows(cone, st, todo, rows, (lo, hi, exact), stats, max_window)
     return Intervals(rows, lo, hi, stats, exact)
+
+
+def _windows(
+    cone: _Cone,
+    st: int,
+    todo: list[tuple[int, int]],
+    rows: IntArray,
+    out: tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]],
+    stats: dict[str, float],
+    max_window: int,
+) -> None:
+    """Stage 2b: the candidates (k, side) of step `st` the bulk LP left, on cone windows
+    around the step that grow until each answer is certified (or MAX_WINDOW is reached:
+    `exact` False, the solver's side kept). Writes into `out` = (lo, hi, exact)."""
+    lo, hi, exact = out
+    width = FIRST_WINDOW
+    while todo:
+        win = cone.window(st, width)
+        stats["cone_lps"] += 1.0
+        left: list[tuple[int, int]] = []
+        for kk, side in todo:
+            got = win.derivative(int(rows[kk]), side)
+            if got is None:  # the window's answer is not certified: try a wider one
+                left.append((kk, side))
+            elif np.isinf(got):
+                # No feasible move that way: the interval is unbounded on this side, and
+                # the finite side is the price (the dual HiGHS returned, kept here).
+                stats["unbounded"] += 1.0
+            elif side > 0:
+                hi[kk] = got
+            else:
+                lo[kk] = got
+        todo = left
+        if todo:
+            if win.whole or 2 * width * GROWTH + 1 > max_window:
+                stats["unresolved"] += float(len(todo))
+                for kk, _ in todo:
+                    exact[kk] = False
+                return
+            stats["widened"] += 1.0
+            width *= GROWTH
 
 
 def _bulk_in_place(

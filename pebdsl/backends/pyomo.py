@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.backends import Solution, attach_intervals, empty_solution
+from pebdsl.backends import Solution, Status, attach_intervals, empty_solution
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, IntArray, ModelIR
 
@@ -73,8 +73,10 @@ def _to_pyomo(ir: ModelIR) -> tuple[Any, list[Any], list[Any]]:
             i = cb.start + k
             lo_i, up_i = float(rlo[i]), float(rup[i])
             p0, p1 = int(indptr[i]), int(indptr[i + 1])
-            if p0 == p1 and lo_i <= 0.0 <= up_i:
-                continue  # an empty row that holds (0 = 0): Pyomo rejects trivial constraints
+            if (p0 == p1 and lo_i <= 0.0 <= up_i) or (lo_i == -np.inf and up_i == np.inf):
+                # An empty row that holds (0 = 0), or a free row (a relaxed one, as the
+                # flexibility baseline makes): Pyomo rejects both; neither constrains anything.
+                continue
             expr = LinearExpression(
                 constant=0.0,
                 linear_coefs=values[p0:p1],
@@ -162,7 +164,7 @@ def _solve_standard_form(
     try:
         pass_model(h, lp)
     except Rejected as e:
-        sol = empty_solution(ir, "rejected", message=str(e), solver="highs")
+        sol = empty_solution(ir, Status.REJECTED, message=str(e), solver="highs")
         sol.timings["build"] = time.perf_counter() - t0
         return sol
     t_build = time.perf_counter() - t0
@@ -249,19 +251,21 @@ def _solve_factory(
     try:
         res = opt.solve(model, load_solutions=False)
     except Exception as e:  # a solver plug-in may raise anything; E503 names it
-        sol = empty_solution(ir, "error", message=f"{type(e).__name__}: {e}"[:200], solver=solver)
+        sol = empty_solution(
+            ir, Status.ERROR, message=f"{type(e).__name__}: {e}"[:200], solver=solver
+        )
         sol.timings["solve"] = time.perf_counter() - t0
         return sol
     t_solve = time.perf_counter() - t0
     tc = res.solver.termination_condition
     status = {
-        TC.optimal: "optimal",
-        TC.infeasible: "infeasible",
-        TC.unbounded: "unbounded",
-        TC.infeasibleOrUnbounded: "infeasible_or_unbounded",
-        TC.maxTimeLimit: "time_limit",
-    }.get(tc, "error")
-    if status != "optimal":
+        TC.optimal: Status.OPTIMAL,
+        TC.infeasible: Status.INFEASIBLE,
+        TC.unbounded: Status.UNBOUNDED,
+        TC.infeasibleOrUnbounded: Status.INFEASIBLE_OR_UNBOUNDED,
+        TC.maxTimeLimit: Status.TIME_LIMIT,
+    }.get(tc, Status.ERROR)
+    if status != Status.OPTIMAL:
         return Solution(
             status,
             float("nan"),
@@ -277,7 +281,7 @@ def _solve_factory(
         [model.dual.get(c, 0.0) if c is not None else 0.0 for c in rows], dtype=np.float64
     )
     obj = float(pyo.value(model.objective))
-    return Solution("optimal", obj, x, y, timings={"solve": t_solve}, solver=solver)
+    return Solution(Status.OPTIMAL, obj, x, y, timings={"solve": t_solve}, solver=solver)
 
 
 def write_model(ir: ModelIR, path: str) -> None:

@@ -2,8 +2,10 @@
 
 Input: a validated `Design` (pebdsl.design). Output: `ModelIR` (pebdsl.ir) with every variable
 and constraint block of the design's LP, costs as price x dt_h per kW column, and
-`ir.info` holding what extraction and settlement need (market forms, nodes, products).
-Raises nothing for a valid design (infeasibility is found by the solver, E5xx in pipeline.py).
+`ir.inverse` (lower/inverse.py), the frozen typed map back from columns and rows to the design
+that extraction, settlement, diagnosis and explain read (markets, batteries, meters, …).
+Raises nothing for a valid design (infeasibility is found by the solver, E5xx in
+pebdsl/invert/diagnose.py).
 
 Each pass is `lower_x(ctx) -> None`: it adds whole blocks to `ctx.ir` with numpy, and adds its
 terms to the shared expressions that later passes close (the participants' energy balance,
@@ -53,6 +55,7 @@ def lower(design: Design, passes: tuple[Pass, ...] = PASSES) -> ModelIR:
     ctx = Context.start(design)
     for p in passes:
         p(ctx)
+    ctx.ir.inverse = ctx.inv.freeze()
     return ctx.ir
 
 

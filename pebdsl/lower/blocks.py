@@ -11,13 +11,13 @@ Raises nothing.
 from __future__ import annotations
 
 from pebdsl.ir import Expr
-from pebdsl.lower.context import Context, connection_bounds
+from pebdsl.lower.context import Context, connection_bounds, linear_map
 from pebdsl.lower.storage import add_rows_of
 
 
 def lower_blocks(ctx: Context) -> None:
     d = ctx.design
-    ctx.ir.info["block_net"] = ctx.block_net
+    ctx.inv.block_net = linear_map(ctx.block_net)
     limited = [
         i
         for i, b in enumerate(ctx.blocks)

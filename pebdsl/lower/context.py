@@ -26,6 +26,7 @@ import numpy as np
 
 from pebdsl.design import Connection, Design
 from pebdsl.ir import INF, Expr, FloatArray, ModelIR
+from pebdsl.lower.inverse import InverseBuilder, LinearMap
 from pebdsl.source import Span
 
 
@@ -64,6 +65,11 @@ class Context:
     premium_bought: Expr
     own_gen: dict[str, Expr] = field(default_factory=dict)  # kind -> participant x t
     pending: list[Pending] = field(default_factory=list)
+    inv: InverseBuilder = field(default_factory=lambda: InverseBuilder((), (), ()))
+    # Between passes only (not part of the inverse map): product -> agent x t kW sent into
+    # markets (markets -> local), and which batteries hold local energy only (local).
+    product_sales: dict[str, Expr] = field(default_factory=dict)
+    local_batteries: dict[str, bool] = field(default_factory=dict)
     _load: FloatArray | None = field(default=None, repr=False)
     _avail: dict[tuple[str, ...], FloatArray] = field(default_factory=dict, repr=False)
 
@@ -74,12 +80,6 @@ class Context:
         agents = participants + tuple(design.shared_batteries)
         blocks = tuple(design.blocks)
         ir = ModelIR(t, design.dt_h, design.time.index)
-        ir.info.update(
-            agents=agents,
-            participants=participants,
-            blocks=blocks,
-            markets={},
-        )
         return cls(
             design=design,
             ir=ir,
@@ -93,6 +93,7 @@ class Context:
             meter=Expr(len(agents), t),
             received_local=Expr(len(agents), t),
             premium_bought=Expr(len(agents), t),
+            inv=InverseBuilder(agents, participants, blocks),
         )
 
     @property
@@ -148,3 +149,10 @@ class Context:
 
     def span_of(self, *spans: Span) -> tuple[Span, ...]:
         return tuple(s for s in spans if s is not None)
+
+
+def linear_map(e: Expr) -> LinearMap:
+    """A frozen copy of an open expression, for the inverse map."""
+    rows, cols, vals = e.coo()
+    const = None if e.constant is None else e.constant.copy()
+    return LinearMap(e.n_entities, e.n_steps, rows, cols, vals, const)

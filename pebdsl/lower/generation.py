@@ -10,6 +10,7 @@ import numpy as np
 
 from pebdsl.ir import Expr
 from pebdsl.lower.context import Context
+from pebdsl.lower.inverse import GenerationMap
 
 
 def lower_generation(ctx: Context) -> None:
@@ -29,7 +30,7 @@ def lower_generation(ctx: Context) -> None:
             kinds.append(g.kind)
             profiles.append(np.maximum(g.profile_kw, 0.0))
             spans.append(g.span)
-    ctx.ir.info["generation"] = {"assets": names, "owners": owners, "kinds": kinds}
+    ctx.inv.generation = GenerationMap(tuple(names), tuple(owners), tuple(kinds))
     if not names:
         return
     gen = ctx.ir.add_var(

@@ -1,7 +1,7 @@
 """Pass 6 — labelled local energy: what may be stored as, sold as and paid a premium for as local.
 
 Input: the context after the markets pass (`ctx.sold`, `ctx.received_local`,
-`ctx.premium_bought`, `ir.info["product_sales"]`, `ir.info["local_markets"]`). Output: the
+`ctx.premium_bought`, `ctx.product_sales`, the inverse map's `local_markets`). Output: the
 constraint blocks below. Raises nothing.
 
 Local energy follows Lüth et al. (2018): a participant's generation **surplus** (generation not
@@ -40,6 +40,8 @@ Rows:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pebdsl.ir import Expr, FloatArray
@@ -59,7 +61,7 @@ def local_batteries(ctx: Context) -> dict[str, bool]:
     only from local energy (`charge_from = local`), or it is a shared battery that trades only
     in local-energy markets (it has no grid access of its own)."""
     d = ctx.design
-    local = ctx.ir.info.get("local_markets", frozenset())
+    local = ctx.inv.local_markets
     out: dict[str, bool] = {}
     for name, b in d.batteries().items():
         if b.charge_from == "local":
@@ -72,11 +74,11 @@ def local_batteries(ctx: Context) -> dict[str, bool]:
     return out
 
 
-LOCAL_BATTERIES_KEY = "local_batteries"
-
-
 def lower_local(ctx: Context) -> None:
-    ctx.ir.info[LOCAL_BATTERIES_KEY] = local_batteries(ctx)
+    ctx.local_batteries = local_batteries(ctx)
+    ctx.inv.batteries = {
+        n: replace(b, local=ctx.local_batteries[n]) for n, b in ctx.inv.batteries.items()
+    }
     _local_energy_rows(ctx)
     _origin_rows(ctx)
     _premium_rows(ctx)
@@ -87,19 +89,18 @@ def _battery_terms(ctx: Context, ex: Expr, rows: dict[int, int], only_local: boo
     if "discharge" not in ctx.ir.vars:
         return
     dis, ch = ctx.ir.vars["discharge"], ctx.ir.vars["charge"]
-    is_local = ctx.ir.info[LOCAL_BATTERIES_KEY]
-    for j, (name, bi) in enumerate(ctx.ir.info["batteries"].items()):
-        a = ctx.agent(bi["owner"] or name)
-        if a not in rows or (only_local and not is_local[name]):
+    for j, bi in enumerate(ctx.inv.batteries.values()):
+        a = ctx.agent(bi.agent)
+        if a not in rows or (only_local and not bi.local):
             continue
         ex.add(dis, -1.0, var_entities=[j], row_entities=[rows[a]])
-        if bi["owner"] is not None:
+        if bi.owner is not None:
             ex.add(ch, 1.0, var_entities=[j], row_entities=[rows[a]])
 
 
 def _local_energy_rows(ctx: Context) -> None:
     d = ctx.design
-    local = ctx.ir.info.get("local_markets", frozenset())
+    local = ctx.inv.local_markets
     labelled: list[int] = []
     for i, p in enumerate(ctx.participants):
         bat = d.participants[p].battery
@@ -107,7 +108,7 @@ def _local_energy_rows(ctx: Context) -> None:
             p in d.markets[m].members for m in local
         ):
             labelled.append(i)
-    is_local = ctx.ir.info[LOCAL_BATTERIES_KEY]
+    is_local = ctx.local_batteries
     shared: list[int] = []
     for b in d.shared_batteries:
         mk = [m for m in d.markets.values() if b in m.batteries]
@@ -161,9 +162,7 @@ def _span_of(ctx: Context, name: str) -> Span:
 
 def _origin_rows(ctx: Context) -> None:
     d = ctx.design
-    sales: dict[str, Expr] = ctx.ir.info.pop("product_sales", {})
-    is_local = ctx.ir.info[LOCAL_BATTERIES_KEY]
-    for k, e in sales.items():
+    for k, e in ctx.product_sales.items():
         prod = d.products.get(k)
         if prod is None or prod.origin is None or not e.rows:
             continue
@@ -177,9 +176,9 @@ def _origin_rows(ctx: Context) -> None:
             upper = 0.0 - own_use_kw(ctx, kinds)[sellers]
         if "battery" in prod.origin and "discharge" in ctx.ir.vars:
             dis = ctx.ir.vars["discharge"]
-            for j, (bname, bi) in enumerate(ctx.ir.info["batteries"].items()):
-                a = ctx.agent(bi["owner"] or bname)
-                if a in sellers and is_local[bname]:
+            for j, bi in enumerate(ctx.inv.batteries.values()):
+                a = ctx.agent(bi.agent)
+                if a in sellers and bi.local:
                     ex.add(dis, -1.0, var_entities=[j], row_entities=[sellers.index(a)])
         names = tuple(ctx.agents[s] for s in sellers)
         ctx.ir.add_con(

@@ -11,15 +11,19 @@ Output:
 - with `dso { charge_on = meter }` (the default) and an energy charge: the variable
   `meter_in[a,t] ≥ meter[a,t]`, `≥ 0` (row `meter_in_def`): the meter's positive net withdrawal,
   on which the energy charge is levied (`lower/tariffs.py`).
-`ir.info["meters"]` records the basis and the metered agents. Raises nothing.
+The inverse map's `meters` records the basis, the metered agents and the meter expression.
+Raises nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pebdsl.ir import Expr
-from pebdsl.lower.context import Context, connection_bounds
+from pebdsl.lower.context import Context, connection_bounds, linear_map
+from pebdsl.lower.inverse import MeterMap
 from pebdsl.lower.storage import add_rows_of
 
 
@@ -39,11 +43,8 @@ def traders(ctx: Context) -> set[int]:
 def lower_meters(ctx: Context) -> None:
     d = ctx.design
     agents = metered(ctx)
-    ctx.ir.info["meters"] = {
-        "basis": d.dso.charge_on,
-        "agents": [ctx.agents[a] for a in agents],
-        "meter": ctx.meter,
-    }
+    meters = MeterMap(d.dso.charge_on, tuple(ctx.agents[a] for a in agents), linear_map(ctx.meter))
+    ctx.inv.meters = meters
     _connection(ctx)
     if d.dso.charge_on != "meter" or d.dso.energy_charge_per_kwh is None:
         return
@@ -72,7 +73,7 @@ def lower_meters(ctx: Context) -> None:
         doc="the energy charge applies to each meter's net withdrawal, local purchases included",
         index=("a", "t"),
     )
-    ctx.ir.info["meters"]["var"] = m_in.name
+    ctx.inv.meters = replace(meters, var=m_in.name)
 
 
 def _connection(ctx: Context) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from pebdsl.ir import Expr
 from pebdsl.lower.context import Context
+from pebdsl.lower.inverse import BatteryMap
 
 
 def lower_storage(ctx: Context) -> None:
@@ -76,12 +77,9 @@ def lower_storage(ctx: Context) -> None:
     owner_agent = [ctx.agent(b.owner) if b.owner else ctx.agent(n) for n, b in bats.items()]
     ctx.balance.add(c, -1.0, row_entities=owner_agent)
     ctx.balance.add(dis, 1.0, row_entities=owner_agent)
-    ctx.ir.info["batteries"] = {
-        n: {
-            "owner": b.owner,
-            "block": b.block if b.owner is None else None,
-            "charge_from": b.charge_from,
-        }
+    # `local` is settled by the local pass (it needs the markets); provisional until then.
+    ctx.inv.batteries = {
+        n: BatteryMap(n, b.owner, b.block if b.owner is None else None, b.charge_from, False)
         for n, b in bats.items()
     }
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from pebdsl.ir import INF, Expr
 from pebdsl.lower.context import Context
+from pebdsl.lower.inverse import CapacityMap
 from pebdsl.lower.meters import metered
 from pebdsl.lower.storage import add_rows_of
 
@@ -102,7 +103,7 @@ def _capacity(ctx: Context) -> None:
         spans=(dso.span,),
         doc="the monthly peak import that the capacity charge bills",
     )
-    ctx.ir.info["capacity"] = {"entities": ents, "months": labels, "share": frac.tolist()}
+    ctx.inv.capacity = CapacityMap(tuple(ents), tuple(labels), tuple(frac.tolist()), mid)
 
 
 def add_rows_of_offset(target: Expr, src: Expr, offset: int) -> None:

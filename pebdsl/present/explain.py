@@ -71,13 +71,13 @@ def _sets(design: Design, ir: ModelIR) -> list[tuple[str, str]]:
         out.append(("b ∈ B", "blocks {" + ", ".join(d.blocks) + "}"))
     if d.batteries():
         out.append(("b ∈ S", "batteries {" + ", ".join(d.batteries()) + "}"))
-    for name, info in ir.info.get("markets", {}).items():
-        nodes = ", ".join(info["nodes"]) if info["nodal"] else "one node"
+    for name, mk in ir.inverse.markets.items():
+        nodes = ", ".join(mk.nodes) if mk.nodal else "one node"
         out.append(
             (
                 f"a ∈ M[{name}]",
-                f"{info['type']} ({info['form']} form) traders {{"
-                + ", ".join(info["traders"])
+                f"{mk.type} ({mk.form} form) traders {{"
+                + ", ".join(mk.traders)
                 + f"}}; nodes: {nodes}",
             )
         )

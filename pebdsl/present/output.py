@@ -1,6 +1,6 @@
 """Machine-readable output of one solve: results.json, CSV and Parquet tables, report.html.
 
-Input: a `Results` (scored by kpis.py; scored here if it was not).
+Input: a scored `Results` (pebdsl.results).
 Output:
 - `results_json(results) -> dict`: the results.json contract of ARCHITECTURE.md and
   docs/dev/contracts.md, JSON-safe (NaN and inf become null, numpy scalars become floats; full
@@ -103,16 +103,8 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def _ensure_scored(results: Results) -> None:
-    if not results.kpis:
-        from pebdsl.kpis import score
-
-        score(results)
-
-
 def results_json(results: Results) -> dict[str, Any]:
     """The results.json document of one solve (see the module docstring)."""
-    _ensure_scored(results)
     d = results.design
     k = results.kpis
     bills = results.bills
@@ -269,7 +261,6 @@ def write_into(
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
-    _ensure_scored(results)
     for stem, df in tables(results).items():
         atomic_write_bytes(folder / f"{stem}.csv", _csv_bytes(df))
         atomic_write_bytes(folder / f"{stem}.parquet", _parquet_bytes(df))
@@ -303,7 +294,6 @@ def _fmt(x: Any, digits: int = 2, pct: bool = False) -> str:
 
 def repr_html(results: Results) -> str:
     """A compact HTML summary (title, status, cost, key KPIs, bills) for Jupyter."""
-    _ensure_scored(results)
     d = results.design
     k = results.kpis.get("design", {})
     e = html.escape

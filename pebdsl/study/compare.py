@@ -165,7 +165,7 @@ def has_batteries(design: Design) -> bool:
 
 def solve_design(design: Design, backend: str = "highs", prices: str = "midpoint") -> Results:
     """Solve and score one design (runs in a worker; errors are the runner's to keep)."""
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     return solve(design, backend=backend, prices=prices)
 
@@ -337,7 +337,8 @@ def solve_plan(
                 ref_no_battery=None if ref_nb is None else ref_nb.value,
             )
             if c.results is not None:
-                c.results.values = {**c.results.values, **three_values(c.results, ref)}
+                v = {**c.results.values, **three_values(c.results, ref)}
+                c.results = c.results.replace(values=v)
     timings = {"load": p.load_seconds, "solve": t_solve}
     timings["total"] = p.load_seconds + time.perf_counter() - t0
     return Comparison(p.cases, p.files, timings=timings, warnings=p.warnings)
@@ -417,10 +418,6 @@ def summarize(
     }
     if r is None:
         return s
-    if not r.kpis:
-        from pebdsl.kpis import score
-
-        score(r)
     k = r.kpis["design"]
     s.update(
         total_cost=float(r.total_cost),

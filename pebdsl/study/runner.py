@@ -49,7 +49,7 @@ STATUS_BY_CODE = {"E501": "infeasible", "E502": "unbounded"}
 PARALLEL_MIN_WORK = 50_000
 
 # Imported once by the forkserver, so that each worker forks with them loaded.
-PRELOAD = ("pebdsl.pipeline", "pebdsl.kpis")
+PRELOAD = ("pebdsl.solve", "pebdsl.lower", "pebdsl.invert", "pebdsl.kpis", "pebdsl.results")
 
 
 @dataclass(frozen=True)

@@ -174,13 +174,9 @@ class Sweep:
 
 def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
     """Solve one case and reduce it to its KPIs (runs in a worker; errors are the runner's)."""
-    from pebdsl.pipeline import solve
+    from pebdsl.solve import solve
 
     r = solve(design, backend=backend)
-    if not r.kpis:
-        from pebdsl.kpis import score
-
-        score(r)
     k = r.kpis["design"]
     return {
         "status": r.status,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from pebdsl.invert.trace import OTHERS
 from pebdsl.present.report import charts as ch
 from pebdsl.present.report.barchart import BarSeries, bar_chart
 from pebdsl.present.report.charts import OKABE_ITO, TimeAxis, fmt_num
@@ -42,11 +43,8 @@ from pebdsl.present.report.timecharts import Layer, time_line_chart, time_stack_
 if TYPE_CHECKING:
     from pebdsl.results import Results
 
-# The label trade tracing gives the sellers and buyers it sums into one row and column of a
-# market's trades table (`pebdsl.pipeline.OTHERS`; tests/test_hardening.py checks they agree).
-# TODO(H3): import it from its new home once pipeline.py is split (trade tracing in invert/,
-# or results.py) instead of repeating it; the report must not import the pipeline.
-OTHERS = "(others)"
+# OTHERS: the label trade tracing gives the sellers and buyers it sums into one row and
+# column of a market's trades table (invert/trace.py).
 
 
 def _balance_chart(

@@ -54,17 +54,15 @@ if TYPE_CHECKING:
     from pebdsl.results import Results
 
 
-def _explain(design: Design) -> tuple[str, str | None]:
-    """The formulation text, or ("", error text) when it cannot be produced."""
+def _explain(design: Design, ir: Any = None) -> tuple[str, str | None]:
+    """The formulation text, or ("", error text) when it cannot be produced. `ir`: the solved
+    model (`Results.ir`), so the design is not lowered a second time."""
     try:
         from pebdsl.present.explain import explain
     except Exception as exc:  # the module may not exist in a partial install
         return "", f"{type(exc).__name__}: {exc}"
     try:
-        # TODO(H3): this lowers the design a second time (explain(design) calls lower()) only to
-        # print its math; pass the IR the solve already built (kept on `Results` by solve.py)
-        # as `explain(design, ir)` so the report does not lower again.
-        return explain(design), None
+        return explain(design, ir), None
     except Exception as exc:
         return "", f"{type(exc).__name__}: {exc}"
 
@@ -350,7 +348,7 @@ def render_report(results: Results, *, reference: Results | None = None, command
         *_entity_tables("Blocks", kpis.get("blocks", {}), d.currency),
         *_entity_tables("Batteries", kpis.get("batteries", {}), d.currency),
     ]
-    formulation, formulation_error = _explain(d)
+    formulation, formulation_error = _explain(d, results.ir)
     ctx = {
         "title": d.title,
         "variant": _variant_name(results),

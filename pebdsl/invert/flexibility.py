@@ -1,0 +1,67 @@
+"""Flexibility delivered to the DSO and its local price, per block.
+
+Input: the design, the lowered IR, the solution, each block's net import (kW) and the
+`Backend` that solved the model. Output: `Flexibility` (kW delivered and currency/kWh price
+per block and step, and the baseline optimum). Raises PebdslError E504 when the solver
+refuses the baseline model, E503 when the baseline has no optimum.
+
+Price = −dual of `flex_limit` / Δt (≥ 0). Delivered = how far the need pushed the block's
+import down, against the baseline of the same design solved without the need:
+max(0, baseline − max(limit, import)). The baseline is a re-solve of the IR with the limit
+rows relaxed, on the chosen backend and solver (only designs with a flexibility need pay
+for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pebdsl.backends import Backend, Solution, Status
+from pebdsl.design import Design
+from pebdsl.diagnostics import PebdslError, error
+from pebdsl.ir import ConBlock, FloatArray, ModelIR
+
+
+@dataclass(frozen=True)
+class Flexibility:
+    kw: FloatArray  # blocks x t, kW the DSO's limit removed
+    price: FloatArray  # blocks x t, currency/kWh
+    baseline_x: FloatArray | None  # the optimum without the flexibility rows
+
+
+def flexibility(
+    d: Design, ir: ModelIR, sol: Solution, net: FloatArray, backend: Backend
+) -> Flexibility:
+    blocks = list(d.blocks)
+    t = d.n_steps
+    kw = np.zeros((len(blocks), t))
+    price = np.zeros((len(blocks), t))
+    cb = ir.cons.get("flex_limit")
+    if cb is None:
+        return Flexibility(kw, price, None)
+    mu = -cb.values(sol.row_dual) / d.dt_h
+    base_x = baseline_x(ir, cb, backend)
+    base = ir.inverse.block_net(base_x)
+    for k, b in enumerate(cb.entities):
+        i = blocks.index(b)
+        price[i] = np.maximum(mu[k], 0.0)
+        limit = cb.upper.reshape(len(cb.entities), t)[k]
+        kw[i] = np.maximum(0.0, base[i] - np.maximum(limit, net[i]))
+    return Flexibility(kw, price, base_x)
+
+
+def baseline_x(ir: ModelIR, cb: ConBlock, backend: Backend) -> FloatArray:
+    """The optimum of the same IR without the DSO's flexibility rows (the baseline)."""
+    rows = np.arange(cb.start, cb.start + cb.size, dtype=np.int64)
+    lower = np.asarray(cb.lower, dtype=np.float64).reshape(-1)
+    upper = np.full(cb.size, np.inf)
+    sol = backend.solve_bounds(ir, rows, lower, upper)
+    if sol.status == Status.REJECTED:
+        raise PebdslError(error("E504", f"the flexibility baseline: {sol.message}"))
+    if not sol.ok:
+        raise PebdslError(
+            error("E503", f"the flexibility baseline has no optimum: {sol.status.value}")
+        )
+    return np.asarray(sol.x, dtype=np.float64)

@@ -1,0 +1,97 @@
+"""Solve one design: the only composer of the back half of the pipeline.
+
+    lower -> backend -> invert -> settle -> kpis -> notes -> Results
+
+Input: a validated `Design`, the backend ("highs" | "pyomo"), the solver (a HiGHS method on
+the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate local prices
+("midpoint" of the valid dual interval, or "dual"). Output: a frozen `Results`
+(pebdsl/results.py) with timings per stage (parse and resolve from the design, lower, build,
+solve, price_intervals, extract, settle, kpis, notes). Raises `PebdslError`: E501 infeasible,
+E502 unbounded, E503 solver failure, unknown backend or price rule, E504 a model the solver
+refused to take (pebdsl/invert/diagnose.py).
+
+Every re-solve (flexibility baseline, elastic relaxation for an infeasibility hint) runs on
+the chosen backend and solver. Heavy modules are imported inside `solve`, so `import pebdsl`
+(which binds `pebdsl.solve` to this function) stays light for `pebdsl check` and `fmt`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from pebdsl.diagnostics import PebdslError, error
+
+if TYPE_CHECKING:
+    from pebdsl.design import Design
+    from pebdsl.results import Results
+
+# How degenerate local prices are chosen (docs/model.md "Extraction and settlement").
+PRICE_RULES = ("midpoint", "dual")
+
+
+def solve(
+    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
+) -> Results:
+    """Compile, solve, settle and score one design (see the module docstring)."""
+    from pebdsl.backends import get_backend
+    from pebdsl.invert import diagnose, invert, price_rows
+    from pebdsl.kpis import ScoreInput, score
+    from pebdsl.lower import lower
+    from pebdsl.notes import find_notes
+    from pebdsl.results import Results, RunInfo
+    from pebdsl.settle import settle
+
+    if prices not in PRICE_RULES:
+        raise PebdslError(
+            error(
+                "E503",
+                f"unknown price rule `{prices}`",
+                hints=(f"one of {', '.join(PRICE_RULES)}",),
+            )
+        )
+    be = get_backend(backend, solver)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ir = lower(design)
+    timings["lower"] = time.perf_counter() - t0
+    sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
+    for k in ("build", "solve", "price_intervals"):
+        if k in sol.timings or k != "price_intervals":
+            timings[k] = sol.timings.get(k, 0.0)
+    if not sol.ok:
+        raise diagnose(design, ir, sol, be)
+    t0 = time.perf_counter()
+    dispatch, trades = invert(design, ir, sol, be)
+    timings["extract"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    settlement = settle(design, ir, sol, dispatch, trades, float(sol.objective))
+    timings["settle"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    inp = ScoreInput(
+        design,
+        dispatch,
+        settlement.bills,
+        float(sol.objective),
+        settlement.shadow_cost,
+        trades.price_rules,
+    )
+    scores = score(inp)
+    timings["kpis"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    notes = find_notes(design, dispatch, trades)
+    timings["notes"] = time.perf_counter() - t0
+    return Results(
+        design=design,
+        status=sol.status,
+        objective=float(sol.objective),
+        dispatch=dispatch,
+        trades=trades.tables,
+        settlement=settlement,
+        scores=scores,
+        notes=notes,
+        # Front-end stages (parse, resolve) were timed by pebdsl.load.load.
+        run=RunInfo(ir.stats(), {**design.timings, **timings}, backend, sol.solver),
+        traded=trades,
+        ir=ir,
+    )
