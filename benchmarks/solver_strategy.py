@@ -19,7 +19,7 @@ Warm start (`--warm`): a sweep-like change of costs (the p2p fees, x `--fee-fact
 cold and from the optimal basis of the unchanged model (same columns and rows, so the basis
 fits): the time and iterations of both.
 
-    python benchmarks/solver_strategy.py [--days 30] [--threads 2] [--warm]
+    python benchmarks/solver_strategy.py [--days 30] [--threads 1] [--warm]
     python benchmarks/solver_strategy.py --design designs/trondheim.peb --variant year
 """
 
@@ -46,18 +46,23 @@ STRATEGIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _highs(lp: Any, options: dict[str, Any], threads: int) -> Any:
+def _highs(lp: Any, options: dict[str, Any], threads: int | None) -> Any:
     from pebdsl.backends.highs import new_highs, pass_model
 
     h = new_highs()
-    h.setOptionValue("threads", threads)
+    if threads is not None:
+        # HiGHS's thread pool is made once per process: a later run asking for another
+        # count fails ("Not Set"), so the count is only set when asked for.
+        h.setOptionValue("threads", threads)
     for k, v in options.items():
         h.setOptionValue(k, v)
     pass_model(h, lp)
     return h
 
 
-def run_one(lp: Any, options: dict[str, Any], threads: int, basis: Any = None) -> dict[str, Any]:
+def run_one(
+    lp: Any, options: dict[str, Any], threads: int | None, basis: Any = None
+) -> dict[str, Any]:
     """One HiGHS run: seconds, iterations, objective, basis validity, status."""
     h = _highs(lp, options, threads)
     if basis is not None:
@@ -93,7 +98,7 @@ def _lp(design: Any) -> tuple[Any, int]:
     return to_highs_lp(ir), ir.n_cols
 
 
-def warm(design: Any, factor: float, threads: int) -> None:
+def warm(design: Any, factor: float, threads: int | None) -> None:
     """The p2p fees x factor, solved cold and from the unchanged model's basis."""
     markets = {k: replace(m, fee_per_kwh=m.fee_per_kwh * factor) for k, m in design.markets.items()}
     changed = replace(design, markets=markets)
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--design", help="a .peb file instead of the generated design")
     ap.add_argument("--variant")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, help="HiGHS threads (default: HiGHS's own)")
     ap.add_argument("--only", help="comma-separated strategies (default: all)")
     ap.add_argument("--warm", action="store_true", help="also measure basis reuse")
     ap.add_argument("--fee-factor", type=float, default=2.0)

@@ -55,7 +55,7 @@ def test_peer_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_solver_strategy_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     """Every strategy reaches the default's optimum; a warm start reaches the cold one's."""
-    assert _main("solver_strategy.py")(["--days", "1", "--threads", "1", "--warm"]) == 0
+    assert _main("solver_strategy.py")(["--days", "1", "--warm"]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [x for x in out if x.split() and x.split()[0] in ("choose", "ipm+crossover", "ipm")]
     assert len(rows) == 3 and all("Optimal" in x for x in rows)
