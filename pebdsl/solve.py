@@ -2,7 +2,8 @@
 
     lower -> backend -> invert -> settle -> kpis -> notes -> Results
 
-Input: a validated `Design`, the backend ("highs" | "pyomo"), the solver (a HiGHS method on
+Input: a validated `Design`, the backend ("highs" | "pyomo", or a `Backend` object such as
+backends.split.SplitBackend), the solver (a HiGHS method on
 the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate local prices
 ("midpoint" of the valid dual interval, or "dual"). Output: a frozen `Results`
 (pebdsl/results.py) with timings per stage (parse and resolve from the design, lower, build,
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from pebdsl.diagnostics import PebdslError, error
 
 if TYPE_CHECKING:
+    from pebdsl.backends import Backend
     from pebdsl.design import Design
     from pebdsl.results import Results
 
@@ -31,7 +33,10 @@ PRICE_RULES = ("midpoint", "dual")
 
 
 def solve(
-    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
+    design: Design,
+    backend: str | Backend = "highs",
+    solver: str | None = None,
+    prices: str = "midpoint",
 ) -> Results:
     """Compile, solve, settle and score one design (see the module docstring)."""
     from pebdsl.backends import get_backend
@@ -50,14 +55,16 @@ def solve(
                 hints=(f"one of {', '.join(PRICE_RULES)}",),
             )
         )
-    be = get_backend(backend, solver)
+    # A Backend object is used as given (e.g. backends.split.SplitBackend); `solver` then
+    # belongs to it.
+    be = get_backend(backend, solver) if isinstance(backend, str) else backend
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
     sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
-    for k in ("build", "solve", "price_intervals"):
-        if k in sol.timings or k != "price_intervals":
+    for k in ("build", "solve", "price_intervals", "split", "longest_part"):
+        if k in sol.timings or k in ("build", "solve"):
             timings[k] = sol.timings.get(k, 0.0)
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
@@ -91,7 +98,7 @@ def solve(
         scores=scores,
         notes=notes,
         # Front-end stages (parse, resolve) were timed by pebdsl.load.load.
-        run=RunInfo(ir.stats(), {**design.timings, **timings}, backend, sol.solver),
+        run=RunInfo(ir.stats(), {**design.timings, **timings}, be.name, sol.solver),
         traded=trades,
         ir=ir,
     )

@@ -8,7 +8,9 @@ non-zero coefficient on the column), packed into `Part`s; `pieces(ir, parts, pri
 picklable `Piece` per part (its sub-LP as arrays, the price rows and steps in its own
 numbering); `solve_piece(piece)`, HiGHS on one piece (what a worker runs); `merge(ir, parts,
 solved)`, the Solution of the whole IR. `solve_split(ir, method, price_rows, map_fn)` does all
-of it, or returns None when the IR has one part (the caller solves it whole).
+of it, or returns None when the IR has one part (the caller solves it whole). `SplitBackend`
+is a `Backend` (backends/__init__.py) that solves this way: `pebdsl.solve(design,
+backend=SplitBackend(...))`; pebdsl.study.decompose runs its parts on the study runner.
 Errors: none raised; a part that is not optimal makes `solve_split` return None so that the
 caller solves the whole model (its diagnosis, IIS and ray then come from the model as written).
 
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.backends import Solution
+from pebdsl.backends import Solution, Status
 from pebdsl.ir import FloatArray, IntArray, ModelIR
 
 # Components smaller than this many matrix entries are packed together with others: a part of
@@ -185,9 +187,8 @@ def merge(ir: ModelIR, split: Sequence[Part], solved: Sequence[Solution]) -> Sol
     y = np.empty(ir.n_rows)
     for p, s in zip(split, solved, strict=True):
         x[p.cols], y[p.rows] = s.x, s.row_dual
-    out = Solution(
-        "optimal", float(ir.objective_offset + sum(s.objective for s in solved)), x, y
-    )
+    objective = float(ir.objective_offset + sum(s.objective for s in solved))
+    out = Solution(Status.OPTIMAL, objective, x, y)
     out.solver = solved[0].solver
     # Parts may run side by side: the solve time is their sum (the work), reported with the
     # longest part (the wall time when every part has a worker of its own).
@@ -239,3 +240,38 @@ def solve_split(
     out.timings["split"] = t_split
     out.timings["parts"] = float(len(split))
     return out
+
+
+@dataclass(frozen=True)
+class SplitBackend:
+    """The HiGHS backend, solving a separable IR in its parts (module docstring) and any other
+    IR whole. Re-solves (flexibility baseline, elastic relaxation) build the modified IR
+    (backends/relax.py) and go through `solve`, so they are split too."""
+
+    solver: str | None = None  # a HiGHS method (backends.highs.METHODS), None: HiGHS's choice
+    map_fn: MapFn | None = None  # how parts run: serial when None
+    min_nnz: int = MIN_PART_NNZ
+
+    @property
+    def name(self) -> str:
+        return "highs"
+
+    def solve(self, ir: ModelIR, price_rows: IntArray | None = None) -> Solution:
+        from pebdsl.backends import get_backend
+        from pebdsl.backends.highs import METHODS
+
+        method = METHODS[self.solver or "choose"]
+        sol = solve_split(ir, method, price_rows, self.map_fn, self.min_nnz)
+        return sol if sol is not None else get_backend("highs", self.solver).solve(ir, price_rows)
+
+    def solve_bounds(
+        self, ir: ModelIR, rows: IntArray, lower: FloatArray, upper: FloatArray
+    ) -> Solution:
+        from pebdsl.backends.relax import with_row_bounds
+
+        return self.solve(with_row_bounds(ir, rows, lower, upper))
+
+    def solve_elastic(self, ir: ModelIR, rows: IntArray, sign: FloatArray) -> Solution:
+        from pebdsl.backends.relax import elastic
+
+        return self.solve(elastic(ir, rows, sign))
