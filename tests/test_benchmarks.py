@@ -64,3 +64,12 @@ def test_solver_strategy_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(float(x.split("(Δ ")[1].split(")")[0]) <= 1e-6 for x in rows)
     warm = next(x for x in out if "cold / warm" in x)
     assert float(warm.split("differ by ")[1]) <= 1e-6
+
+
+def test_decompose_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """The single LP and its three parts (serial, on 2 workers) reach the same objective."""
+    assert _main("decompose_speed.py")(["--days", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [x for x in out if x.startswith(("single LP", "3 parts"))]
+    assert len(rows) == 3
+    assert all(float(x.split("(Δ ")[1].rstrip(")")) <= 1e-9 for x in rows)
