@@ -2,8 +2,9 @@
 
 Runs `pebdsl compare designs/trondheim.peb` (every week case) and renders the tables that
 docs/trondheim.md holds between the markers `<!-- generated: trondheim-results -->` and
-`<!-- /generated -->`. Each season's cases are compared with that season's reference
-(`reference` for the June week, `winter_reference` for the January week: the same grid), so
+`<!-- /generated -->`. Each case is compared with its own reference, as `pebdsl compare` does
+(`Comparison.reference_of`: `reference` for the June week, `winter_reference` for the January
+week, which the design's January variants name with `reference = winter_reference`), so
 savings, peak reductions and deferral values are differences within one week.
 
     .venv/bin/python benchmarks/trondheim_docs.py           # print the tables
@@ -27,10 +28,9 @@ DOC = ROOT / "docs" / "trondheim.md"
 BEGIN = "<!-- generated: trondheim-results -->"
 END = "<!-- /generated -->"
 SEASONS = (
-    ("June week (12–18 June 2023)", "reference", ("reference", "base", "delingsordning",
-                                                  "virtual_sharing", "city_market")),
-    ("January week (23–29 January 2023)", "winter_reference", ("winter_reference", "winter",
-                                                               "tensio_flex")),
+    ("June week (12–18 June 2023)", ("reference", "base", "delingsordning", "virtual_sharing",
+                                     "city_market")),
+    ("January week (23–29 January 2023)", ("winter_reference", "winter", "tensio_flex")),
 )  # fmt: skip
 BLOCKS = ("brattora", "sluppen", "campus", "tempe")
 
@@ -82,13 +82,17 @@ HEADER = (
 
 def render(comparison: Any) -> str:
     """The generated block's text (without the markers) from a compare of the design."""
-    by = {c.label: c.results for c in comparison.cases}
+    by = {c.label: c for c in comparison.cases}
     parts = []
-    for title, ref_name, names in SEASONS:
-        ref = by[ref_name]
-        rc = ref.design.dso.reinforcement_cost_per_kw_year
+    for title, names in SEASONS:
         parts.append(f"**{title}**\n\n{HEADER}")
-        parts += [_row(n, by[n], ref, rc) for n in names if by.get(n) is not None]
+        for n in names:
+            case = by.get(n)
+            ref = comparison.reference_of(case) if case is not None else None
+            if case is None or case.results is None or ref is None or ref.results is None:
+                continue
+            rc = ref.results.design.dso.reinforcement_cost_per_kw_year
+            parts.append(_row(n, case.results, ref.results, rc))
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 

@@ -6,7 +6,12 @@ the tariffs of each month (the design file explains them):
 (`--summer-tariffs` runs the base design on the year instead, keeping the week's tariffs:
 `--set 'horizon.start = 2023-01-01' --set 'horizon.duration = 365 d'`) and prints the wall
 time of the command and the per-stage timings (lower, build, solve, extract, ...) that
-`results.json` records, with the model's size. `--no-reference`: only the year is solved (the
+`results.json` records, with the model's size, its CPU time and peak memory (RSS of the command
+alone, from wait4). The baseline measured in the same run is the base week
+(`pebdsl solve designs/trondheim.peb --no-reference`, the same pipeline on 168 steps): the year
+is printed as a ratio to it (wall, CPU, peak RSS), and every stage as a ratio to the solver's
+own time. The machine's load average is printed before and after, since a loaded machine's
+wall times are not an idle one's. `--no-reference`: only the year is solved (the
 reference variant is a week, so the report could not show savings against it anyway).
 With `--compare` it also times
     pebdsl compare designs/trondheim.peb --out <tmp>/compare
@@ -43,12 +48,28 @@ def _pebdsl() -> list[str]:
     return [found] if found else [sys.executable, "-m", "pebdsl"]
 
 
-def _run(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [*_pebdsl(), *args], cwd=ROOT, capture_output=True, text=True, env=os.environ.copy()
-    )
-    return time.perf_counter() - t0, proc
+def _run(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str], dict[str, float]]:
+    """Run one pebdsl command: its wall time, its output, and its own resource use (the child's
+    peak RSS in MiB, user and system CPU seconds; from wait4, so other jobs do not count). A
+    compare's workers are started by multiprocessing's forkserver, whose children this command
+    never waits for: for a compare the figures are the parent's alone."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        child = subprocess.Popen(
+            [*_pebdsl(), *args], cwd=ROOT, stdout=out, stderr=err, text=True, env=os.environ.copy()
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        proc = subprocess.CompletedProcess(child.args, child.returncode, out.read(), err.read())
+    # ru_maxrss is in KiB on Linux
+    res = {
+        "maxrss_mib": usage.ru_maxrss / 1024.0,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+    return wall, proc, res
 
 
 # The year with the week's (summer) tariffs: the base design on a longer horizon.
@@ -58,11 +79,13 @@ YEAR = ["--variant", "year"]
 
 
 def time_solve(args: list[str], out: Path) -> dict[str, Any]:
-    wall, proc = _run(["solve", str(DESIGN), *args, "--no-reference", "--out", str(out)])
+    wall, proc, res = _run(["solve", str(DESIGN), *args, "--no-reference", "--out", str(out)])
     shown = " ".join(f"'{a}'" if " " in a else a for a in args)
     row: dict[str, Any] = {
-        "command": f"pebdsl solve designs/trondheim.peb {shown} --no-reference",
+        "command": f"pebdsl solve designs/trondheim.peb {shown} --no-reference".replace("  ", " "),
         "wall_s": round(wall, 2),
+        "cpu_s": round(res["cpu_s"], 2),
+        "maxrss_mib": round(res["maxrss_mib"], 1),
         "exit": proc.returncode,
     }
     if proc.returncode != 0:
@@ -77,10 +100,12 @@ def time_solve(args: list[str], out: Path) -> dict[str, Any]:
 
 
 def time_compare(out: Path) -> dict[str, Any]:
-    wall, proc = _run(["compare", str(DESIGN), "--out", str(out), "--json"])
+    wall, proc, res = _run(["compare", str(DESIGN), "--out", str(out), "--json"])
     row: dict[str, Any] = {
         "command": "pebdsl compare designs/trondheim.peb",
         "wall_s": round(wall, 2),
+        "cpu_s": round(res["cpu_s"], 2),
+        "maxrss_mib": round(res["maxrss_mib"], 1),
         "exit": proc.returncode,
     }
     if proc.returncode != 0:
@@ -108,9 +133,36 @@ def time_compare(out: Path) -> dict[str, Any]:
     return row
 
 
-def _print_solve(row: dict[str, Any]) -> None:
+def _load() -> str:
+    """The machine's 1/5/15-minute load averages, printed with every figure (a loaded machine's
+    wall times are not an idle machine's)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def _print_baseline(row: dict[str, Any]) -> None:
+    print(f"$ {row['command']}   (the baseline: the design's own week)")
+    print(
+        f"  wall time        {row['wall_s']:8.2f} s   CPU {row['cpu_s']:.2f} s, "
+        f"peak RSS {row['maxrss_mib']:,.0f} MiB   (exit {row['exit']})"
+    )
+
+
+def _print_solve(row: dict[str, Any], week: dict[str, Any] | None = None) -> None:
     print(f"$ {row['command']}")
     print(f"  wall time        {row['wall_s']:8.2f} s   (exit {row['exit']})")
+    print(f"  CPU time         {row['cpu_s']:8.2f} s   (user + system, this command only)")
+    print(f"  peak memory      {row['maxrss_mib']:8,.0f} MiB (peak RSS)")
+    if week is not None and week.get("exit") == 0 and week.get("maxrss_mib"):
+        # Baseline measured in the same run: the base week, the same pipeline on 168 steps.
+        print(
+            f"  year / week      wall x{row['wall_s'] / week['wall_s']:.1f}, "
+            f"CPU x{row['cpu_s'] / max(week['cpu_s'], 1e-9):.1f}, "
+            f"peak RSS x{row['maxrss_mib'] / week['maxrss_mib']:.1f}"
+        )
     if row["exit"] != 0:
         print(row.get("stderr", ""))
         return
@@ -148,20 +200,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the measurements as JSON")
     args = ap.parse_args(argv)
 
-    rows: dict[str, Any] = {}
+    rows: dict[str, Any] = {"load_before": _load()}
     with tempfile.TemporaryDirectory(prefix="trondheim-bench-") as tmp:
         solve_args = SUMMER_TARIFFS if args.summer_tariffs else YEAR
+        rows["week"] = time_solve([], Path(tmp) / "week")
         rows["solve"] = time_solve(solve_args, Path(tmp) / "year")
+        rows["load_after_year"] = _load()
         if args.compare:
             rows["compare"] = time_compare(Path(tmp) / "compare")
+            rows["load_after_compare"] = _load()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_solve(rows["solve"])
+        print(f"before: {rows['load_before']}")
+        _print_baseline(rows["week"])
+        _print_solve(rows["solve"], rows["week"])
+        print(f"  after the year: {rows['load_after_year']}")
         if "compare" in rows:
             c = rows["compare"]
             print(f"$ {c['command']}")
             print(f"  wall time        {c['wall_s']:8.2f} s   (exit {c['exit']}; budget 90 s)")
+            print(
+                f"  CPU time         {c['cpu_s']:8.2f} s   and peak RSS "
+                f"{c['maxrss_mib']:,.0f} MiB of the parent only (the workers are children of "
+                "multiprocessing's forkserver, which this process does not wait for)"
+            )
+            print(f"  after the compare: {rows['load_after_compare']}")
             if c.get("solver_s"):
                 print(
                     f"  solver runs      {c['solver_s']:8.2f} s   (sum over the cases); "
@@ -174,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if c["exit"] != 0:
                 print(c.get("stderr", ""))
-    return 0 if all(r.get("exit") == 0 for r in rows.values()) else 1
+    runs = [r for r in rows.values() if isinstance(r, dict)]
+    return 0 if all(r.get("exit") == 0 for r in runs) else 1
 
 
 if __name__ == "__main__":

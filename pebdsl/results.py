@@ -32,7 +32,9 @@ participants_ts quantities (entity = participant name):
 batteries_ts (entity = battery name: `alice.battery` or a shared battery): charge, discharge, soc
 blocks_ts (entity = block): import, export (kW at the block connection, net of its members),
   from_blocks, to_blocks (exchange with other blocks), flexibility (kW the DSO's limit removed
-  above it; 0 when no need), flexibility_price (dual of the limit, currency/kWh)
+  above it; 0 when no need), flexibility_price (dual of the limit, currency/kWh: the local
+  value of the limit), flexibility_paid (currency/kWh the DSO pays per kWh delivered: the
+  need's declared price, or the dual for a hard need)
 markets_ts (entity = market): price (currency/kWh, dual of the balance), volume (kW delivered),
   loss (kW lost in transit), fees (currency per hour collected)
 links_ts (entity = "a--b"): flow_ab, flow_ba (kW sent), loss (kW)

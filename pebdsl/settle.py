@@ -33,8 +33,10 @@ Rules (docs/model.md):
   column, `Design.battery_owners`), so the row ends at zero;
 - capacity charges on a block basis are shared by the members pro rata to their own import in
   the step of the block's monthly peak (equally if none imported then);
-- the DSO pays for flexibility delivered at the local flexibility price (its dual), shared by
-  the block's members pro rata to how far each cut its grid import against the baseline.
+- the DSO pays for flexibility delivered at the price it declared for the need (the local
+  flexibility price, its dual, only for a hard need that declares none: `blocks_ts.
+  flexibility_paid`), shared by the block's members pro rata to how far each cut its grid
+  import against the baseline.
 
 Money closing (`Settlement.money`, residual asserted ≈ 0 in tests):
   total_bills = total_cost − flexibility_payments + rent_retained − dso_investment
@@ -463,7 +465,7 @@ def _flexibility(led: _Ledger, d: Design, ir: ModelIR, dispatch: Dispatch, gi: F
     for b in d.blocks:
         if (b, "flexibility") not in bts.columns:
             continue
-        pay_t = (bts[(b, "flexibility")] * bts[(b, "flexibility_price")]).to_numpy() * d.dt_h
+        pay_t = (bts[(b, "flexibility")] * bts[(b, "flexibility_paid")]).to_numpy() * d.dt_h
         if not pay_t.any():
             continue
         members = [parts.index(p) for p in d.blocks[b].participants if p in d.participants]

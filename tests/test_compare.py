@@ -288,3 +288,68 @@ def test_savings_split_nets_out_the_references_own_batteries(tmp_path: Path) -> 
     base = cases["base"]
     assert base["saving_trade"] == pytest.approx(bare["no_trade"] - bare[None], abs=1e-7)
     assert base["saving_trade"] + base["saving_storage"] == pytest.approx(base["saving"], abs=1e-9)
+
+
+SEASONS = """design "two seasons" { reference = reference }
+horizon { start = 2023-06-12; duration = 1 d; step = 1 h; timezone = "UTC" }
+grid { buy = 0.30 EUR/kWh }
+participant alice { load { profile = 2 kW } }
+variant reference { }
+variant winter_reference {
+  reference = winter_reference
+  horizon { start = 2023-01-23 }
+  set grid.buy = 0.40 EUR/kWh
+}
+variant winter {
+  reference = winter_reference
+  horizon { start = 2023-01-23 }
+  set grid.buy = 0.35 EUR/kWh
+}
+"""
+
+
+def test_each_case_is_measured_against_its_own_reference(tmp_path: Path) -> None:
+    """alice draws 2 kW for 24 h = 48 kWh. June (base, reference) at 0.30 EUR/kWh: 14.40 EUR.
+    The January reference at 0.40: 19.20; the January case at 0.35: 16.80. Against the file's
+    (June) reference the January case is on another horizon (no saving); against its own
+    `reference = winter_reference` it saves 19.20 − 16.80 = 2.40 EUR, 2.40 / 19.20 = 12.5 %.
+    The January reference names itself: saving 0, and the verdict calls it the reference."""
+    from pebdsl.study.verdict import verdict
+
+    p = tmp_path / "seasons.peb"
+    p.write_text(SEASONS)
+    comp = cmp.compare([str(p)])
+    by = {c.label: c for c in comp.cases}
+    assert {k: c.reference for k, c in by.items()} == {
+        "base": "reference",
+        "reference": "reference",
+        "winter_reference": "winter_reference",
+        "winter": "winter_reference",
+    }
+    assert by["base"].summary["total_cost"] == pytest.approx(14.40)
+    assert by["winter_reference"].summary["total_cost"] == pytest.approx(19.20)
+    assert by["winter"].summary["total_cost"] == pytest.approx(16.80)
+    assert by["base"].summary["saving"] == pytest.approx(0.0, abs=1e-9)
+    assert by["winter_reference"].summary["saving"] == pytest.approx(0.0, abs=1e-9)
+    assert by["winter"].summary["saving"] == pytest.approx(2.40)
+    assert by["winter"].summary["saving_pct"] == pytest.approx(12.5)
+    assert comp.reference_of(by["winter"]) is by["winter_reference"]
+    assert comp.reference_of(by["base"]) is by["reference"]
+    refs = {v.label for v in verdict(comp.cases) if v.is_reference}
+    assert refs == {"reference", "winter_reference"}
+    # each case's report is written against its own reference
+    write_comparison(comp, tmp_path / "out")
+    page = (tmp_path / "out" / "seasons" / "winter" / "report.html").read_text()
+    assert "winter_reference" in page
+
+
+def test_a_variant_reference_naming_no_variant_is_e101(tmp_path: Path) -> None:
+    from pebdsl.load import load
+
+    p = tmp_path / "seasons.peb"
+    p.write_text(SEASONS.replace("= winter_reference\n  horizon", "= winter_referense\n  horizon"))
+    with pytest.raises(PebdslError) as info:
+        load(str(p), variant="winter")
+    assert info.value.codes == ["E101"]
+    text = info.value.render()
+    assert "seasons.peb:12:15" in text and "did you mean `winter_reference`?" in text

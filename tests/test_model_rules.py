@@ -368,11 +368,34 @@ def test_capacity_charge_pro_rata(solved: dict[str, Results]) -> None:
 
 
 def test_flexibility_hard_price_and_payment(solved: dict[str, Results]) -> None:
+    # A hard need declares no price: the DSO pays the dual of the limit, 0.1 (above).
     r = solved["flex_hard"]
     assert q(r, "b", "flexibility_price", "blocks_ts")[0] == pytest.approx(0.1)
     assert q(r, "b", "flexibility", "blocks_ts")[0] == pytest.approx(1.0)
     assert r.money["flexibility_payments"] == pytest.approx(0.1)
     assert r.bills.loc["alice", "flexibility"] == pytest.approx(-0.1)
+
+
+def test_flexibility_paid_at_the_declared_price(solved: dict[str, Results]) -> None:
+    """Priced at 0.20 EUR/kWh (`flexibility(0.20)` above): exceeding by 1 kW would cost 0.20 >
+    0.10 (what discharging in step 0 instead of step 1 costs: 0.30 − 0.20), so alice discharges
+    in step 0 and the import stays at the 3 kW limit: flexibility delivered = baseline 4 −
+    max(limit 3, import 3) = 1 kW for 1 h. The limit binds with no excess, so its dual is the
+    price gap 0.10, not 0.20: the local price is 0.10 but the DSO pays the price it declared,
+    1 kWh × 0.20 = 0.20 EUR, to alice (the only member, who cut her import by 1 kW). Her bill:
+    grid 3 × 0.20 + 1 × 0.30 = 0.90 less 0.20 = 0.70; the money closes:
+    Σ bills 0.70 = total cost 0.90 − flexibility payments 0.20."""
+    r = solved["flex_priced_high"]
+    assert q(r, "b", "flexibility", "blocks_ts")[0] == pytest.approx(1.0)
+    assert q(r, "b", "flexibility_price", "blocks_ts")[0] == pytest.approx(0.10)
+    assert q(r, "b", "flexibility_paid", "blocks_ts")[0] == pytest.approx(0.20)
+    assert r.money["flexibility_payments"] == pytest.approx(0.20)
+    assert r.bills is not None
+    assert r.bills.loc["alice", "flexibility"] == pytest.approx(-0.20)
+    assert r.bills.loc["alice", "total"] == pytest.approx(0.70)
+    assert r.bills.loc["dso", "flexibility"] == pytest.approx(0.20)
+    assert r.values["flexibility_value"] == pytest.approx(0.20)
+    assert r.money["residual"] == pytest.approx(0.0, abs=TOL)
 
 
 def test_flexibility_priced_excess(solved: dict[str, Results]) -> None:

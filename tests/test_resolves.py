@@ -67,7 +67,8 @@ def test_flexibility_baseline_on_the_chosen_backend(
     discharges in the dear hour: 0.80 EUR. With the need, exceeding costs 0.5 > 0.10 (the price
     gap), so she discharges in hour 0: 3 x 0.20 + 1 x 0.30 = 0.90 EUR. Flexibility delivered
     = baseline 4 − max(limit 3, import 3) = 1 kW in hour 0; its price = the limit's dual =
-    0.30 − 0.20 = 0.10 EUR/kWh; the DSO pays 1 kWh x 0.10 = 0.10 EUR, alice's bill is 0.80.
+    0.30 − 0.20 = 0.10 EUR/kWh, but the DSO pays the price it declared: 1 kWh x 0.50 = 0.50
+    EUR, so alice's bill is 0.90 − 0.50 = 0.40.
     The same on both backends, the baseline re-solved on the chosen one."""
     if backend == "pyomo":
         _no_direct_highs(monkeypatch)
@@ -77,10 +78,11 @@ def test_flexibility_baseline_on_the_chosen_backend(
     b = r.blocks_ts.xs("b", axis=1, level=0)
     assert b["flexibility"].tolist() == pytest.approx([1.0, 0.0], abs=TOL)
     assert b["flexibility_price"].tolist() == pytest.approx([0.10, 0.0], abs=TOL)
-    assert r.money["flexibility_payments"] == pytest.approx(0.10, abs=TOL)
+    assert b["flexibility_paid"].tolist() == pytest.approx([0.50, 0.50], abs=TOL)
+    assert r.money["flexibility_payments"] == pytest.approx(0.50, abs=TOL)
     assert r.bills is not None
-    assert r.bills.loc["alice", "flexibility"] == pytest.approx(-0.10, abs=TOL)
-    assert r.bills.loc["alice", "total"] == pytest.approx(0.80, abs=TOL)
+    assert r.bills.loc["alice", "flexibility"] == pytest.approx(-0.50, abs=TOL)
+    assert r.bills.loc["alice", "total"] == pytest.approx(0.40, abs=TOL)
     assert r.money["residual"] == pytest.approx(0.0, abs=TOL)
 
 

@@ -180,3 +180,56 @@ def test_exempt_market_pays_no_charges_at_the_buyers_meter() -> None:
     assert charged.total_cost == pytest.approx(1.2, rel=1e-9)
     exempt = run(HEAD + text.format(extra="; charge_on = purchase"))
     assert exempt.total_cost == pytest.approx(0.0, abs=1e-9)
+
+
+def test_report_sums_bills_by_customer_class() -> None:
+    """Two flats (household: 25 % VAT) draw 2 kW each and a shop (no tariff: business) 3 kW,
+    for 2 h of March at 1 NOK/kWh, energy charge 0.1 NOK/kWh, capacity charge 744 NOK/kW/month
+    billed pro rata 2/744 h = 2 NOK per kW of peak. A flat: grid 4, energy 0.4, capacity 4,
+    VAT 0.25·8.4 = 2.1, bill 10.5. Households: 2 meters, 8 kWh, energy 0.8, capacity 8, VAT 4.2,
+    bill 21.0, 10.5 per meter, 21/8 = 2.625 NOK/kWh. The shop: 6 kWh, energy 0.6, capacity 6,
+    no VAT, bill 12.6 (2.1 NOK/kWh). All: 3 meters, 14 kWh, bill 33.6 = the total cost."""
+    from pebdsl.present.report import render_report
+    from pebdsl.present.report.classes import class_figures, class_table, classes_of
+
+    res = run(
+        HEAD + "horizon { start = 2023-03-01; duration = 2 h; step = 1 h }\n"
+        "grid { buy = 1 NOK/kWh }\n"
+        "template household { class = household; vat = 25 % }\n"
+        "participant flat1 from household { load { profile = 2 kW } }\n"
+        "participant flat2 from household { load { profile = 2 kW } }\n"
+        "participant shop { load { profile = 3 kW } }\n"
+        "dso { energy_charge = 0.1 NOK/kWh; capacity_charge = 744 NOK/kW/month }\n"
+    )
+    groups = classes_of(res)
+    assert groups == {"household": ["flat1", "flat2"], "business": ["shop"]}
+    hh = class_figures(res, groups["household"])
+    expected_hh = {
+        "meters": 2, "demand_kwh": 8.0, "grid_import_kwh": 8.0, "energy_charges": 0.8,
+        "capacity_charges": 8.0, "vat": 4.2, "bill": 21.0, "bill_per_meter": 10.5,
+        "bill_per_kwh": 2.625,
+    }  # fmt: skip
+    assert hh == pytest.approx(expected_hh, rel=1e-9)
+    shop = class_figures(res, groups["business"])
+    assert (shop["vat"], shop["capacity_charges"], shop["bill"]) == pytest.approx((0, 6, 12.6))
+    assert shop["bill_per_kwh"] == pytest.approx(2.1)
+    table = class_table(res)
+    assert table is not None
+    assert [r["name"] for r in table["rows"]] == ["household", "business", "all"]
+    every = table["rows"][-1]["cells"]
+    assert (every[0], every[1], every[6]) == ("3", "14", "33.60")
+    assert res.total_cost == pytest.approx(33.6, rel=1e-9)
+    html = render_report(res)
+    assert "Bills by customer class" in html and "2.6250" in html
+
+
+def test_no_class_section_without_tariffs() -> None:
+    """One meter on the DSO's tariff: every participant is in one class, no section."""
+    from pebdsl.present.report.classes import class_table
+
+    res = run(
+        HEAD + "horizon { start = 2023-03-01; duration = 2 h; step = 1 h }\n"
+        "grid { buy = 1 NOK/kWh }\n"
+        "participant shop { load { profile = 3 kW } }\n"
+    )
+    assert class_table(res) is None

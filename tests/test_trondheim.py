@@ -195,6 +195,21 @@ def test_trading_never_costs_more_than_the_reference(comparison: Any) -> None:
     assert cases["winter"]["total_cost"] <= wref + 1e-6 * abs(wref) + 1e-6
 
 
+def test_january_cases_have_savings_against_the_january_reference(comparison: Any) -> None:
+    """The January variants write `reference = winter_reference`: compare measures them against
+    the January week (saving = its cost − theirs), not against the June reference (another
+    horizon, no saving); the June cases keep the design's `reference`."""
+    by = {c.label: c for c in comparison.cases}
+    wref = by["winter_reference"].summary["total_cost"]
+    for name in WINTER:
+        c = by[name]
+        assert c.reference == "winter_reference", name
+        assert c.summary["saving"] == pytest.approx(wref - c.summary["total_cost"]), name
+    for name in SUMMER:
+        assert by[name].reference == "reference", name
+        assert by[name].summary["saving"] is not None, name
+
+
 def test_every_idle_market_has_a_reason_and_a_saving_note(comparison: Any) -> None:
     """Acceptance 2: no market trades 0 kWh without a note saying why (N101 with a reason);
     every case solved the stepped household tariff as a MIP and says so (N105)."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pebdsl.backends import Backend, Solution
 from pebdsl.design import Design
-from pebdsl.invert.flexibility import flexibility
+from pebdsl.invert.flexibility import Flexibility, flexibility
 from pebdsl.invert.flows import market_flows, price_rules, settlement_duals
 from pebdsl.invert.labels import LocalLabels, local_labels
 from pebdsl.invert.markets import Columns, clean, market_tables
@@ -165,9 +165,7 @@ def _batteries(d: Design, ir: ModelIR, x: FloatArray, bal: FloatArray) -> Column
     return out
 
 
-def _blocks(
-    d: Design, op: _Operation, net: FloatArray, flex_kw: FloatArray, flex_price: FloatArray
-) -> Columns:
+def _blocks(d: Design, op: _Operation, net: FloatArray, flex: Flexibility) -> Columns:
     """Blocks: net import at the connection, its parts, and the DSO's flexibility need."""
     blocks = list(d.blocks)
     grid_net = np.zeros((len(blocks), d.n_steps))
@@ -182,8 +180,9 @@ def _blocks(
         out[(name, "export")] = clean(np.maximum(-net[bi], 0.0))
         out[(name, "from_blocks")] = clean(np.maximum(exch[bi], 0.0))
         out[(name, "to_blocks")] = clean(np.maximum(-exch[bi], 0.0))
-        out[(name, "flexibility")] = clean(flex_kw[bi])
-        out[(name, "flexibility_price")] = clean(flex_price[bi])
+        out[(name, "flexibility")] = clean(flex.kw[bi])
+        out[(name, "flexibility_price")] = clean(flex.price[bi])
+        out[(name, "flexibility_paid")] = clean(flex.paid[bi])
     return out
 
 
@@ -214,7 +213,7 @@ def invert(d: Design, ir: ModelIR, sol: Solution, backend: Backend) -> tuple[Dis
     dispatch = Dispatch(
         participants_ts=frame(idx, _participants(d, op, base, meter, bal, lab)),
         batteries_ts=frame(idx, _batteries(d, ir, x, bal)),
-        blocks_ts=frame(idx, _blocks(d, op, net, flex.kw, flex.price)),
+        blocks_ts=frame(idx, _blocks(d, op, net, flex)),
         markets_ts=frame(idx, mdata),
         links_ts=frame(idx, mt.links_ts),
         balance_price=bal,

@@ -1,11 +1,17 @@
 """Flexibility delivered to the DSO and its local price, per block.
 
 Input: the design, the lowered IR, the solution, each block's net import (kW) and the
-`Backend` that solved the model. Output: `Flexibility` (kW delivered and currency/kWh price
-per block and step, and the baseline optimum). Raises PebdslError E504 when the solver
-refuses the baseline model, E503 when the baseline has no optimum.
+`Backend` that solved the model. Output: `Flexibility` (kW delivered, the local price and the
+price paid, currency/kWh, per block and step, and the baseline optimum). Raises PebdslError
+E504 when the solver refuses the baseline model, E503 when the baseline has no optimum.
 
-Price = −dual of `flex_limit` / Δt (≥ 0). Delivered = how far the need pushed the block's
+Price = −dual of `flex_limit` / Δt (≥ 0): the local value of the limit. Paid = the price the
+DSO declared for a priced need (`price = …`: it buys each delivered kWh at that price, whatever
+the dual), the dual for a hard need (no price declared: the dual is the only price there is).
+Paying the declared price is consistent with the optimum: on a step where the baseline is above
+the limit, delivered = (baseline − limit) − excess, so the objective's `price·excess` equals a
+payment of `price·delivered` minus a constant, and the community dispatch that minimises the one
+minimises the other (docs/model.md). Delivered = how far the need pushed the block's
 import down, against the baseline of the same design solved without the need:
 max(0, baseline − max(limit, import)). The baseline is a re-solve of the IR with the limit
 rows relaxed, on the chosen backend and solver (only designs with a flexibility need pay
@@ -27,7 +33,8 @@ from pebdsl.ir import ConBlock, FloatArray, ModelIR
 @dataclass(frozen=True)
 class Flexibility:
     kw: FloatArray  # blocks x t, kW the DSO's limit removed
-    price: FloatArray  # blocks x t, currency/kWh
+    price: FloatArray  # blocks x t, currency/kWh: the dual of the limit
+    paid: FloatArray  # blocks x t, currency/kWh the DSO pays per kWh delivered
     baseline_x: FloatArray | None  # the optimum without the flexibility rows
 
 
@@ -38,18 +45,22 @@ def flexibility(
     t = d.n_steps
     kw = np.zeros((len(blocks), t))
     price = np.zeros((len(blocks), t))
+    paid = np.zeros((len(blocks), t))
     cb = ir.cons.get("flex_limit")
     if cb is None:
-        return Flexibility(kw, price, None)
+        return Flexibility(kw, price, paid, None)
     mu = -cb.values(sol.row_dual) / d.dt_h
     base_x = baseline_x(ir, cb, backend)
     base = ir.inverse.block_net(base_x)
+    bid = {n.block: n.price_per_kwh for n in d.dso.flexibility}
     for k, b in enumerate(cb.entities):
         i = blocks.index(b)
         price[i] = np.maximum(mu[k], 0.0)
         limit = cb.upper.reshape(len(cb.entities), t)[k]
         kw[i] = np.maximum(0.0, base[i] - np.maximum(limit, net[i]))
-    return Flexibility(kw, price, base_x)
+        declared = bid.get(b)
+        paid[i] = price[i] if declared is None else np.full(t, declared)
+    return Flexibility(kw, price, paid, base_x)
 
 
 def baseline_x(ir: ModelIR, cb: ConBlock, backend: Backend) -> FloatArray:

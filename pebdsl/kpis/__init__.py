@@ -277,7 +277,7 @@ def three_values(results: Valued, reference: Valued | None) -> dict[str, Any]:
        Negative when the case raises the peak.
     3. local_trade_kwh / local_trade_value (kWh delivered in local markets, valued at the local
        price) and flexibility_kwh / flexibility_value (import above the DSO's limits avoided,
-       valued at the flexibility price).
+       valued at the price the DSO pays).
     """
     v = dict(results.values)
     peaks: dict[str, float] = v["peak_import_kw"]
@@ -359,5 +359,5 @@ def _flexibility(inp: ScoreInput, blocks: Sequence[str]) -> tuple[float, float]:
         return 0.0, 0.0
     dt_h = inp.design.dt_h
     flex = quantity(bts, "flexibility", blocks)
-    price = quantity(bts, "flexibility_price", blocks)
-    return float(flex.sum() * dt_h), float((flex * price).sum() * dt_h)
+    paid = quantity(bts, "flexibility_paid", blocks)
+    return float(flex.sum() * dt_h), float((flex * paid).sum() * dt_h)

@@ -128,6 +128,9 @@ ATTRIBUTE_DOCS: dict[str, dict[str, Doc]] = {
     "variant": {
         "description": Doc("what the variant is (shown by compare and the report)"),
         "compare": Doc("false: `pebdsl compare` leaves it out unless named", "", ("true", "false")),
+        "reference": Doc(
+            "the variant this one's savings are measured against (else the design's reference)"
+        ),
     },
 }
 

@@ -46,8 +46,10 @@ def write_comparison(comparison: Comparison, out: Path, command: str = "") -> No
         for c in comparison.cases:
             target = tmp / Path(c.file).stem / c.label
             if c.results is not None:
-                ref = comparison.reference(c.file)
+                ref = comparison.reference_of(c)
                 reference = None if ref is None else ref.results
+                if reference is not None and reference.design.time != c.results.design.time:
+                    reference = None  # another week or the year: the costs do not compare
                 write_into(c.results, target, command=command, reference=reference)
             elif c.error is not None:
                 atomic_write_text(target / "error.txt", c.error.render() + "\n")

@@ -3,7 +3,8 @@
 Input: the `design` declaration's attributes and the chosen variant's attributes (not its
 edits), read through a `Reader`. Output: the currency (set on the reader, so every later value
 reads in it), the description, the variant's description and `compare` flag, and the design's
-reference variant (`reference = v`, else a variant named `reference`, else none).
+reference variant (`reference = v`, else a variant named `reference`, else none; a variant's
+own `reference = v` replaces the design's for that variant, resolve/passes.py).
 Errors: E307 a currency not in `units.CURRENCIES`, a description that is not a string, a
 `compare` that is not true or false; E101 a `reference` that names no variant; E104/E109 from
 `Reader.attrs`.

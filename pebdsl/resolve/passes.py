@@ -202,8 +202,10 @@ def goals_(st: State) -> None:
 
 
 def reference(st: State) -> None:
-    """The design's reference variant."""
-    st.reference = _heading.reference(st.reader, st.design_attrs)
+    """The reference variant: the variant's own `reference = v` when it writes one (a winter
+    case against the winter reference), else the design's."""
+    own = {a.name.value: a for a in st.variant_attrs if a.name.value == "reference"}
+    st.reference = _heading.reference(st.reader, own or st.design_attrs)
 
 
 def assemble(st: State) -> None:

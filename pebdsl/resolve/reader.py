@@ -94,7 +94,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     ),
     "link": ("capacity", "loss", "fee"),
     "flexibility": ("limit", "price"),
-    "variant": ("description", "compare"),
+    "variant": ("description", "compare", "reference"),
 }
 
 

@@ -15,7 +15,9 @@ go on. A file that cannot be read at all is recorded as one failed case too.
 
 Savings (docs/compare.md) are in real money: cost is `Results.total_cost` (the objective
 without its shadow terms: priced-flexibility excess and product premiums, which nobody pays).
-Against the file's reference variant (`Design.reference`),
+Against the case's reference variant (`Case.reference`: the variant's own `reference = v`, else
+the file's `design.reference`; so a January case is measured against the January reference and a
+June case against the June one),
     saving         = cost(reference) - cost(case)
     storage value  = cost(design without any battery) - cost(design), for the case and the ref.
     saving_storage = storage value(case) - storage value(reference)
@@ -75,6 +77,9 @@ class Case:
     error: PebdslError | None
     summary: dict[str, Any] = field(default_factory=dict)
     description: str = ""  # the variant's `description` ("" for the base or when unknown)
+    reference: str | None = (
+        None  # the variant its savings are measured against (`Design.reference`)
+    )
 
     @property
     def status(self) -> str:
@@ -112,6 +117,10 @@ class Comparison:
                 return _reference_case(self.cases, file, c.results.design.reference)
         return None
 
+    def reference_of(self, case: Case) -> Case | None:
+        """The case `case`'s savings are measured against, when it is among the cases."""
+        return _reference_case(self.cases, case.file, case.reference)
+
     @property
     def failed(self) -> list[Case]:
         """The cases without results."""
@@ -133,7 +142,7 @@ class Plan:
     files: list[str]
     cases: list[Case]
     jobs: list[Job]
-    refs: dict[int, str | None]  # file index -> the name of its reference variant
+    refs: dict[int, str | None]  # file index -> the name of its (base design's) reference
     warnings: list[Diagnostic]
     load_seconds: float = 0.0
 
@@ -270,25 +279,33 @@ def plan(
                 continue  # the base is loaded for the file's facts but not a case
             label = _label(variant)
             description = design.variant_description if design is not None else ""
-            p.cases.append(Case(path, variant, label, None, err, description=description))
+            ref = design.reference if design is not None else p.refs.get(fi)
+            p.cases.append(
+                Case(path, variant, label, None, err, description=description, reference=ref)
+            )
             if design is not None:
                 p.jobs.append(Job((fi, label), design))
     if variants is not None and any_loaded:
         _check_names(variants, declared)
-    p.jobs += _twins(p.jobs, p.refs)
+    p.jobs += _twins(p.jobs)
     p.load_seconds = time.perf_counter() - t0
     return p
 
 
-def _twins(jobs: list[Job], refs: dict[int, str | None]) -> list[Job]:
-    """The battery-free twins, only where a saving split is asked for: the file's reference is
-    one of the cases and on the same time grid as the case."""
-    ref_designs = {j.key[0]: j.design for j in jobs if j.key[1] == refs.get(j.key[0])}
+def _twins(jobs: list[Job]) -> list[Job]:
+    """The battery-free twins, only where a saving split is asked for: of each case whose
+    reference is one of the cases and on the same time grid, and of that reference."""
+    by_key = {j.key: j for j in jobs}
+    needed: set[tuple[int, str]] = set()
+    for j in jobs:
+        ref = by_key.get((j.key[0], j.design.reference or ""))
+        if ref is not None and ref.design.time == j.design.time:
+            needed.update((j.key, ref.key))
     return [
         Job((fi, label + NO_BATTERY_SUFFIX), without_batteries(j.design))
         for j in jobs
         for fi, label in [j.key]
-        if fi in ref_designs and ref_designs[fi].time == j.design.time and has_batteries(j.design)
+        if j.key in needed and has_batteries(j.design)
     ]
 
 
@@ -323,17 +340,17 @@ def solve_plan(
         if (o := by_key.get((file_index[c.file], c.label))) is not None:
             c.results, c.error = o.value, o.error
     for fi, path in enumerate(p.files):
-        ref_case = _reference_case(p.cases, path, p.refs.get(fi))
-        file_ref = ref_case.results if ref_case else None
-        ref_nb = by_key.get((fi, f"{ref_case.label}{NO_BATTERY_SUFFIX}")) if ref_case else None
         for c in (c for c in p.cases if c.file == path):
-            ref = file_ref if _comparable(c.results, file_ref) else None
+            ref_case = _reference_case(p.cases, path, c.reference)
+            case_ref = ref_case.results if ref_case else None
+            ref = case_ref if _comparable(c.results, case_ref) else None
+            ref_nb = by_key.get((fi, f"{ref_case.label}{NO_BATTERY_SUFFIX}")) if ref_case else None
             nb = by_key.get((fi, c.label + NO_BATTERY_SUFFIX))
             c.summary = summarize(
                 c,
                 ref,
                 None if nb is None else nb.value,
-                p.refs.get(fi) is not None,
+                c.reference is not None,
                 ref_no_battery=None if ref_nb is None else ref_nb.value,
             )
             if c.results is not None:

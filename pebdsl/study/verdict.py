@@ -5,7 +5,8 @@ dict of docs/compare.md — and `.results` / `.error`; a `pebdsl.study.compare.C
 test's stand-in). Output: `verdict(cases) -> list[Verdict]`, solved cases first, ranked per
 file by real cost over the horizon (`total_cost`, cheapest first; docs/kpis.md: real money,
 not the objective's shadow terms), then the failed ones (no rank). Each `Verdict.text` says,
-in words, what the design buys against its file's reference — which of the three values
+in words, what the design buys against its reference (the case's `Design.reference`: the
+variant's own, else its file's) — which of the three values
 (docs/kpis.md) it delivers and by how much — and what it costs: its saving, or its extra cost,
 with the split into trade and storage when there is one. Data only: the compare page
 (present/report/compare_page.py) and the terminal (console.py) show it. Raises nothing.
@@ -56,12 +57,11 @@ def _share(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
-def _reference_variant(cases: list[Any]) -> str | None:
-    for c in cases:
-        r = getattr(c, "results", None)
-        if r is not None and getattr(r.design, "reference", None):
-            return str(r.design.reference)
-    return None
+def _reference_of(c: Any, group: list[Any]) -> Any:
+    """The case of `group` that `c` is measured against (its design's reference), or None."""
+    r = getattr(c, "results", None)
+    name = getattr(r.design, "reference", None) if r is not None else None
+    return next((g for g in group if name and g.variant == name), None)
 
 
 def _failed(c: Any) -> bool:
@@ -76,8 +76,6 @@ def verdict(cases: Iterable[Any]) -> list[Verdict]:
         by_file.setdefault(str(c.file), []).append(c)
     out: list[Verdict] = []
     for file, group in by_file.items():
-        ref_name = _reference_variant(group)
-        ref = next((c for c in group if ref_name and c.variant == ref_name), None)
         ok = [c for c in group if not _failed(c) and c.summary.get("total_cost") is not None]
         ok.sort(key=lambda c: (float(c.summary["total_cost"]), -_num(c, "pv_surplus_local_share")))
         for i, c in enumerate(ok, start=1):
@@ -88,8 +86,8 @@ def verdict(cases: Iterable[Any]) -> list[Verdict]:
                     rank=i,
                     total_cost=float(c.summary["total_cost"]),
                     currency=str(c.summary.get("currency") or ""),
-                    text=_sentence(c, ref, i == 1 and len(ok) > 1),
-                    is_reference=c is ref,
+                    text=_sentence(c, _reference_of(c, group), i == 1 and len(ok) > 1),
+                    is_reference=_reference_of(c, group) is c,
                 )
             )
         for c in group:

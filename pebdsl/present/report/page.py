@@ -1,5 +1,6 @@
 """The HTML report of one solve: headline cards, the three values, per-block figures, markets,
-bills, KPI tables, the formulation, the design source and provenance.
+bills (and by customer class, present/report/classes.py), KPI tables, the formulation, the
+design source and provenance.
 
 Input: `Results`, optionally the `Results` of a reference variant, and the command line that
 produced them. Output: `render_report(...) -> str`, one self-contained HTML document (the
@@ -21,6 +22,7 @@ from markupsafe import Markup
 from pebdsl.front.lexer import highlight_lines
 from pebdsl.present.report import charts as ch
 from pebdsl.present.report.charts import TimeAxis, fmt_num
+from pebdsl.present.report.classes import class_table
 from pebdsl.present.report.common import (
     _col,
     _environment,
@@ -392,6 +394,7 @@ def render_report(results: Results, *, reference: Results | None = None, command
         "link_chart": _link_chart(results, axis),
         "bills_chart": _bills_chart(results, reference),
         "bill_table": _bill_table(results, reference),
+        "class_table": class_table(results),
         "money_rows": _money_rows(results),
         "design_kpis": _design_kpi_rows(kpis.get("design", {}), ref_kpis, d.currency),
         "kpi_tables": tables,
