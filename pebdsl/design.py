@@ -384,14 +384,15 @@ class Investment:
 
     `path` names the size: `alice.battery.capacity`, `alice.battery.power`, `hub.capacity`
     (a shared battery), `street.connection` (a block connection, both ways),
-    `street.connection.import` / `.export`, `dso.link.a--b.capacity`. `cost_per_unit_h` is the
+    `street.connection.import` / `.export`, `dso.link.a--b.capacity`, `alice.pv.peak` (kWp: the
+    output is the per-kWp profile times the size). `cost_per_unit_h` is the
     cost per kWh or kW per hour of horizon: the `cost = …` form as written (0.1 EUR/kWh/day =
     0.1/24 per hour), or the annuity form's `capex × rate / (1 − (1 + rate)^−lifetime)` per
     year / 8760 (`capex / lifetime` at rate 0); `capex`, `lifetime_years`, `rate` keep the
     annuity form's inputs (None for the `cost` form) for reports and the formatter."""
 
     path: str
-    unit: Literal["kWh", "kW"]
+    unit: Literal["kWh", "kW", "kWp"]
     max_value: float
     cost_per_unit_h: float
     capex: float | None = None

@@ -12,7 +12,8 @@ local_sales, fees, flexibility, battery_costs, shift_costs, link_fees, rent, sha
 total, where
 total = grid_purchases − grid_sales + energy_charges + capacity_charges + local_purchases
         − local_sales + fees + flexibility + battery_costs + shift_costs + link_fees + rent
-        + shared_battery.
+        + shared_battery (+ vat and generation_costs in designs that have them: VAT on
+        households; a PV or wind peak sized by `invest`, its cost over the horizon).
 For the other parties each column is the counter-entry of the participants' one (the grid
 supplier's grid_purchases are −Σ purchases, …), so the sum over all rows of `total` is
 exactly the real costs that leave the system (battery throughput and load-shifting costs).
@@ -83,6 +84,7 @@ COLUMNS = (
     "shared_battery",
 )
 _SIGN = {c: (-1.0 if c in ("grid_sales", "local_sales") else 1.0) for c in COLUMNS}
+GENERATION_COSTS = "generation_costs"
 
 
 @dataclass(frozen=True)
@@ -316,7 +318,8 @@ def _investments(
 ) -> tuple[float, dict[str, dict[str, float | str]]]:
     """Sizes chosen by the LP (`invest`, lower/invest.py): each one's size and its cost over
     the horizon (the column's cost × size). A battery's is a real cost of its owner
-    (`battery_costs`; a shared battery's row passes it to its owners); a block connection's or
+    (`battery_costs`; a shared battery's row passes it to its owners), a PV or wind peak's too
+    (`generation_costs`, a column only designs with such a size get); a block connection's or
     a link's is the DSO's: it builds the capacity (its row's `capacity_charges`). Returns the
     DSO's part and the investments by path."""
     if "invest" not in ir.vars:
@@ -331,6 +334,10 @@ def _investments(
         head = path.rpartition(".")[0]
         if head in bats:
             led.book(bats[head].owner or head, "battery_costs", float(c), None)
+        elif path.endswith((".pv.peak", ".wind.peak")):
+            for r in led.rows.values():
+                r.setdefault(GENERATION_COSTS, 0.0)
+            led.book(path.partition(".")[0], GENERATION_COSTS, float(c), None)
         else:
             led.book("dso", "capacity_charges", float(c), None)
             dso += float(c)
@@ -373,12 +380,16 @@ def settle(
         acc.non_monetary += float(ev.cost @ ev.values(x).ravel())
     shared = _shared(led, d)
     columns = _vat(led, d)
+    if any(GENERATION_COSTS in r for r in led.rows.values()):
+        columns.append(GENERATION_COSTS)
     table = pd.DataFrame.from_dict(led.rows, orient="index", columns=columns)
     table["total"] = sum(table[c] * _SIGN.get(c, 1.0) for c in columns)
     table.index.name = "party"
     parts = list(d.participants)
     total_bills = float(table.loc[parts, "total"].sum()) if parts else 0.0
     real_costs = float(table["battery_costs"].sum() + table["shift_costs"].sum()) + dso_investment
+    if GENERATION_COSTS in table:
+        real_costs += float(table[GENERATION_COSTS].sum())
     total_cost = objective - acc.non_monetary
     money = {
         "total_bills": total_bills,

@@ -162,16 +162,15 @@ def test_invest_errors(tmp_path: Path, capacity: str, code: str) -> None:
 
 
 def test_invest_where_no_size_is_e321(tmp_path: Path) -> None:
-    """A PV peak and a participant's connection are not decisions (E321)."""
+    """A participant's connection and a price are not decisions (E321); a PV peak is
+    (tests/test_sizing_pv.py)."""
     for text in (
-        _day("10 kWh").replace(
-            "load    { profile = demand }",
-            "load    { profile = demand }\n  pv { profile = 1 kW; peak = invest(max = 5 kW, "
-            "cost = 1 EUR/kW/day) }",
-        ),
         _day("10 kWh").replace(
             "participant home {",
             "participant home {\n  connection = invest(max = 5 kW, cost = 1 EUR/kW/day)",
+        ),
+        _day("10 kWh").replace(
+            "buy  = price", "buy  = invest(max = 1 EUR/kWh, cost = 1 EUR/kWh/day)"
         ),
     ):
         p = tmp_path / "d.peb"

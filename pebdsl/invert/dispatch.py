@@ -69,6 +69,18 @@ def _generation(
         np.add.at(used, np.array(g.owners), gen)
         gv = ir.vars["gen"]
         prof = gv.upper.reshape(len(gv.entities), shape[1])
+        inv = ir.vars.get("invest")
+        if inv is not None:
+            # A sized peak (lower/invest.py): the column's upper bound is the output at `max`;
+            # what was available is that shape times the chosen size.
+            sizes = inv.values(x)[:, 0]
+            prof = prof.copy()
+            for j, name in enumerate(gv.entities):
+                path = f"{name}.peak"
+                if path in inv.entities:
+                    hi = float(np.asarray(inv.upper).reshape(-1)[inv.entity_index(path)])
+                    got = float(sizes[inv.entity_index(path)])
+                    prof[j] *= got / hi if hi > 0 else 0.0
         for k in ("pv", "wind"):
             sel = [i for i, kk in enumerate(g.kinds) if kk == k]
             if sel:

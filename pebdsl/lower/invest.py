@@ -9,11 +9,13 @@ column's `max`, a bound that is never tighter):
 
     battery capacity     soc[b,t] − size ≤ 0
     battery power        charge[b,t] − size ≤ 0,  discharge[b,t] − size ≤ 0
+    PV or wind peak      gen[a,t] − shape[a,t] · size ≤ 0   (shape = output per kWp)
     block connection     block_net[b,t] − size ≤ 0 (import),  −block_net[b,t] − size ≤ 0 (export)
     DSO link capacity    Σ flows over the link a→b (and b→a) − size ≤ 0
 
 Rows are named `size.<path>.<what>` (`size.alice.battery.capacity.soc`,
-`size.street.connection.import`, `size.dso.link.a--b.capacity.a->b`) and keep the Span of the
+`size.street.connection.import`, `size.dso.link.a--b.capacity.a->b`, `size.alice.pv.peak.gen`)
+and keep the Span of the
 `invest(...)` call, so an infeasible design points at it. A link that no market uses carries
 nothing: its size is 0 at the optimum, no row is needed. Raises nothing.
 """
@@ -22,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pebdsl.design import Design, Investment
-from pebdsl.ir import ConBlock, Expr, VarBlock
+from pebdsl.design import Design, Generation, Investment
+from pebdsl.ir import ConBlock, Expr, FloatArray, VarBlock
 from pebdsl.lower.context import Context
 from pebdsl.lower.storage import add_rows_of
 
@@ -53,14 +55,17 @@ def lower_invest(ctx: Context) -> None:
         step_labels=("size",),
     )
     for k, inv in enumerate(invs):
-        for name, expr in _sized_rows(ctx, inv):
-            _bound_by(ctx, name, expr, size, k, inv)
+        for name, expr, coef in _sized_rows(ctx, inv):
+            _bound_by(ctx, name, expr, size, k, inv, coef)
 
 
 def _present(d: Design, path: str) -> bool:
-    """The sized object is in the design: a battery, a block's connection, a DSO link."""
+    """The sized object is in the design: a battery, a generator, a block's connection, a DSO
+    link."""
     head = path.rpartition(".")[0]
     if head in d.batteries():
+        return True
+    if _generator(d, path) is not None:
         return True
     if path.startswith("dso.link."):
         a, _, b = path.removeprefix("dso.link.").removesuffix(".capacity").partition("--")
@@ -69,35 +74,57 @@ def _present(d: Design, path: str) -> bool:
     return block in d.blocks and d.blocks[block].connection is not None
 
 
-def _sized_rows(ctx: Context, inv: Investment) -> list[tuple[str, Expr]]:
-    """The expressions (1 x t, kW or kWh) the size bounds from above, by row-block suffix."""
+def _generator(d: Design, path: str) -> Generation | None:
+    """The PV or wind asset whose peak `path` (`alice.pv.peak`) sizes, if it is in the design."""
+    owner, _, rest = path.partition(".")
+    kind = rest.removesuffix(".peak")
+    if rest == kind or owner not in d.participants:
+        return None
+    return next((g for g in d.participants[owner].generation if g.kind == kind), None)
+
+
+Rows = list[tuple[str, Expr, FloatArray | None]]
+
+
+def _sized_rows(ctx: Context, inv: Investment) -> Rows:
+    """The expressions (1 x t, kW or kWh) the size bounds from above, by row-block suffix, each
+    with the size's coefficient per step (None: 1; a generator's output per kWp)."""
     d = ctx.design
     path = inv.path
+    gen = _generator(d, path)
+    if gen is not None:
+        v = ctx.ir.vars["gen"]
+        name = path.removesuffix(".peak")
+        e = Expr(1, ctx.n_steps).add(v, 1.0, var_entities=[v.entity_index(name)], row_entities=[0])
+        # profile_kw is the output at `max` (resolve/generation.py); at max 0 there is none.
+        peak = gen.peak_kw or 0.0
+        shape = gen.profile_kw / peak if peak > 0 else np.zeros(ctx.n_steps)
+        return [("gen", e, np.maximum(shape, 0.0))]
     bats = d.batteries()
     head, _, leaf = path.rpartition(".")
     if head in bats and leaf in ("capacity", "power"):
         blocks = ("soc",) if leaf == "capacity" else ("charge", "discharge")
-        out = []
+        out: Rows = []
         for vname in blocks:
             v = ctx.ir.vars[vname]
             e = Expr(1, ctx.n_steps).add(
                 v, 1.0, var_entities=[v.entity_index(head)], row_entities=[0]
             )
-            out.append((vname, e))
+            out.append((vname, e, None))
         return out
     if path.startswith("dso.link."):
         a, _, b = path.removeprefix("dso.link.").removesuffix(".capacity").partition("--")
         con = ctx.ir.cons.get(f"link_capacity.{a}-{b}")
-        return [] if con is None else _rows_of(con)
+        return [] if con is None else [(n, e, None) for n, e in _rows_of(con)]
     block, _, side = path.partition(".connection")
     sides = ("import", "export") if side == "" else (side.lstrip("."),)
     i = ctx.blocks.index(block)
-    out = []
+    rows: Rows = []
     for s in sides:
         e = Expr(1, ctx.n_steps)
         add_rows_of(e, ctx.block_net, [i], 1.0 if s == "import" else -1.0)
-        out.append((s, e))
-    return out
+        rows.append((s, e, None))
+    return rows
 
 
 def _rows_of(con: ConBlock) -> list[tuple[str, Expr]]:
@@ -113,25 +140,34 @@ def _rows_of(con: ConBlock) -> list[tuple[str, Expr]]:
     return out
 
 
-def _bound_by(ctx: Context, suffix: str, e: Expr, size: VarBlock, k: int, inv: Investment) -> None:
-    """Rows `e[t] − size_k ≤ 0` for every step."""
+def _bound_by(
+    ctx: Context,
+    suffix: str,
+    e: Expr,
+    size: VarBlock,
+    k: int,
+    inv: Investment,
+    coef: FloatArray | None = None,
+) -> None:
+    """Rows `e[t] − coef[t] · size_k ≤ 0` for every step (coef 1 unless given)."""
     t = e.n_steps
     e.add(
         size,
-        -1.0,
+        -1.0 if coef is None else -coef,
         var_entities=[k],
         row_entities=[0],
         var_steps=np.zeros(t, dtype=np.int64),
         row_steps=np.arange(t),
     )
     name = f"size.{inv.path}.{suffix}"
+    per = "" if coef is None else "shape[t] · "
     ctx.ir.add_con(
         name,
         (inv.path,),
         e,
         upper=0.0,
-        unit=inv.unit,
-        template=f"{suffix}[t] − invest[{inv.path}] ≤ 0",
+        unit="kW" if inv.unit == "kWp" else inv.unit,
+        template=f"{suffix}[t] − {per}invest[{inv.path}] ≤ 0",
         sources=(f"invest {inv.path}",),
         spans=(inv.span,),
         entity_spans=(inv.span,),

@@ -53,11 +53,11 @@ ATTRIBUTE_DOCS: dict[str, dict[str, Doc]] = {
     },
     "pv": {
         "profile": Doc("generation per kWp (bare number) with `peak`, else in kW", "power (kW)"),
-        "peak": Doc("installed peak power", "power (kW)"),
+        "peak": Doc("installed peak power, or `invest(...)`: sized by the model", "power (kW)"),
     },
     "wind": {
         "profile": Doc("generation per kWp (bare number) with `peak`, else in kW", "power (kW)"),
-        "peak": Doc("installed peak power", "power (kW)"),
+        "peak": Doc("installed peak power, or `invest(...)`: sized by the model", "power (kW)"),
     },
     "battery": {
         "capacity": Doc("usable storage capacity, ≥ 0 (required)", "energy (kWh)"),

@@ -14,7 +14,10 @@ block, E310 battery states of charge that contradict each other (min_soc <= init
 min_soc <= capacity, final <= capacity, final reachable from initial at full power), E313 a
 market whose trades cross DSO links (the DSO declares links and the market has traders in a
 block) with members or shared batteries outside every block: links join blocks only, so those
-would be cut off from the rest of the market.
+would be cut off from the rest of the market. E322 a PV or wind peak sized by `invest(...)`
+whose owner's available output a rule reads as a constant (lower/local.py's own use, origin
+and premium rules; a hard `pv_surplus_local` goal): with the size a decision those rules would
+not be linear.
 
 A shared battery that no market reaches is allowed: it stays idle (a variant `without market X`
 must still be a valid design), see docs/language.md; `lint.py` warns about it (W104).
@@ -40,7 +43,64 @@ def check_design(design: Design, where: Where | None = None) -> list[Diagnostic]
         out += check_battery(b, design.time.duration_h, where)
     out += _check_markets(design, where)
     out += _check_dso(design, where)
+    out += _check_sized_generation(design)
     return out
+
+
+def _check_sized_generation(design: Design) -> list[Diagnostic]:
+    """E322 (module docstring): the rules that read a participant's available generation as a
+    constant — own use min(available, load) in the local-energy and origin rows, the premium
+    cap, the surplus of the hard `pv_surplus_local` goal — would need min/max of a decision."""
+    out = []
+    hard_share = next(
+        (g for g in design.goals if g.metric == "pv_surplus_local" and not g.prefer), None
+    )
+    for path, inv in design.investments.items():
+        owner, _, rest = path.partition(".")
+        if rest not in ("pv.peak", "wind.peak") or owner not in design.participants:
+            continue
+        why = _reads_generation(design, owner)
+        hint = "write a constant peak and size it as options of a `choice` (docs/tailor.md)"
+        if why is None and hard_share is not None:
+            why = f"the hard goal `{hard_share.text}` (its surplus is max(output − load, 0))"
+            hint = f"make the goal a preference: `prefer {hard_share.text}`, or {hint}"
+        if why is None:
+            continue
+        out.append(
+            error(
+                "E322",
+                f"the {rest.replace('.', ' ')} of {owner} cannot be sized here: {why} reads "
+                "its output as a constant",
+                inv.span,
+                "a size that rule cannot follow",
+                (hint,),
+            )
+        )
+    return out
+
+
+def _reads_generation(design: Design, owner: str) -> str | None:
+    """The first rule that reads `owner`'s available generation as a constant, in words."""
+    own = design.participants[owner].battery
+    if own is not None and own.charge_from == "local":
+        return "its battery's `charge_from = local` (own use comes first)"
+    for m in design.markets.values():
+        if owner not in m.members:
+            continue
+        local_only = any(
+            design.shared_batteries[b].charge_from == "local" for b in m.batteries
+        ) or any(
+            (bat := design.participants[p].battery) is not None and bat.charge_from == "local"
+            for p in m.members
+            if p in design.participants
+        )
+        if local_only:
+            return f"market {m.name}, which trades local energy only,"
+        for k in m.products:
+            prod = design.products.get(k)
+            if prod is not None and (prod.origin is not None or prod.premium_per_kwh > 0):
+                return f"product {k} (its origin or premium) in market {m.name}"
+    return None
 
 
 def _at(where: Where, key: tuple[str, ...], default: Span) -> Span:

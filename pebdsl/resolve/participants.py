@@ -115,7 +115,7 @@ def _asset(r: Reader, node: Node, kind: str, asset: S.Asset) -> Any:
     if kind == "load":
         return loads.load_asset(r, asset)
     if kind in ("pv", "wind"):
-        return generation.generation(r, asset, cast(Literal["pv", "wind"], kind))
+        return generation.generation(r, asset, cast(Literal["pv", "wind"], kind), node.name)
     if kind == "battery":
         return batteries.battery(
             r, list(asset.body.items), asset.span, f"{node.name}.battery", node.name, node.block

@@ -459,7 +459,7 @@ class SeriesContext:
                 "not a size the model can choose",
                 (
                     "sizes that can be decisions: battery capacity and power (private and "
-                    "shared), a block's connection, a DSO link's capacity",
+                    "shared), a PV or wind peak, a block's connection, a DSO link's capacity",
                 ),
             )
         if gen is None:

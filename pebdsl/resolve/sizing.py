@@ -1,8 +1,9 @@
 """Sizes as decisions: `invest(...)` where a design states a capacity.
 
-Input: an attribute whose value may be `invest(...)` (battery `capacity` and `power`, a block's
-or participant's `connection`, `connection { import; export }` of a block, a DSO link's
-`capacity`), the dimension of the size (energy or power), its path, read through a `Reader`.
+Input: an attribute whose value may be `invest(...)` (battery `capacity` and `power`, a PV or
+wind `peak` (resolve/generation.py), a block's or participant's `connection`, `connection {
+import; export }` of a block, a DSO link's `capacity`), the dimension of the size (energy or
+power), its path, read through a `Reader`.
 Output: the size's constant — its `max` for an investment, so every check and report that
 reads the size sees the largest it can be — and, for `invest(...)`, a `design.Investment`
 recorded on `Reader.investments` under the path. Two forms:
@@ -18,8 +19,8 @@ currency/kWh/time or currency/kW/time; `capex` currency/kWh or currency/kW; `lif
 
 Errors: E320 a malformed `invest(...)` (no `max`; neither `cost` nor `capex`, or both; an
 annuity without `lifetime`; a lifetime of zero), E321 `invest(...)` where a size cannot be a
-decision (any other attribute: series, prices, PV peak), E407 an unknown or repeated argument,
-units errors (E202/E203/E204) and E302 (negative values) of the arguments.
+decision (any other attribute: series, prices, a participant's connection), E407 an unknown
+or repeated argument, units errors (E202/E203/E204) and E302 (negative values) of the arguments.
 """
 
 from __future__ import annotations
