@@ -420,11 +420,22 @@ def print_rolling(r: RollingResults, design: Design) -> None:
     """A rolling solve: its cost, the perfect-foresight cost and the gap."""
     share = "" if r.gap_share is None else f" ({100 * r.gap_share:.2f} %)"
     title = design.title + (f" — {design.variant}" if design.variant else "")
-    n = len(r.windows)
+    k = max(1, len(r.scenarios))
+    n = len(r.windows) // k
     print(terminal_text(f"{title}: rolling solution, {n} window{'' if n == 1 else 's'}"))
+    costs = "costs"
+    if r.scenarios:  # rolling over forecasts: expectations over the scenarios
+        what = "the scenario draws" if r.decide == "scenarios" else "the forecast"
+        print(
+            terminal_text(
+                f"each window decides on {what} and realises on each of {k} scenarios "
+                "as the actuals"
+            )
+        )
+        costs = "costs in expectation"
     print(
         terminal_text(
-            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead costs "
+            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead {costs} "
             f"{r.rolling_cost:.2f} {r.currency}; perfect foresight {r.perfect_cost:.2f} "
             f"{r.currency}; gap {r.gap:.2f} {r.currency}{share}"
         )
