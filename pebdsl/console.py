@@ -240,6 +240,18 @@ def print_comparison(comparison: Comparison, console: Any = None, *, wide: bool 
         if c.description:
             console.print(Text(terminal_text(f"{name(c.file, c.label)}: {c.description}")))
     for c in cases:
+        if st := c.summary.get("stochastic"):  # a design with scenarios: its two-stage solve
+            vss = "unbounded" if st["vss"] is None else _money(st["vss"])
+            console.print(
+                Text(
+                    terminal_text(
+                        f"{name(c.file, c.label)}: two-stage, {st['scenarios']} scenarios "
+                        f"({st['method']}); figures are expectations; expected cost "
+                        f"{_money(st['expected_cost'])}, EVPI {_money(st['evpi'])}, VSS {vss}"
+                    )
+                )
+            )
+    for c in cases:
         if c.error is not None:
             console.print(Text(terminal_text(f"{c.label}"), style="bold red") + " failed:")
             console.print(Text(terminal_text(c.error.render())))
