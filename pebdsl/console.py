@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pebdsl.design import Design
     from pebdsl.diagnostics import Diagnostic
     from pebdsl.stochastic import RollingResults, StochasticResults
+    from pebdsl.stochastic.decompose import Decomposed
     from pebdsl.study.compare import Comparison
     from pebdsl.study.sweep import Sweep
     from pebdsl.study.tailor import Tailoring
@@ -452,3 +453,27 @@ def print_rolling(r: RollingResults, design: Design) -> None:
             f"{r.currency}; gap {r.gap:.2f} {r.currency}{share}"
         )
     )
+
+
+def print_decomposed(r: Decomposed, design: Design) -> None:
+    """Progressive hedging: the bounds on the expected cost, their gap, the consensus."""
+    title = design.title + (f" — {design.variant}" if design.variant else "")
+    cur = design.currency
+    print(
+        terminal_text(
+            f"{title}: progressive hedging (mpi-sppy), {r.scenarios} scenarios, "
+            f"{r.iterations} iterations"
+        )
+    )
+    share = f" ({100 * r.gap / abs(r.upper_bound):.2f} %)" if abs(r.upper_bound) > 1e-9 else ""
+    print(
+        terminal_text(
+            f"expected cost between {r.lower_bound:.4g} and {r.upper_bound:.4g} {cur}: "
+            f"gap {r.gap:.3g} {cur}{share} ({r.bound} lower bound; the upper bound is the "
+            "consensus day-ahead position evaluated in every scenario)"
+        )
+    )
+    for bidder, kwh in r.day_ahead_kwh.items():
+        print(terminal_text(f"  {bidder}: day-ahead {float(kwh.sum()):.4g} kWh in all"))
+    secs = ", ".join(f"{k} {v:.2f} s" for k, v in r.seconds.items())
+    print(terminal_text(f"times: {secs}"))
