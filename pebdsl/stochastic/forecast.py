@@ -1,7 +1,7 @@
 """Rolling operation over forecasts: a design with scenarios operated window by window.
 
 Input: a `Design` with scenarios (pebdsl.resolve; the design itself is the forecast, each
-scenario's design one possible realisation), the rolling period and lookahead in steps, how
+scenario's design one possible realisation), the rolling period and lookahead in hours, how
 each window decides (`decide`: "scenarios" — the window's two-stage programme over the
 scenario draws; "forecast" — the point forecast, the window of the expected-value design),
 the backend and solver.
@@ -38,7 +38,7 @@ from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, ModelIR
 from pebdsl.lower import lower
 from pebdsl.lower.scenarios import first_stage_entities, lower_extensive
-from pebdsl.stochastic.rolling import RollingResults, _solve, _State, window_design
+from pebdsl.stochastic.rolling import RollingResults, _solve, _State, window_design, window_steps
 
 __all__ = ["DECISIONS", "roll_over_forecasts"]
 
@@ -116,8 +116,8 @@ def _roll_one(
 
 def roll_over_forecasts(
     design: Design,
-    r_steps: int,
-    l_steps: int,
+    period_h: float,
+    lookahead_h: float,
     backend: str = "highs",
     solver: str | None = None,
     decide: str = "scenarios",
@@ -125,6 +125,7 @@ def roll_over_forecasts(
     """Operate a design with scenarios window by window on forecasts (module docstring)."""
     sto = design.stochastic
     assert sto is not None, "roll_over_forecasts needs a design with scenarios"
+    r_steps, l_steps = window_steps(design, period_h, lookahead_h)
     if decide not in DECISIONS:
         raise PebdslError(
             error("E307", f"unknown rolling decision `{decide}`", hints=(", ".join(DECISIONS),))

@@ -19,8 +19,8 @@ horizon exactly as in a perfect-foresight solve); gap = rolling − perfect ≥ 
 Also bounds memory for long horizons: each window's model is the size of R + L steps.
 
 Errors: E307 (PebdslError) a period or lookahead that is not a positive whole number of steps
-(lookahead may be 0); a design with scenarios rolls over its forecasts instead
-(pebdsl.stochastic.forecast: decide on the forecast, realise on each scenario);
+(lookahead may be 0), or a design with scenarios (pebdsl.stochastic.solve_rolling rolls
+those over their forecasts: pebdsl.stochastic.forecast);
 E501/E502 a window without an optimum; E501 when the committed operation cannot be priced on
 the whole horizon (a flexible-load window cut by a window boundary: choose a period that is a
 multiple of the flexible windows).
@@ -42,7 +42,7 @@ from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import ModelIR
 from pebdsl.lower import lower
 
-__all__ = ["RollingResults", "hours_of", "solve_rolling", "window_design"]
+__all__ = ["RollingResults", "hours_of", "solve_rolling", "window_design", "window_steps"]
 
 
 def hours_of(text: str, option: str) -> float:
@@ -178,6 +178,14 @@ def window_design(
     )
 
 
+def window_steps(design: Design, period_h: float, lookahead_h: float) -> tuple[int, int]:
+    """The rolling period and lookahead in steps (E307 unless whole numbers of steps)."""
+    dt = design.dt_h
+    return _steps(period_h, dt, "the rolling period", False), _steps(
+        lookahead_h, dt, "the lookahead", True
+    )
+
+
 def _steps(hours: float, dt_h: float, what: str, zero_ok: bool) -> int:
     k = hours / dt_h
     if abs(k - round(k)) > 1e-9 or round(k) < (0 if zero_ok else 1):
@@ -288,17 +296,15 @@ def solve_rolling(
     lookahead_h: float,
     backend: str = "highs",
     solver: str | None = None,
-    decide: str = "scenarios",
 ) -> RollingResults:
-    """Operate `design` window by window (module docstring) and price it; a design with
-    scenarios rolls over its forecasts (pebdsl.stochastic.forecast; `decide` says how)."""
-    dt, n = design.dt_h, design.n_steps
-    r_steps = _steps(period_h, dt, "the rolling period", False)
-    l_steps = _steps(lookahead_h, dt, "the lookahead", True)
+    """Operate a deterministic `design` window by window (module docstring) and price it (a
+    design with scenarios: pebdsl.stochastic.solve_rolling rolls it over its forecasts)."""
     if design.stochastic is not None:
-        from pebdsl.stochastic.forecast import roll_over_forecasts
-
-        return roll_over_forecasts(design, r_steps, l_steps, backend, solver, decide)
+        raise PebdslError(
+            error("E307", "this rolling solve takes deterministic designs; this one has scenarios")
+        )
+    dt, n = design.dt_h, design.n_steps
+    r_steps, l_steps = window_steps(design, period_h, lookahead_h)
     t0 = time.perf_counter()
     full = lower(design)
     perfect = _solve(full, backend, solver, "the perfect-foresight model")
