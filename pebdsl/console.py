@@ -246,8 +246,8 @@ def print_comparison(comparison: Comparison, console: Any = None, *, wide: bool 
             console.print(
                 Text(
                     terminal_text(
-                        f"{name(c.file, c.label)}: two-stage, {st['scenarios']} scenarios "
-                        f"({st['method']}); figures are expectations; expected cost "
+                        f"{name(c.file, c.label)}: two-stage over {st['scenarios']} scenarios, "
+                        f"figures are expectations; expected cost "
                         f"{_money(st['expected_cost'])}, EVPI {_money(st['evpi'])}, VSS {vss}"
                     )
                 )

@@ -56,9 +56,8 @@ if TYPE_CHECKING:
     from pebdsl.results import Results
     from pebdsl.stochastic import StochasticResults
 
-    Solved = (
-        Results | StochasticResults
-    )  # what one solve gives (a design with scenarios: the latter)
+    # What one solve gives (a design with scenarios: its two-stage results).
+    Solved = Results | StochasticResults
 
 BASE_LABEL = "base"
 NO_BATTERY_SUFFIX = "~without_batteries"
