@@ -34,8 +34,10 @@ from pebdsl.cliargs import (
     CacheOpt,
     ClusterOpt,
     ClusterOptionOpt,
+    DecomposeOpt,
     FileArg,
     FilesArg,
+    IterationsOpt,
     LookaheadOpt,
     NoCsvOpt,
     OutsideOpt,
@@ -297,6 +299,8 @@ def solve(
     no_csv: NoCsvOpt = False,
     rolling: RollingOpt = None,
     lookahead: LookaheadOpt = "0h",
+    decompose: DecomposeOpt = None,
+    iterations: IterationsOpt = 50,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -308,10 +312,11 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
-        if rolling is not None or design.stochastic is not None:
+        if rolling is not None or decompose is not None or design.stochastic is not None:
             from pebdsl.clisolve import solve_uncertain
 
-            solve_uncertain(design, (rolling, lookahead), backend.value, solver, out, as_json, argv)
+            how = (rolling, lookahead, decompose, iterations)
+            solve_uncertain(design, how, backend.value, solver, out, as_json, argv)
             return
         results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
         if out is not None:

@@ -121,3 +121,18 @@ CacheOpt = Annotated[
         "and each case is stored as it finishes (run again to resume a stopped sweep).",
     ),
 ]
+DecomposeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--decompose",
+        metavar="ph",
+        help="Solve a design with scenarios by progressive hedging (mpi-sppy: the stochastic "
+        "extra) instead of the extensive form, with bounds on the expected cost and their gap.",
+    ),
+]
+IterationsOpt = Annotated[
+    int,
+    typer.Option(
+        "--iterations", min=1, metavar="N", help="With --decompose ph: the iteration limit."
+    ),
+]

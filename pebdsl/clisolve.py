@@ -1,9 +1,12 @@
 """What `pebdsl solve` runs besides the plain solve: the design's reference variant (for the
-savings), and solves under uncertainty: `--rolling` (limited foresight) or a design with
-scenarios (the extensive form of a two-stage stochastic design), docs/stochastic.md.
+savings), and solves under uncertainty: `--rolling` (limited foresight; over forecasts for a
+design with scenarios), `--decompose ph` (progressive hedging through mpi-sppy, with bounds)
+or a design with scenarios (the extensive form of a two-stage stochastic design),
+docs/stochastic.md.
 
 Called by pebdsl/cli.py's `solve`; prints through pebdsl.console and writes through
-pebdsl.present.stochastic. Raises PebdslError as the solves do (the caller renders it).
+pebdsl.present.stochastic. Raises PebdslError as the solves do (the caller renders it), and
+E307 for `--decompose` with another method than `ph` or together with `--rolling`.
 """
 
 from __future__ import annotations
@@ -27,21 +30,25 @@ def _write(out: Path, write: Any) -> None:
 
 def solve_uncertain(
     design: Any,
-    rolling: tuple[str | None, str],
+    how: tuple[str | None, str, str | None, int],
     backend: str,
     solver: str | None,
     out: Path | None,
     as_json: bool,
     argv: str,
 ) -> None:
-    """`--rolling` (limited foresight) or a design with scenarios (the extensive form):
-    docs/stochastic.md."""
+    """`--rolling` (limited foresight), `--decompose ph` or a design with scenarios (the
+    extensive form): docs/stochastic.md. `how`: (rolling period, lookahead, decomposition
+    method, its iteration limit)."""
     from pebdsl import console
     from pebdsl.present import stochastic as present
     from pebdsl.stochastic import solve_rolling, solve_stochastic
     from pebdsl.stochastic.rolling import hours_of
 
-    period, lookahead = rolling
+    period, lookahead, method, iterations = how
+    if method is not None:
+        _decompose(design, method, iterations, period, out, as_json, argv)
+        return
     if period is not None:
         hours = hours_of(period, "--rolling"), hours_of(lookahead, "--lookahead")
         roll = solve_rolling(design, *hours, backend, solver)
@@ -61,6 +68,40 @@ def solve_uncertain(
     console.print_stochastic(r, design, present.value_in_words(r))
     if out is not None:
         print(terminal_text(f"report: {out / 'report.html'}"))
+
+
+def _decompose(
+    design: Any,
+    method: str,
+    iterations: int,
+    period: str | None,
+    out: Path | None,
+    as_json: bool,
+    argv: str,
+) -> None:
+    """`--decompose ph`: progressive hedging (pebdsl.stochastic.decompose) and its bounds."""
+    from pebdsl import console
+    from pebdsl.diagnostics import PebdslError, error
+    from pebdsl.present import stochastic as present
+
+    if method != "ph" or period is not None:
+        what = f"`--decompose {method}`" if method != "ph" else "--decompose with --rolling"
+        raise PebdslError(
+            error(
+                "E307",
+                f"{what} is not a way to solve",
+                hints=("--decompose ph (progressive hedging), without --rolling",),
+            )
+        )
+    from pebdsl.stochastic.decompose import solve_decomposed
+
+    dec = solve_decomposed(design, max_iterations=iterations)
+    if out is not None:
+        _write(out, lambda: present.write_decomposed(dec, design, out, command=argv))
+    if as_json:
+        print(json.dumps(present.decomposed_json(dec, design), indent=2))
+    else:
+        console.print_decomposed(dec, design)
 
 
 def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: bool, run: Any) -> Any:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pebdsl.design import Design
     from pebdsl.diagnostics import Diagnostic
     from pebdsl.stochastic import RollingResults, StochasticResults
+    from pebdsl.stochastic.decompose import Decomposed
     from pebdsl.study.compare import Comparison
     from pebdsl.study.sweep import Sweep
     from pebdsl.study.tailor import Tailoring
@@ -240,6 +241,18 @@ def print_comparison(comparison: Comparison, console: Any = None, *, wide: bool 
         if c.description:
             console.print(Text(terminal_text(f"{name(c.file, c.label)}: {c.description}")))
     for c in cases:
+        if st := c.summary.get("stochastic"):  # a design with scenarios: its two-stage solve
+            vss = "unbounded" if st["vss"] is None else _money(st["vss"])
+            console.print(
+                Text(
+                    terminal_text(
+                        f"{name(c.file, c.label)}: two-stage over {st['scenarios']} scenarios, "
+                        f"figures are expectations; expected cost "
+                        f"{_money(st['expected_cost'])}, EVPI {_money(st['evpi'])}, VSS {vss}"
+                    )
+                )
+            )
+    for c in cases:
         if c.error is not None:
             console.print(Text(terminal_text(f"{c.label}"), style="bold red") + " failed:")
             console.print(Text(terminal_text(c.error.render())))
@@ -420,12 +433,47 @@ def print_rolling(r: RollingResults, design: Design) -> None:
     """A rolling solve: its cost, the perfect-foresight cost and the gap."""
     share = "" if r.gap_share is None else f" ({100 * r.gap_share:.2f} %)"
     title = design.title + (f" — {design.variant}" if design.variant else "")
-    n = len(r.windows)
+    k = max(1, len(r.scenarios))
+    n = len(r.windows) // k
     print(terminal_text(f"{title}: rolling solution, {n} window{'' if n == 1 else 's'}"))
+    costs = "costs"
+    if r.scenarios:  # rolling over forecasts: expectations over the scenarios
+        what = "the scenario draws" if r.decide == "scenarios" else "the forecast"
+        print(
+            terminal_text(
+                f"each window decides on {what} and realises on each of {k} scenarios "
+                "as the actuals"
+            )
+        )
+        costs = "costs in expectation"
     print(
         terminal_text(
-            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead costs "
+            f"committing {r.period_h:g} h per window with {r.lookahead_h:g} h lookahead {costs} "
             f"{r.rolling_cost:.2f} {r.currency}; perfect foresight {r.perfect_cost:.2f} "
             f"{r.currency}; gap {r.gap:.2f} {r.currency}{share}"
         )
     )
+
+
+def print_decomposed(r: Decomposed, design: Design) -> None:
+    """Progressive hedging: the bounds on the expected cost, their gap, the consensus."""
+    title = design.title + (f" — {design.variant}" if design.variant else "")
+    cur = design.currency
+    print(
+        terminal_text(
+            f"{title}: progressive hedging (mpi-sppy), {r.scenarios} scenarios, "
+            f"{r.iterations} iterations"
+        )
+    )
+    share = f" ({100 * r.gap / abs(r.upper_bound):.2f} %)" if abs(r.upper_bound) > 1e-9 else ""
+    print(
+        terminal_text(
+            f"expected cost between {r.lower_bound:.4g} and {r.upper_bound:.4g} {cur}: "
+            f"gap {r.gap:.3g} {cur}{share} ({r.bound} lower bound; the upper bound is the "
+            "consensus day-ahead position evaluated in every scenario)"
+        )
+    )
+    for bidder, kwh in r.day_ahead_kwh.items():
+        print(terminal_text(f"  {bidder}: day-ahead {float(kwh.sum()):.4g} kWh in all"))
+    secs = ", ".join(f"{k} {v:.2f} s" for k, v in r.seconds.items())
+    print(terminal_text(f"times: {secs}"))

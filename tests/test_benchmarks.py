@@ -41,10 +41,13 @@ def test_scale_prints_memory_per_participant(capsys: pytest.CaptureFixture[str])
 
 def test_stochastic_benchmark_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     """benchmarks/stochastic.py runs the extensive form of the peer-sized design (one day,
-    two scenarios here) and prints its size, HiGHS's run and the overhead ratio."""
+    two scenarios here) and prints its size, HiGHS's run and the overhead ratio, and the same
+    for the expected-value design with the ratios between them."""
     assert _main("stochastic.py")(["--days", "1", "--scenarios", "2"]) == 0
     out = capsys.readouterr().out
     assert "overhead / HiGHS run" in out and "2 scenarios" in out and "nonzeros" in out
+    assert "baseline (the expected-value design" in out
+    assert "ratios extensive form / baseline: variables" in out
 
 
 def test_peer_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:

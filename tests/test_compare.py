@@ -23,7 +23,7 @@ SUMMARY_KEYS = {
     "objective", "currency", "saving",
     "saving_pct", "saving_trade", "saving_storage", "grid_import_kwh", "grid_export_kwh",
     "curtailment_kwh",
-    "demand_shares", "peak_import_kw", "values",
+    "demand_shares", "peak_import_kw", "values", "stochastic",
 }  # fmt: skip
 VALUE_KEYS = {
     "pv_surplus_local_share", "peak_reduction_kw", "deferral_value", "local_trade_kwh",

@@ -74,7 +74,7 @@ def test_capacity_peak_so_far_is_carried() -> None:
 
 
 def test_rolling_errors() -> None:
-    """A period that is not a whole number of steps is E307; so is a design with scenarios."""
+    """A period that is not a whole number of steps is E307."""
     with pytest.raises(PebdslError) as e:
         solve_rolling(design(), 18, 0)
     assert e.value.diagnostics[0].code == "E307"

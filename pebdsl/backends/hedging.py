@@ -21,6 +21,8 @@ pebdsl[stochastic]`) or Pyomo's HiGHS interface is not installed.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +52,10 @@ class Hedging:
 
 def _import() -> tuple[Any, Any]:
     try:
-        import mpisppy.utils.sputils as sputils
-        from mpisppy.opt.ph import PH
+        # mpi-sppy announces itself on stdout when imported: stderr keeps `--json` clean.
+        with contextlib.redirect_stdout(sys.stderr):
+            import mpisppy.utils.sputils as sputils
+            from mpisppy.opt.ph import PH
     except ImportError as e:
         raise PebdslError(
             error(
@@ -99,8 +103,9 @@ def progressive_hedging(
         "iterk_solver_options": {},
     }
     t0 = time.perf_counter()
-    ph = ph_class(options, list(by_name), creator)
-    conv, obj, _ = ph.ph_main()
+    with contextlib.redirect_stdout(sys.stderr):  # its progress lines, as above
+        ph = ph_class(options, list(by_name), creator)
+        conv, obj, _ = ph.ph_main()
     seconds = time.perf_counter() - t0
     w: dict[str, FloatArray] = {}
     xbar: FloatArray | None = None

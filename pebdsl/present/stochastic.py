@@ -13,6 +13,9 @@ Output:
 - `write_stochastic(r, design, out_dir, command)`: both files, plus `scenarios/<name>/` with
   each scenario's outputs as a deterministic solve writes them (results.json, tables,
   report.html), replacing `out_dir` as a set (`fsutil.replace_dir`).
+- `rolling_json` / `write_rolling`, `decomposed_json` / `write_decomposed`: results.json of a
+  rolling solve (`solution: rolling`, the `rolling` section) and of progressive hedging
+  (`solution: decomposed`, objective = the upper bound, the `decomposition` section).
 Raises OSError when a file cannot be written, PebdslError E902 for an unusable `out_dir`.
 """
 
@@ -34,8 +37,16 @@ from pebdsl.present.report.timecharts import Layer, time_line_chart
 if TYPE_CHECKING:
     from pebdsl.design import Design
     from pebdsl.stochastic import RollingResults, StochasticResults
+    from pebdsl.stochastic.decompose import Decomposed
 
-__all__ = ["render_stochastic", "stochastic_json", "value_in_words", "write_stochastic"]
+__all__ = [
+    "decomposed_json",
+    "render_stochastic",
+    "stochastic_json",
+    "value_in_words",
+    "write_decomposed",
+    "write_stochastic",
+]
 
 
 def _head(design: Design, status: str, objective: float) -> dict[str, Any]:
@@ -83,13 +94,31 @@ def rolling_json(r: RollingResults, design: Design) -> dict[str, Any]:
     return out
 
 
+def decomposed_json(r: Decomposed, design: Design) -> dict[str, Any]:
+    """results.json of a decomposed solve: the head (objective = the upper bound, the cost of
+    the consensus position) and the `decomposition` section."""
+    doc = _head(design, "optimal", r.upper_bound)
+    doc.update(solution="decomposed", decomposition=r.to_json())
+    out = jsonable(doc)
+    assert isinstance(out, dict)
+    return out
+
+
+def write_decomposed(r: Decomposed, design: Design, out_dir: str | Path, command: str = "") -> None:
+    """results.json of a decomposed solve into `out_dir` (replaced as a set)."""
+    _write_json(decomposed_json(r, design), out_dir, command)
+
+
 def write_rolling(
     r: RollingResults, design: Design, out_dir: str | Path, command: str = ""
 ) -> None:
     """results.json of a rolling solve into `out_dir` (replaced as a set)."""
+    _write_json(rolling_json(r, design), out_dir, command)
+
+
+def _write_json(doc: dict[str, Any], out_dir: str | Path, command: str) -> None:
     with replace_dir(out_dir) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
-        doc = rolling_json(r, design)
         if command:
             doc["command"] = command
         atomic_write_text(tmp / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")

@@ -2,10 +2,10 @@
 
 Input: a solved `Comparison` or `Sweep`. Output: `comparison_json` / `sweep_json` (JSON-safe
 dicts: the `--json` documents of `pebdsl compare` and `pebdsl sweep`); `write_comparison`
-writes each case's outputs to out/<file-stem>/<label>/ (`output.write_into`; a failed case
-its rendered error as error.txt) and out/compare.html; `write_sweep` writes out/sweep.csv and
-out/sweep.json. Each folder is written as one set (fsutil.replace_dir: `out` holds the
-previous run or this one, never a mix).
+writes each case's outputs to out/<file-stem>/<label>/ (`output.write_into`; a two-stage case
+`present.stochastic.write_stochastic`; a failed case its rendered error as error.txt) and
+out/compare.html; `write_sweep` writes out/sweep.csv and out/sweep.json. Each folder is
+written as one set (fsutil.replace_dir: `out` holds the previous run or this one, never a mix).
 Errors: E902 (PebdslError) when `out` is not a folder pebdsl may replace; OSError when the OS
 refuses a write (the CLI turns it into E903).
 """
@@ -45,7 +45,12 @@ def write_comparison(comparison: Comparison, out: Path, command: str = "") -> No
     with replace_dir(out) as tmp:
         for c in comparison.cases:
             target = tmp / Path(c.file).stem / c.label
-            if c.results is not None:
+            st = getattr(c, "stochastic", None)
+            if st is not None and st.design is not None:  # a two-stage case: its own report
+                from pebdsl.present.stochastic import write_stochastic
+
+                write_stochastic(st, st.design, target, command=command)
+            elif c.results is not None:
                 ref = comparison.reference_of(c)
                 reference = None if ref is None else ref.results
                 if reference is not None and reference.design.time != c.results.design.time:

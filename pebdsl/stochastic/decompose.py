@@ -1,11 +1,16 @@
 """A stochastic design solved by scenario decomposition (progressive hedging), with its gap.
 
-Input: a `Design` with `stochastic` set; PH's ρ, iteration limit and threshold.
+Input: a `Design` with `stochastic` set; PH's ρ (default: cost-proportional, the mean
+|cost coefficient| of the first-stage columns — Watson & Woodruff 2011, "Progressive hedging
+innovations for a class of stochastic mixed-integer resource allocation problems", Comput.
+Manag. Sci. 8), iteration limit and threshold.
 Output: `Decomposed`: the consensus day-ahead position x̄ (per first-stage block, entity and
 step), an upper bound (x̄ evaluated: each scenario solved alone with its first stage fixed to
 x̄, weighted by π), a lower bound (the better of the Lagrangian bound Σ_ω π_ω min_x [f_ω(x) +
 W_ω·x_1] with PH's multipliers, valid because Σ_ω π_ω W_ω = 0, and the wait-and-see bound
-Σ_ω π_ω min_x f_ω(x)), their gap, and the seconds of each part.
+Σ_ω π_ω min_x f_ω(x)), their gap, the consensus as each bidder's day-ahead position (kWh per
+step, + buy) and the seconds of each part; `to_json()` is the `decomposition` section of
+results.json (`pebdsl solve FILE --decompose ph`).
 The extensive form's optimum lies between the bounds: the stated gap is how far the
 decomposed solution may be from it. Every bound is one solve per scenario, so nothing here
 builds the extensive form.
@@ -23,7 +28,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,10 +55,29 @@ class Decomposed:
     convergence: float
     seconds: dict[str, float]
     bound: str = "lagrangian"  # which lower bound is tighter: lagrangian | wait-and-see
+    rho: float = 1.0
+    scenarios: int = 0
+    day_ahead_kwh: dict[str, FloatArray] = field(default_factory=dict)  # bidder -> per step
 
     @property
     def gap(self) -> float:
         return self.upper_bound - self.lower_bound
+
+    def to_json(self) -> dict[str, Any]:
+        """The `decomposition` section of results.json (money in the design's currency)."""
+        return {
+            "method": "progressive hedging (mpi-sppy)",
+            "scenarios": self.scenarios,
+            "lower_bound": self.lower_bound,
+            "upper_bound": self.upper_bound,
+            "gap": self.gap,
+            "lower_bound_kind": self.bound,
+            "iterations": self.iterations,
+            "convergence": self.convergence,
+            "rho": self.rho,
+            "day_ahead_kwh": {b: v.tolist() for b, v in self.day_ahead_kwh.items()},
+            "seconds": self.seconds,
+        }
 
 
 def first_stage_columns(design: Design, ir: ModelIR) -> IntArray:
@@ -102,10 +127,40 @@ def _objective(ir: ModelIR, what: str, unbounded_ok: bool = False) -> float:
     return float(sol.objective)
 
 
+def _position(design: Design, ir: ModelIR, xbar: FloatArray) -> dict[str, FloatArray]:
+    """(da_buy − da_sell)·Δt per bidder from x̄ (first_stage_columns' order)."""
+    out: dict[str, FloatArray] = {}
+    k = 0
+    for name, shared in first_stage_entities(design).items():
+        if name not in ir.vars:
+            continue
+        vb = ir.vars[name]
+        for e in vb.entities:
+            if shared is not None and e not in shared:
+                continue
+            v = xbar[k : k + vb.n_steps] * ir.dt_h
+            k += vb.n_steps
+            if name in ("da_buy", "da_sell"):
+                sign = 1.0 if name == "da_buy" else -1.0
+                out[e] = out.get(e, np.zeros(vb.n_steps)) + sign * v
+    return out
+
+
+def _cost_proportional_rho(irs: dict[str, ModelIR], first: dict[str, IntArray]) -> float:
+    """The mean |cost coefficient| of the first-stage columns (1.0 when they cost nothing)."""
+    c = np.concatenate([np.abs(ir.cost()[first[n]]) for n, ir in irs.items()])
+    c = c[c > 0]
+    return float(c.mean()) if c.size else 1.0
+
+
 def solve_decomposed(
-    design: Design, rho: float = 1.0, max_iterations: int = 100, threshold: float = 1e-6
+    design: Design,
+    rho: float | None = None,
+    max_iterations: int = 100,
+    threshold: float = 1e-6,
 ) -> Decomposed:
-    """Progressive hedging on the scenarios of `design`, with both bounds (module docstring)."""
+    """Progressive hedging on the scenarios of `design`, with both bounds (module docstring);
+    `rho` None: cost-proportional."""
     st = design.stochastic
     if st is None:
         raise PebdslError(error("E307", "the design declares no scenarios"))
@@ -113,6 +168,7 @@ def solve_decomposed(
     irs = {sc.name: lower(st.designs[sc.name]) for sc in st.scenarios}
     first = {n: first_stage_columns(st.designs[n], ir) for n, ir in irs.items()}
     seconds = {"lower": time.perf_counter() - t0}
+    rho = _cost_proportional_rho(irs, first) if rho is None else rho
     ph = progressive_hedging(
         [(sc.name, sc.probability, irs[sc.name], first[sc.name]) for sc in st.scenarios],
         rho,
@@ -135,4 +191,16 @@ def solve_decomposed(
         ws += sc.probability * _objective(ir, f"scenario `{sc.name}` alone")
     seconds["bounds"] = time.perf_counter() - t0
     bound, how = (lagrange, "lagrangian") if lagrange >= ws else (ws, "wait-and-see")
-    return Decomposed(bound, upper, ph.xbar, ph.iterations, ph.convergence, seconds, how)
+    some = st.scenarios[0].name
+    return Decomposed(
+        bound,
+        upper,
+        ph.xbar,
+        ph.iterations,
+        ph.convergence,
+        seconds,
+        how,
+        rho=rho,
+        scenarios=len(st.scenarios),
+        day_ahead_kwh=_position(st.designs[some], irs[some], ph.xbar),
+    )

@@ -74,6 +74,7 @@ class StochasticResults:
     backend: str
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    design: Design | None = field(default=None, repr=False)  # the design solved
 
     @property
     def evpi(self) -> float:
@@ -98,6 +99,13 @@ class StochasticResults:
             "day_ahead_kwh": {b: v.tolist() for b, v in self.day_ahead_kwh.items()},
             "notes": list(self.notes),
         }
+
+    def expected(self, of: str) -> float | None:
+        """Σ_ω π_ω · (scenario ω's `Results.<of>`), e.g. "total_cost" (real money: the
+        expected cost without shadow terms); None when the scenarios were not read."""
+        if any(s.results is None for s in self.scenarios):
+            return None
+        return float(sum(s.probability * float(getattr(s.results, of)) for s in self.scenarios))
 
     def expected_bills(self) -> dict[str, float]:
         """Σ_ω π_ω · (each participant's bill total in scenario ω)."""
@@ -249,4 +257,5 @@ def solve_stochastic(
         backend=backend,
         timings=timings,
         notes=(note,) if note else (),
+        design=design,
     )

@@ -19,7 +19,8 @@ horizon exactly as in a perfect-foresight solve); gap = rolling − perfect ≥ 
 Also bounds memory for long horizons: each window's model is the size of R + L steps.
 
 Errors: E307 (PebdslError) a period or lookahead that is not a positive whole number of steps
-(lookahead may be 0), or a design with scenarios (solve those with the extensive form);
+(lookahead may be 0), or a design with scenarios (pebdsl.stochastic.solve_rolling rolls
+those over their forecasts: pebdsl.stochastic.forecast);
 E501/E502 a window without an optimum; E501 when the committed operation cannot be priced on
 the whole horizon (a flexible-load window cut by a window boundary: choose a period that is a
 multiple of the flexible windows).
@@ -41,7 +42,7 @@ from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import ModelIR
 from pebdsl.lower import lower
 
-__all__ = ["RollingResults", "hours_of", "solve_rolling", "window_design"]
+__all__ = ["RollingResults", "hours_of", "solve_rolling", "window_design", "window_steps"]
 
 
 def hours_of(text: str, option: str) -> float:
@@ -65,9 +66,14 @@ class RollingResults:
     lookahead_h: float
     rolling_cost: float
     perfect_cost: float
-    windows: tuple[dict[str, float], ...]
+    windows: tuple[dict[str, Any], ...]
     backend: str
     timings: dict[str, float] = field(default_factory=dict)
+    # Rolling over forecasts (a design with scenarios, pebdsl.stochastic.forecast): how each
+    # window decided, and per scenario its probability, rolling and perfect-foresight cost;
+    # the costs above are then expectations over the scenarios.
+    decide: str = ""
+    scenarios: tuple[dict[str, Any], ...] = ()
 
     @property
     def gap(self) -> float:
@@ -89,29 +95,61 @@ class RollingResults:
             "gap_share": self.gap_share,
             "currency": self.currency,
             "windows": list(self.windows),
+            **(
+                {
+                    "decide": self.decide,
+                    "scenarios": {
+                        p["name"]: {k: v for k, v in p.items() if k != "name"}
+                        for p in self.scenarios
+                    },
+                }
+                if self.scenarios
+                else {}
+            ),
         }
 
 
-def _slice(a: FloatArray | None, s: slice) -> Any:
-    return None if a is None else np.ascontiguousarray(a[s])
+def _cutter(start: int, n: int, known: int) -> Any:
+    """cut(a, f): steps [start, start + n) of `a`, the steps from `start + known` on taken
+    from `f` instead (the forecast beyond what a window knows; None: all from `a`)."""
+
+    def cut(a: FloatArray | None, f: FloatArray | None = None) -> Any:
+        if a is None:
+            return None
+        if f is None or known >= n:
+            return np.ascontiguousarray(a[start : start + n])
+        head = np.broadcast_to(a, (len(f),)) if np.ndim(a) == 0 else a
+        return np.concatenate([head[start : start + known], f[start + known : start + n]])
+
+    return cut
 
 
-def window_design(d: Design, start: int, n: int, soc_kwh: dict[str, float], last: bool) -> Design:
-    """Steps [start, start + n) of `d`; batteries start at `soc_kwh`; `final` kept if `last`."""
-    s = slice(start, start + n)
+def window_design(
+    d: Design,
+    start: int,
+    n: int,
+    soc_kwh: dict[str, float],
+    last: bool,
+    forecast: Design | None = None,
+    known: int | None = None,
+) -> Design:
+    """Steps [start, start + n) of `d`; batteries start at `soc_kwh`; `final` kept if `last`.
+    With `forecast` (the same design on forecast data), only the first `known` steps are
+    `d`'s and the rest the forecast's: a window that knows its committed steps and forecasts
+    its lookahead (rolling over forecasts, pebdsl.stochastic.forecast)."""
+    f = forecast
+    cut = _cutter(start, n, n if f is None or known is None else known)
     t0 = pd.Timestamp(d.time.index[start]).to_pydatetime()
     time_grid = TimeGrid(t0, d.time.step_h, n, d.time.timezone, d.time.span)
-    g = d.grid
+    g, fg = d.grid, None if f is None else f.grid
     da = g.day_ahead
     grid = replace(
         g,
-        buy_per_kwh=_slice(g.buy_per_kwh, s),
-        sell_per_kwh=_slice(g.sell_per_kwh, s),
+        buy_per_kwh=cut(g.buy_per_kwh, None if fg is None else fg.buy_per_kwh),
+        sell_per_kwh=cut(g.sell_per_kwh, None if fg is None else fg.sell_per_kwh),
         day_ahead=None
         if da is None
-        else replace(
-            da, buy_per_kwh=_slice(da.buy_per_kwh, s), sell_per_kwh=_slice(da.sell_per_kwh, s)
-        ),
+        else replace(da, buy_per_kwh=cut(da.buy_per_kwh), sell_per_kwh=cut(da.sell_per_kwh)),
     )
 
     def battery(b: Any) -> Any:
@@ -121,13 +159,30 @@ def window_design(d: Design, start: int, n: int, soc_kwh: dict[str, float], last
 
     parts = {}
     for name, p in d.participants.items():
-        load = replace(p.load, profile_kw=_slice(p.load.profile_kw, s)) if p.load else None
-        gens = tuple(replace(gen, profile_kw=_slice(gen.profile_kw, s)) for gen in p.generation)
+        fp = None if f is None else f.participants[name]
+        load = None
+        if p.load:
+            fl = fp.load.profile_kw if fp is not None and fp.load else None
+            load = replace(p.load, profile_kw=cut(p.load.profile_kw, fl))
+        fgens = [None] * len(p.generation) if fp is None else [g.profile_kw for g in fp.generation]
+        gens = tuple(
+            replace(gen, profile_kw=cut(gen.profile_kw, fgens[i]))
+            for i, gen in enumerate(p.generation)
+        )
         parts[name] = replace(p, load=load, generation=gens, battery=battery(p.battery))
     shared = {k: battery(b) for k, b in d.shared_batteries.items()}
-    dso = replace(d.dso, energy_charge_per_kwh=_slice(d.dso.energy_charge_per_kwh, s))
+    fd = None if f is None else f.dso.energy_charge_per_kwh
+    dso = replace(d.dso, energy_charge_per_kwh=cut(d.dso.energy_charge_per_kwh, fd))
     return replace(
         d, time=time_grid, grid=grid, participants=parts, shared_batteries=shared, dso=dso
+    )
+
+
+def window_steps(design: Design, period_h: float, lookahead_h: float) -> tuple[int, int]:
+    """The rolling period and lookahead in steps (E307 unless whole numbers of steps)."""
+    dt = design.dt_h
+    return _steps(period_h, dt, "the rolling period", False), _steps(
+        lookahead_h, dt, "the lookahead", True
     )
 
 
@@ -163,11 +218,11 @@ class _State:
     soc: dict[str, float]
     peak_so_far: dict[tuple[str, str], float] = field(default_factory=dict)
 
-    def bound_peaks(self, ir: ModelIR) -> None:
-        """The window's peak columns start at the month's peak so far."""
-        if "peak" not in ir.vars:
+    def bound_peaks(self, ir: ModelIR, name: str = "peak") -> None:
+        """The window's peak columns (block `name`) start at the month's peak so far."""
+        if name not in ir.vars:
             return
-        pv = ir.vars["peak"]
+        pv = ir.vars[name]
         lo = pv.lower.reshape(len(pv.entities), pv.n_steps)
         for i, e in enumerate(pv.entities):
             for j, label in enumerate(pv.step_labels or ()):
@@ -242,14 +297,14 @@ def solve_rolling(
     backend: str = "highs",
     solver: str | None = None,
 ) -> RollingResults:
-    """Operate `design` window by window (module docstring) and price it."""
+    """Operate a deterministic `design` window by window (module docstring) and price it (a
+    design with scenarios: pebdsl.stochastic.solve_rolling rolls it over its forecasts)."""
     if design.stochastic is not None:
         raise PebdslError(
-            error("E307", "--rolling solves deterministic designs; this one has scenarios")
+            error("E307", "this rolling solve takes deterministic designs; this one has scenarios")
         )
     dt, n = design.dt_h, design.n_steps
-    r_steps = _steps(period_h, dt, "the rolling period", False)
-    l_steps = _steps(lookahead_h, dt, "the lookahead", True)
+    r_steps, l_steps = window_steps(design, period_h, lookahead_h)
     t0 = time.perf_counter()
     full = lower(design)
     perfect = _solve(full, backend, solver, "the perfect-foresight model")

@@ -9,6 +9,12 @@ summary dict with exactly the keys of docs/dev/contracts.md. Nothing is printed 
 Two steps for callers that show progress: `plan(...)` loads the files (and raises E108 for a
 `--variant` name no file declares, before anything is solved) and lists every solve;
 `solve_plan(plan, ..., on_done=...)` solves them, calling `on_done` as each finishes.
+A design with scenarios is solved as `pebdsl solve` solves it: its two-stage programme (the
+extensive form, with EVPI and VSS; pebdsl.stochastic). Its `Case.stochastic` holds those
+results, its summary the expectations over the scenarios (total cost = Σ π_ω · real cost_ω,
+likewise every energy and value) and `stochastic` {expected_cost, wait_and_see,
+expected_value_solution_cost, evpi, vss, scenarios, method}; its `results` is the most probable
+scenario read like a deterministic solve (for charts). Savings compare expected costs.
 Raises nothing for a bad case: a variant that fails to resolve or to solve (PebdslError,
 e.g. infeasible) is recorded with its error, its status from the error's code, and the others
 go on. A file that cannot be read at all is recorded as one failed case too.
@@ -42,7 +48,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
 from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solve_work
@@ -50,6 +56,10 @@ from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solv
 if TYPE_CHECKING:
     from pebdsl.design import Design
     from pebdsl.results import Results
+    from pebdsl.stochastic import StochasticResults
+
+    # What one solve gives (a design with scenarios: its two-stage results).
+    Solved = Results | StochasticResults
 
 BASE_LABEL = "base"
 NO_BATTERY_SUFFIX = "~without_batteries"
@@ -80,6 +90,7 @@ class Case:
     reference: str | None = (
         None  # the variant its savings are measured against (`Design.reference`)
     )
+    stochastic: StochasticResults | None = None  # a design with scenarios: its two-stage solve
 
     @property
     def status(self) -> str:
@@ -155,7 +166,12 @@ class Plan:
 
 
 def without_batteries(design: Design) -> Design:
-    """The same design with every private and shared battery removed (for saving_storage)."""
+    """The same design with every private and shared battery removed (for saving_storage);
+    a design with scenarios loses them in every scenario too."""
+    st = design.stochastic
+    if st is not None:
+        designs = {n: without_batteries(d) for n, d in st.designs.items()}
+        design = dataclasses.replace(design, stochastic=dataclasses.replace(st, designs=designs))
     return dataclasses.replace(
         design,
         participants={
@@ -172,9 +188,15 @@ def has_batteries(design: Design) -> bool:
     return bool(design.batteries())
 
 
-def solve_design(design: Design, backend: str = "highs", prices: str = "midpoint") -> Results:
-    """Solve and score one design (runs in a worker; errors are the runner's to keep)."""
+def solve_design(design: Design, backend: str = "highs", prices: str = "midpoint") -> Solved:
+    """Solve and score one design as `pebdsl solve` does: a design with scenarios as its
+    two-stage programme (runs in a worker; errors are the runner's to keep)."""
     from pebdsl.solve import solve
+
+    if design.stochastic is not None:
+        from pebdsl.stochastic import solve_stochastic
+
+        return solve_stochastic(design, backend=backend)
 
     return solve(design, backend=backend, prices=prices)
 
@@ -315,7 +337,7 @@ def solve_plan(
     prices: str = "midpoint",
     workers: int | None = None,
     scheduler: str | None = None,
-    on_done: Callable[[Job, Outcome[Results]], None] | None = None,
+    on_done: Callable[[Job, Outcome[Solved]], None] | None = None,
 ) -> Comparison:
     """Solve every job of the plan and score the cases (see the module docstring).
 
@@ -338,12 +360,12 @@ def solve_plan(
     file_index = {f: i for i, f in enumerate(p.files)}
     for c in p.cases:
         if (o := by_key.get((file_index[c.file], c.label))) is not None:
-            c.results, c.error = o.value, o.error
+            c.results, c.error, c.stochastic = _shown(o.value), o.error, _two_stage(o.value)
     for fi, path in enumerate(p.files):
         for c in (c for c in p.cases if c.file == path):
             ref_case = _reference_case(p.cases, path, c.reference)
-            case_ref = ref_case.results if ref_case else None
-            ref = case_ref if _comparable(c.results, case_ref) else None
+            case_ref = _solved(ref_case) if ref_case else None
+            ref = case_ref if _comparable(_solved(c), case_ref) else None
             ref_nb = by_key.get((fi, f"{ref_case.label}{NO_BATTERY_SUFFIX}")) if ref_case else None
             nb = by_key.get((fi, c.label + NO_BATTERY_SUFFIX))
             c.summary = summarize(
@@ -353,8 +375,8 @@ def solve_plan(
                 c.reference is not None,
                 ref_no_battery=None if ref_nb is None else ref_nb.value,
             )
-            if c.results is not None:
-                v = {**c.results.values, **three_values(c.results, ref)}
+            if c.results is not None and c.stochastic is None:
+                v = {**c.results.values, **three_values(c.results, _deterministic(ref))}
                 c.results = c.results.replace(values=v)
     timings = {"load": p.load_seconds, "solve": t_solve}
     timings["total"] = p.load_seconds + time.perf_counter() - t0
@@ -384,9 +406,40 @@ def _label(variant: str | None) -> str:
     return variant or BASE_LABEL
 
 
-def _comparable(case: Results | None, ref: Results | None) -> bool:
+def _comparable(case: Solved | None, ref: Solved | None) -> bool:
     """Savings against `ref` mean something: both solved, on the same time grid."""
-    return case is not None and ref is not None and case.design.time == ref.design.time
+    if case is None or ref is None or case.design is None or ref.design is None:
+        return False
+    return case.design.time == ref.design.time
+
+
+def _two_stage(value: Solved | None) -> StochasticResults | None:
+    """The two-stage results, when `value` is one (a design with scenarios)."""
+    from pebdsl.stochastic import StochasticResults
+
+    return value if isinstance(value, StochasticResults) else None
+
+
+def _deterministic(value: Solved | None) -> Results | None:
+    return None if value is None or _two_stage(value) is not None else cast("Results", value)
+
+
+def _shown(value: Solved | None) -> Results | None:
+    """What a case shows as its `results`: a two-stage solve's most probable scenario."""
+    st = _two_stage(value)
+    if st is None:
+        return _deterministic(value)
+    return max(st.scenarios, key=lambda sc: sc.probability).results
+
+
+def _solved(case: Case) -> Solved | None:
+    return case.stochastic if case.stochastic is not None else case.results
+
+
+def _cost(value: Solved) -> float | None:
+    """Real money: a two-stage solve's expected real cost."""
+    st = _two_stage(value)
+    return st.expected("total_cost") if st is not None else float(cast("Results", value).total_cost)
 
 
 def _reference_case(cases: list[Case], path: str, ref: str | None) -> Case | None:
@@ -400,10 +453,10 @@ def _reference_case(cases: list[Case], path: str, ref: str | None) -> Case | Non
 
 def summarize(
     case: Case,
-    ref: Results | None,
-    no_battery: Results | None,
+    ref: Solved | None,
+    no_battery: Solved | None,
     has_reference: bool = True,
-    ref_no_battery: Results | None = None,
+    ref_no_battery: Solved | None = None,
 ) -> dict[str, Any]:
     """The summary dict of one case (exactly the contract keys).
 
@@ -432,51 +485,105 @@ def summarize(
         "demand_shares": dict.fromkeys(SHARE_KEYS),
         "peak_import_kw": {},
         "values": dict.fromkeys(VALUE_KEYS),
+        "stochastic": None,
     }
     if r is None:
         return s
-    k = r.kpis["design"]
-    s.update(
-        total_cost=float(r.total_cost),
-        shadow_cost=float(r.shadow_cost),
-        objective=float(r.objective),
-        currency=r.design.currency,
-        grid_import_kwh=k["grid_import_kwh"],
-        grid_export_kwh=k["grid_export_kwh"],
-        curtailment_kwh=k["curtailment_kwh"],
-        demand_shares=dict(k["demand_shares"]),
-        peak_import_kw=dict(r.values["peak_import_kw"]),
-    )
-    v = three_values(r, ref)
-    s["values"] = {key: v[key] for key in VALUE_KEYS}
-    if ref is not None:
-        s.update(_savings(r, ref, no_battery, ref_no_battery))
+    if case.stochastic is not None:
+        s.update(_expected_summary(case, case.stochastic))
+    else:
+        k = r.kpis["design"]
+        s.update(
+            total_cost=float(r.total_cost),
+            shadow_cost=float(r.shadow_cost),
+            objective=float(r.objective),
+            currency=r.design.currency,
+            grid_import_kwh=k["grid_import_kwh"],
+            grid_export_kwh=k["grid_export_kwh"],
+            curtailment_kwh=k["curtailment_kwh"],
+            demand_shares=dict(k["demand_shares"]),
+            peak_import_kw=dict(r.values["peak_import_kw"]),
+        )
+        v = three_values(r, _deterministic(ref))
+        s["values"] = {key: v[key] for key in VALUE_KEYS}
+    solved = _solved(case)
+    if ref is not None and solved is not None:
+        s.update(_savings(solved, ref, no_battery, ref_no_battery))
     return s
 
 
+_EXPECTED_KEYS = (
+    "total_cost",
+    "shadow_cost",
+    "objective",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "curtailment_kwh",
+    "demand_shares",
+    "peak_import_kw",
+    "values",
+)
+
+
+def _expected_summary(case: Case, st: StochasticResults) -> dict[str, Any]:
+    """A two-stage case's figures: each scenario summarised alone, then Σ π_ω · figure_ω
+    (reference-relative values are left None: a scenario has no reference of its own)."""
+    probs = [sc.probability for sc in st.scenarios]
+    parts = [
+        summarize(Case(case.file, case.variant, case.label, sc.results, None), None, None)
+        for sc in st.scenarios
+    ]
+    out = {k: _weighted([p[k] for p in parts], probs) for k in _EXPECTED_KEYS}
+    out["currency"] = st.currency
+    out["stochastic"] = {
+        "expected_cost": st.expected_cost,
+        "wait_and_see": st.wait_and_see,
+        "expected_value_solution_cost": st.eev,
+        "evpi": st.evpi,
+        "vss": st.vss,
+        "scenarios": len(st.scenarios),
+        "method": st.method,
+    }
+    return out
+
+
+def _weighted(xs: list[Any], ws: list[float]) -> Any:
+    """Σ w·x over numbers, key by key over dicts; None when any part is None."""
+    if any(x is None for x in xs):
+        return None
+    if all(isinstance(x, dict) for x in xs):
+        keys = dict.fromkeys(k for x in xs for k in x)
+        return {k: _weighted([x.get(k) for x in xs], ws) for k in keys}
+    return float(sum(w * float(x) for w, x in zip(ws, xs, strict=True)))
+
+
 def _savings(
-    r: Results, ref: Results, no_battery: Results | None, ref_no_battery: Results | None
+    r: Solved, ref: Solved, no_battery: Solved | None, ref_no_battery: Solved | None
 ) -> dict[str, float | None]:
     """saving, saving_pct, saving_storage and saving_trade (the module docstring)."""
-    saving = float(ref.total_cost) - float(r.total_cost)
+    cost, ref_cost = _cost(r), _cost(ref)
+    if cost is None or ref_cost is None:
+        return {}
+    saving = ref_cost - cost
     case_value = _storage_value(r, no_battery)
     ref_value = _storage_value(ref, ref_no_battery)
     storage = None if case_value is None or ref_value is None else case_value - ref_value
     return {
         "saving": saving,
-        "saving_pct": 100.0 * saving / float(ref.total_cost) if ref.total_cost else None,
+        "saving_pct": 100.0 * saving / ref_cost if ref_cost else None,
         "saving_storage": storage,
         "saving_trade": None if storage is None else saving - storage,
     }
 
 
-def _storage_value(r: Results, no_battery: Results | None) -> float | None:
+def _storage_value(r: Solved, no_battery: Solved | None) -> float | None:
     """What the batteries of a solved design save: real cost without them - with them.
 
     None when the design without batteries could not be solved (e.g. infeasible: the batteries
     were needed to meet a hard limit), so no split is claimed."""
-    if not has_batteries(r.design):
+    if r.design is None or not has_batteries(r.design):
         return 0.0
     if no_battery is None:
         return None
-    return float(no_battery.total_cost) - float(r.total_cost)
+    cost, without = _cost(r), _cost(no_battery)
+    return None if cost is None or without is None else without - cost

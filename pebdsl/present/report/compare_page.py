@@ -373,4 +373,12 @@ def _section(c: Any) -> dict[str, Any]:
             ("horizon", _horizon_text(r.design, axis.index)),
             ("design hash", r.design.digest()[:16] + "…"),
         ]
+        if st := (c.summary or {}).get("stochastic"):  # two-stage: expectations, EVPI, VSS
+            cur = r.design.currency
+            sec["facts"][:2] = [
+                ("expected total cost (real money)", _money(c.summary["total_cost"], cur)),
+                ("scenarios", f"{st['scenarios']} ({st['method']}); the chart: the likeliest"),
+                ("EVPI (value of perfect information)", _money(st["evpi"], cur)),
+                ("VSS (value of the stochastic solution)", _money(st["vss"], cur)),
+            ]
     return sec
