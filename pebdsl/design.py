@@ -542,6 +542,13 @@ class Design:
     def block_of(self, participant: str) -> str | None:
         return self.participants[participant].block
 
+    def to_pypsa(self) -> Any:
+        """The physical part of this design as a `pypsa.Network` (docs/pypsa.md): buses, loads,
+        PV, batteries, grid links; E906 names what it cannot translate, E905 without PyPSA."""
+        from pebdsl.bridges.pypsa import network
+
+        return network(self)
+
     def digest(self) -> str:
         """sha256 over the design text(s) and the data they read: the provenance hash."""
         h = hashlib.sha256()
