@@ -20,6 +20,8 @@ The refusal tests (E906 per construct, E905 without PyPSA) need no extra.
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -189,6 +191,21 @@ def test_export_cli_refuses_without_writing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_errors_md_e906_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/errors.md's E906 example is what `pebdsl export` prints, run from the repository's
+    root (refused before anything is written, so no file appears there)."""
+    text = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    section = text.split("\n## E906 ", 1)[1].split("\n## ", 1)[0]
+    m = re.search(r"```sh\n(.*?)\n```.*?```text\n(.*?)\n```", section, re.S)
+    assert m
+    monkeypatch.chdir(ROOT)
+    argv = shlex.split(m.group(1))
+    result = CliRunner().invoke(app, argv[1:])
+    assert result.exit_code == 1
+    assert result.stderr.strip().removesuffix("1 error").strip() == m.group(2).strip()
+    assert not (ROOT / argv[-1]).exists()
+
+
 UNCOVERED = """\
 design "All it does not cover" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 d; step = 1 h }
@@ -241,3 +258,16 @@ def test_without_pypsa_e905(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2 and "error[E905]" in result.stderr
     assert not out.exists()
+
+
+def test_pypsa_is_an_extra_not_core() -> None:
+    """`pip install pebdsl` does not bring PyPSA (about 700 MB with linopy, xarray, geopandas,
+    …); `pebdsl[pypsa]` does, and `make test` installs that extra (the Makefile)."""
+    from importlib import metadata
+
+    reqs = metadata.requires("pebdsl") or []
+    core = {r.split(";")[0].strip() for r in reqs if "extra ==" not in r}
+    extra = {r.split(";")[0].strip() for r in reqs if re.search(r"extra == ['\"]pypsa['\"]", r)}
+    assert not any(r.startswith(("pypsa", "linopy")) for r in core)
+    assert any(r.startswith("pypsa") for r in extra)
+    assert "'.[test,pypsa]'" in (ROOT / "Makefile").read_text(encoding="utf-8")
