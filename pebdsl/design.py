@@ -6,7 +6,9 @@ horizon's grid. Canonical units (names carry them): power kW, energy kWh, time h
 currency/kWh (`*_per_kwh`), capacity charges currency/kW/month, reinforcement cost
 currency/kW/year, shares as fractions in [0, 1]. The currency is `Design.currency`.
 Every object keeps the `Span` of the declaration that made it, so model errors point at lines.
-Raises nothing; validation happened in `pebdsl.resolve` (`resolve/checks.py`).
+Raises nothing; validation happened in `pebdsl.resolve` (`resolve/checks.py`). Only
+`Design.to_pypsa()` raises: E906 for what the PyPSA bridge does not cover, E905 without PyPSA
+(pebdsl/bridges/pypsa.py).
 """
 
 from __future__ import annotations

@@ -136,6 +136,40 @@ def test_several_blocks_same_cost(tmp_path: Path, variant: str | None) -> None:
             assert _pebdsl_cost(looser) < cost - 1e-3, f"{limit} does not bind"
 
 
+# A depot whose battery is a V2G fleet: the share plugged in (ev_plugged) scales its power and
+# state-of-charge bounds; cars arrive at 50 % and must leave at 80 % of their capacity.
+FLEET = """\
+design "A V2G fleet behind one meter" { currency = EUR }
+horizon { start = 2021-06-07; duration = 2 d; step = 1 h; timezone = "Europe/Oslo" }
+series spot = daily [40, 38, 37, 36, 37, 42, 55, 70, 75, 68, 60, 55,
+                     50, 48, 47, 50, 58, 72, 85, 80, 70, 60, 50, 45] EUR/MWh
+series sun  = daily [0, 0, 0, 0, 0, 0.05, 0.2, 0.35, 0.5, 0.62, 0.7, 0.74,
+                     0.74, 0.7, 0.62, 0.5, 0.35, 0.2, 0.05, 0, 0, 0, 0, 0]
+series plugged = ev_plugged(cars = 20, seed = 1)
+grid { buy = spot + 5 ct/kWh; sell = spot }
+participant depot {
+  load    { profile = 30 kW }
+  pv      { profile = sun; peak = 80 kWp }
+  battery { capacity = 500 kWh; power = 200 kW; efficiency = 95 %; min_soc = 10 %
+            initial = 50 %; available = plugged; arrival_soc = 50 %; departure_soc = 80 % }
+}
+dso { energy_charge = 4 ct/kWh }
+"""
+
+
+def test_part_time_battery_same_cost(tmp_path: Path) -> None:
+    """FLEET: availability bounds the links (p_max_pu = a_t) and the store (e_max_pu = a_t,
+    e_min_pu = a_t·min_soc), and the energy that arrives or leaves with the cars is a load on
+    the battery's bus (docs/model.md §3). The share plugged in changes within the horizon
+    (asserted), so arrivals and departures are part of both optima."""
+    _pypsa()
+    design = _design(tmp_path, FLEET)
+    share = design.participants["depot"].battery.available
+    assert share.min() == 0.0 and share.max() == 1.0
+    cost = _pebdsl_cost(design)
+    assert abs(_optimum(design.to_pypsa()) - cost) <= TOL * max(1.0, abs(cost))
+
+
 def test_export_writes_netcdf_pypsa_reads(tmp_path: Path) -> None:
     """`pebdsl export FILE --to pypsa OUT` writes a netCDF file that `pypsa.Network(OUT)`
     reads back whole: the components by name (each participant's bus, meter, grid links; each

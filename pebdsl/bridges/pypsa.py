@@ -25,14 +25,16 @@ The translation (docs/pypsa.md has it as a table, with the reasons):
               the last step, e_initial = initial, not cyclic), links `B.charge` (p -> B,
               efficiency η) and `B.discharge` (B -> p, efficiency η, p_nom = power/η so the
               delivered power is at most `power`), each paying the throughput cost per kWh at
-              the battery's terminals (§3)
+              the battery's terminals (§3); with `available` a_t, p_max_pu and e_max_pu = a_t,
+              the bounds, initial and final scaled by it, and a load `B.fleet` on the
+              battery's bus for the energy that arrives or leaves with the share present
   DSO links   two one-way links per line (capacity, efficiency 1 − loss, fee), inactive: in
               pebdsl only markets move energy over them, and the bridge covers no market
 
 Errors: E905 when PyPSA (the `pypsa` extra) is not installed; E906 for each construct the
 bridge does not translate (markets, shared batteries, flexible load, capacity charges,
-flexibility needs, investments, hard goals, scenarios, a staged grid, local-only and part-time
-batteries), all of them at once, each at its declaration. Nothing is exported half-translated.
+flexibility needs, investments, hard goals, scenarios, a staged grid, local-only batteries),
+all of them at once, each at its declaration. Nothing is exported half-translated.
 """
 
 from __future__ import annotations
@@ -103,8 +105,6 @@ def _participant_refusals(p: Any) -> list[Diagnostic]:
     b = p.battery
     if b is not None and b.charge_from == "local":
         out.append(_refuse(f"`charge_from = local` of `{b.name}` (labelled local energy)", b.span))
-    if b is not None and b.available is not None:
-        out.append(_refuse(f"the availability of `{b.name}` (`available`)", b.span))
     t = p.tariff
     if t is not None and (_nonzero(t.capacity_charge_per_kw_month) or t.capacity_steps_kw):
         out.append(_refuse(f"the capacity charge of `{p.name}`'s tariff", t.span))
@@ -314,13 +314,16 @@ def _participant(parts: _Parts, d: Any, p: Any, big: float) -> None:
             **grid,
         )
     if p.battery is not None:
-        _battery(parts, p.battery, home, d.n_steps)
+        _battery(parts, p.battery, home, d.n_steps, d.dt_h)
 
 
-def _battery(parts: _Parts, b: Any, home: str, n_steps: int) -> None:
-    e_min = np.full(n_steps, b.min_soc_kwh)
+def _battery(parts: _Parts, b: Any, home: str, n_steps: int, dt_h: float) -> None:
+    # Availability a_t (docs/model.md §3): power and the state-of-charge bounds scale with it,
+    # `initial` with a_0 and `final` with a_(T−1); 1 without `available`.
+    avail = _steps(b.available) if b.available is not None else np.ones(n_steps)
+    e_min = b.min_soc_kwh * avail
     if b.final_kwh is not None:
-        e_min[-1] = max(e_min[-1], b.final_kwh)
+        e_min[-1] = max(e_min[-1], b.final_kwh * avail[-1])
     cap = b.capacity_kwh
     parts.add("Bus", b.name, carrier="battery")
     parts.add(
@@ -330,9 +333,17 @@ def _battery(parts: _Parts, b: Any, home: str, n_steps: int) -> None:
         carrier="battery",
         e_nom=cap,
         e_min_pu=e_min / cap if cap > 0 else 0.0 * e_min,
-        e_initial=b.initial_kwh,
+        e_max_pu=avail,
+        e_initial=b.initial_kwh * avail[0],
         e_cyclic=False,
     )
+    if b.available is not None:
+        # The part of the battery that arrives brings arrival_soc of its capacity, the part
+        # that leaves takes departure_soc: a load on the battery's bus (negative: energy in),
+        # in kW over the step, so that the store moves by that many kWh.
+        rise = np.diff(avail, prepend=avail[0])
+        moved = cap * (b.arrival_soc * np.maximum(rise, 0) - b.departure_soc * np.maximum(-rise, 0))
+        parts.add("Load", f"{b.name}.fleet", bus=b.name, carrier="battery", p_set=-moved / dt_h)
     cost = b.throughput_cost_per_kwh
     parts.add(
         "Link",
@@ -341,6 +352,7 @@ def _battery(parts: _Parts, b: Any, home: str, n_steps: int) -> None:
         bus1=b.name,
         carrier="battery",
         p_nom=b.power_kw,
+        p_max_pu=avail,
         efficiency=b.efficiency,
         marginal_cost=cost,
     )
@@ -354,6 +366,7 @@ def _battery(parts: _Parts, b: Any, home: str, n_steps: int) -> None:
         bus1=home,
         carrier="battery",
         p_nom=b.power_kw / b.efficiency,
+        p_max_pu=avail,
         efficiency=b.efficiency,
         marginal_cost=cost * b.efficiency,
     )
