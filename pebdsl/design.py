@@ -94,6 +94,19 @@ class TimeGrid:
         utc = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
         return utc.astimezone(ZoneInfo(self.timezone))
 
+    def windows(self, window_h: float) -> npt.NDArray[np.int64]:
+        """The window (numbered 0, 1, … in order) of each step for windows of `window_h` hours
+        on the local clock, counted from local midnight of the first day: `4 h` gives 00–04,
+        04–08, …, `24 h` the calendar day; a horizon starting mid-window begins with a partial
+        one, and a repeated daylight-saving hour stays in its window (flexible load)."""
+        import pandas as pd
+
+        wall = self.index.tz_localize(None)  # local wall-clock time of each step's start
+        hours = np.asarray((wall - wall[0].normalize()) / pd.Timedelta(hours=1), dtype=np.float64)
+        raw = np.floor(hours / window_h + 1e-9).astype(np.int64)
+        out: npt.NDArray[np.int64] = np.unique(raw, return_inverse=True)[1]
+        return out
+
     def local_seconds_of_day(self) -> npt.NDArray[np.int64]:
         """Local clock time of each step's start, in seconds after local midnight.
 

@@ -8,8 +8,10 @@ components. A participant's grid import and export are links priced buy·(1 + VA
 bounded by its connection; the energy charge sits on a meter link that carries the positive
 net withdrawal, as pebdsl's `meter_in` does; a block's connection link carries Σ (gi − ge) of
 its members, the row of docs/model.md §6; a battery's store follows soc[t] = soc[t−1] +
-(η·charge − discharge/η)·Δt with the same bounds and throughput costs; snapshots are weighted
-by Δt. PyPSA's objective is Σ weight·marginal cost·flow (no capital cost, so no constant:
+(η·charge − discharge/η)·Δt with the same bounds and throughput costs (scaled by the share
+present for a part-time battery, with its arrivals and departures as a load on its bus);
+flexible load is a store of the energy moved so far, empty at the end of every window, which is
+Σ_(t∈w) (shift_in − shift_out) = 0; snapshots are weighted by Δt. PyPSA's objective is Σ weight·marginal cost·flow (no capital cost, so no constant:
 `include_objective_constant=False` changes nothing), pebdsl's is its objective, which equals
 its real cost `total_cost` on these designs (no markets, no shadow terms; asserted). So the
 expected value of each comparison is pebdsl's own optimum, to 1e-6.
@@ -42,8 +44,10 @@ TOL = 1e-6
 # Two blocks and a participant outside them, 2-hour steps over two days (Δt = 2 h weights every
 # cost and state of charge). alice's battery has an efficiency, min_soc, final = initial and a
 # throughput cost; alice's own connection and the south block's 2 kW connection bind (asserted
-# in test_several_blocks_same_cost); bob pays VAT and his own energy charge; dan has wind; the
-# DSO link has no market to use it (W103), so it is exported inactive and carries nothing.
+# in test_several_blocks_same_cost); bob pays VAT and his own energy charge; dan has wind and
+# moves load within the day, erin within 6-hour windows at a cost (both lower the optimum,
+# asserted there too); the DSO link has no market to use it (W103), so it is exported inactive
+# and carries nothing.
 THREE_BLOCKS = """\
 design "Two blocks and a neighbour, no market" { currency = EUR }
 horizon { start = 2021-06-07; duration = 2 d; step = 2 h; timezone = "Europe/Oslo" }
@@ -68,9 +72,13 @@ block south {
     pv      { profile = solar; peak = 4 kWp }
     battery { capacity = 6 kWh; power = 2 kW; efficiency = 95 % }
   }
-  participant dan { load { profile = 1.5 * home }; wind { profile = 2 kW } }
+  participant dan {
+    load     { profile = 1.5 * home }
+    wind     { profile = 2 kW }
+    flexible { share = 20 %; window = 1 d }
+  }
 }
-participant erin from household { }
+participant erin from household { flexible { share = 30 %; window = 6 h; cost = 1 ct/kWh } }
 dso {
   energy_charge = 4 ct/kWh
   link north -- south { capacity = 5 kW; loss = 2 %; fee = 1 ct/kWh }
@@ -125,7 +133,8 @@ def test_several_blocks_same_cost(tmp_path: Path, variant: str | None) -> None:
     """THREE_BLOCKS with the energy charge on the meters (base), on purchases (`purchase`)
     and without feed-in (`no_feed_in`): the same cost in both tools. The comparison covers
     binding limits: without south's block connection, or without alice's own connection,
-    pebdsl finds a cheaper optimum, so both limits bind in the design as written."""
+    pebdsl finds a cheaper optimum, so both limits bind in the design as written; without
+    dan's or erin's flexible load a dearer one, so both shift load."""
     _pypsa()
     design = _design(tmp_path, THREE_BLOCKS, variant)
     cost = _pebdsl_cost(design)
@@ -134,6 +143,12 @@ def test_several_blocks_same_cost(tmp_path: Path, variant: str | None) -> None:
         for limit in ("connection = 2 kW", "connection { import = 4 kW; export = 3 kW }"):
             looser = _design(tmp_path, THREE_BLOCKS.replace(limit, ""))
             assert _pebdsl_cost(looser) < cost - 1e-3, f"{limit} does not bind"
+        for flexible in (
+            "flexible { share = 20 %; window = 1 d }",
+            "flexible { share = 30 %; window = 6 h; cost = 1 ct/kWh }",
+        ):
+            rigid = _design(tmp_path, THREE_BLOCKS.replace(flexible, ""))
+            assert _pebdsl_cost(rigid) > cost + 1e-3, f"{flexible} moves nothing"
 
 
 # A depot whose battery is a V2G fleet: the share plugged in (ev_plugged) scales its power and
@@ -195,8 +210,15 @@ def test_export_writes_netcdf_pypsa_reads(tmp_path: Path) -> None:
         *(f"{p}.meter" for p in ("alice", "bob", "carol", "dan", "erin")),
         "alice.battery",
         "carol.battery",
+        "dan.flexible",
+        "erin.flexible",
     }
-    assert set(net.stores.index) == {"alice.battery", "carol.battery"}
+    assert set(net.stores.index) == {
+        "alice.battery",
+        "carol.battery",
+        "dan.flexible",
+        "erin.flexible",
+    }
     assert set(net.generators.index) == {"grid", "alice.pv", "carol.pv", "dan.wind"}
     links = net.links
     assert not links.loc["dso.north->south", "active"]
@@ -256,19 +278,18 @@ dso { capacity_charge = 5 EUR/kW/month; flexibility street { limit = 5 kW } }
 
 
 def test_every_uncovered_construct_is_named_at_its_line(tmp_path: Path) -> None:
-    """All refusals at once, each at its declaration: the flexible load (line 5), the local-only
-    battery (7), the shared battery (8), the market (10), the DSO's capacity charge and its
-    flexibility need (11)."""
+    """All refusals at once, each at its declaration: the local-only battery (line 7), the
+    shared battery (8), the market (10), the DSO's capacity charge and its flexibility need
+    (11). a's flexible load (line 5) is covered, so it is not among them."""
     design = _design(tmp_path, UNCOVERED)
     found = sorted(
         (d.span.line, d.message.removeprefix("the PyPSA bridge does not cover "))
         for d in uncovered(design)
     )
-    assert [line for line, _ in found] == [5, 7, 8, 10, 11, 11]
+    assert [line for line, _ in found] == [7, 8, 10, 11, 11]
     assert {d.code for d in uncovered(design)} == {"E906"}
     what = " | ".join(m for _, m in found)
     for part in (
-        "flexible load of `a`",
         "charge_from = local",
         "shared battery `hub`",
         "market `m`",

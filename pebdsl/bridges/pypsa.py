@@ -28,12 +28,15 @@ The translation (docs/pypsa.md has it as a table, with the reasons):
               the battery's terminals (§3); with `available` a_t, p_max_pu and e_max_pu = a_t,
               the bounds, initial and final scaled by it, and a load `B.fleet` on the
               battery's bus for the energy that arrives or leaves with the share present
+  flexible    bus and store `p.flexible` of the energy moved so far in the window (empty at
+              each window's last step), links `p.shift_in` and `p.shift_out` (paying the
+              shifting cost), each at most share·load[t] (§4)
   DSO links   two one-way links per line (capacity, efficiency 1 − loss, fee), inactive: in
               pebdsl only markets move energy over them, and the bridge covers no market
 
 Errors: E905 when PyPSA (the `pypsa` extra) is not installed; E906 for each construct the
-bridge does not translate (markets, shared batteries, flexible load, capacity charges,
-flexibility needs, investments, hard goals, scenarios, a staged grid, local-only batteries),
+bridge does not translate (markets, shared batteries, capacity charges, flexibility needs,
+investments, hard goals, scenarios, a staged grid, local-only batteries),
 all of them at once, each at its declaration. Nothing is exported half-translated.
 """
 
@@ -54,7 +57,18 @@ from pebdsl.fsutil import atomic_write_bytes, write_error
 from pebdsl.source import Span
 
 # Carriers name what each component is, so PyPSA's statistics group by them.
-CARRIERS = ("AC", "grid", "load", "pv", "wind", "battery", "connection", "meter", "dso link")
+CARRIERS = (
+    "AC",
+    "grid",
+    "load",
+    "pv",
+    "wind",
+    "battery",
+    "flexible",
+    "connection",
+    "meter",
+    "dso link",
+)
 
 
 def _refuse(what: str, span: Span, label: str = "not covered by the PyPSA bridge") -> Diagnostic:
@@ -100,8 +114,6 @@ def uncovered(design: Any) -> list[Diagnostic]:
 
 def _participant_refusals(p: Any) -> list[Diagnostic]:
     out = []
-    if p.flexible is not None:
-        out.append(_refuse(f"the flexible load of `{p.name}`", p.flexible.span))
     b = p.battery
     if b is not None and b.charge_from == "local":
         out.append(_refuse(f"`charge_from = local` of `{b.name}` (labelled local energy)", b.span))
@@ -315,6 +327,42 @@ def _participant(parts: _Parts, d: Any, p: Any, big: float) -> None:
         )
     if p.battery is not None:
         _battery(parts, p.battery, home, d.n_steps, d.dt_h)
+    if p.flexible is not None:
+        _flexible(parts, d, p)
+
+
+def _flexible(parts: _Parts, d: Any, p: Any) -> None:
+    """Load moved within windows (docs/model.md §4) as a store of moved energy: `p.shift_in`
+    (p -> the store's bus) serves load moved into the step, `p.shift_out` (the store's bus ->
+    p, paying the shifting cost) load moved out of it, each at most share·load[t]. The store
+    holds Σ (in − out)·Δt since the window began (negative when load moved out first) and
+    must be empty at the last step of every window, which is Σ_(t∈w) (in − out) = 0."""
+    f, load = p.flexible, p.demand_kw(d.n_steps)
+    upper = f.share * np.maximum(load, 0.0)
+    nom = float(upper.max()) or 1.0
+    bus = f"{p.name}.flexible"
+    windows = d.time.windows(f.window_h)
+    ends = np.append(windows[1:] != windows[:-1], True)  # the last step of each window
+    room = np.where(ends, 0.0, 1.0)
+    parts.add("Bus", bus, carrier="flexible")
+    energy = float(upper.sum()) * d.dt_h + 1.0  # more than can ever be moved
+    parts.add(
+        "Store",
+        bus,
+        bus=bus,
+        carrier="flexible",
+        e_nom=energy,
+        e_min_pu=-room,
+        e_max_pu=room,
+        e_initial=0.0,
+        e_cyclic=False,
+    )
+    pu, kw = _steps(upper / nom), {"carrier": "flexible", "p_nom": nom}
+    parts.add("Link", f"{p.name}.shift_in", bus0=p.name, bus1=bus, p_max_pu=pu, **kw)
+    cost = f.cost_per_kwh
+    parts.add(
+        "Link", f"{p.name}.shift_out", bus0=bus, bus1=p.name, p_max_pu=pu, marginal_cost=cost, **kw
+    )
 
 
 def _battery(parts: _Parts, b: Any, home: str, n_steps: int, dt_h: float) -> None:
