@@ -11,10 +11,11 @@ its members, the row of docs/model.md §6; a battery's store follows soc[t] = so
 (η·charge − discharge/η)·Δt with the same bounds and throughput costs (scaled by the share
 present for a part-time battery, with its arrivals and departures as a load on its bus);
 flexible load is a store of the energy moved so far, empty at the end of every window, which is
-Σ_(t∈w) (shift_in − shift_out) = 0; snapshots are weighted by Δt. PyPSA's objective is Σ weight·marginal cost·flow (no capital cost, so no constant:
-`include_objective_constant=False` changes nothing), pebdsl's is its objective, which equals
-its real cost `total_cost` on these designs (no markets, no shadow terms; asserted). So the
-expected value of each comparison is pebdsl's own optimum, to 1e-6.
+Σ_(t∈w) (shift_in − shift_out) = 0; snapshots are weighted by Δt. PyPSA's objective is
+Σ weight·marginal cost·flow (no capital cost, so no constant: `include_objective_constant=False`
+changes nothing), pebdsl's is its objective, which equals its real cost `total_cost` on these
+designs (no markets, no shadow terms; asserted). So the expected value of each comparison is
+pebdsl's own optimum, to 1e-6.
 
 The refusal tests (E906 per construct, E905 without PyPSA) need no extra.
 """
@@ -124,6 +125,17 @@ def test_single_block_same_cost() -> None:
     on each meter. PyPSA's optimum of the exported network is pebdsl's real cost."""
     _pypsa()
     design = pebdsl.load(str(SUNNY), variant="no_trade")
+    cost = _pebdsl_cost(design)
+    assert abs(_optimum(design.to_pypsa()) - cost) <= TOL * max(1.0, abs(cost))
+
+
+def test_lueth_reference_half_hourly_same_cost() -> None:
+    """Lüth et al.'s reference case (designs/lueth2018_pcdg.peb, variant `reference`: 25 London
+    houses of the PCDG day, every one dealing with the grid alone, no storage), in half-hour
+    steps: every cost and weighting is Δt = 0.5 h, and both tools reach the same cost."""
+    _pypsa()
+    design = pebdsl.load(str(ROOT / "designs" / "lueth2018_pcdg.peb"), variant="reference")
+    assert design.dt_h == 0.5
     cost = _pebdsl_cost(design)
     assert abs(_optimum(design.to_pypsa()) - cost) <= TOL * max(1.0, abs(cost))
 

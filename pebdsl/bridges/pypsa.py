@@ -213,9 +213,12 @@ class _Parts:
 
 
 def _build(pypsa: Any, d: Any) -> Any:
+    import pandas as pd
+
     n = pypsa.Network(name=d.title)
     n.set_snapshots(d.time.index.tz_convert("UTC").tz_localize(None))
-    n.snapshot_weightings.loc[:, :] = d.dt_h
+    w = n.snapshot_weightings  # integer columns until set: assign whole float frames
+    n.snapshot_weightings = pd.DataFrame(float(d.dt_h), index=w.index, columns=w.columns)
     big = unlimited_kw(d)
     n.meta = {
         "source": "pebdsl export --to pypsa (docs/pypsa.md)",
