@@ -2,7 +2,8 @@
 
     lower -> backend -> invert -> settle -> kpis -> notes -> Results
 
-Input: a validated `Design`, the backend ("highs" | "pyomo"), the solver (a HiGHS method on
+Input: a validated `Design`, the backend ("highs" | "pyomo", or a `Backend` object such as
+backends.split.SplitBackend), the solver (a HiGHS method on
 the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate local prices
 ("midpoint" of the valid dual interval, or "dual"). Output: a frozen `Results`
 (pebdsl/results.py) with timings per stage (parse and resolve from the design, lower, build,
@@ -34,7 +35,10 @@ PRICE_RULES = ("midpoint", "dual")
 
 
 def solve(
-    design: Design, backend: str = "highs", solver: str | None = None, prices: str = "midpoint"
+    design: Design,
+    backend: str | Backend = "highs",
+    solver: str | None = None,
+    prices: str = "midpoint",
 ) -> Results:
     """Compile, solve, settle and score one design (see the module docstring)."""
     from pebdsl.backends import get_backend, mip
@@ -49,7 +53,9 @@ def solve(
                 hints=(f"one of {', '.join(PRICE_RULES)}",),
             )
         )
-    be = get_backend(backend, solver)
+    # A Backend object is used as given (e.g. backends.split.SplitBackend); `solver` then
+    # belongs to it.
+    be = get_backend(backend, solver) if isinstance(backend, str) else backend
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ir = lower(design)
@@ -60,8 +66,8 @@ def solve(
     if mip_record is not None:
         timings["mip"] = float(mip_record.get("seconds", 0.0))
     sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
-    for k in ("build", "solve", "price_intervals"):
-        if k in sol.timings or k != "price_intervals":
+    for k in ("build", "solve", "price_intervals", "split", "longest_part"):
+        if k in sol.timings or k in ("build", "solve"):
             timings[k] = sol.timings.get(k, 0.0)
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
@@ -74,7 +80,7 @@ def read_solution(
     sol: Solution,
     be: Backend,
     timings: dict[str, float],
-    backend: str,
+    backend: str | Backend,
     extra_notes: Sequence[dict[str, Any]] = (),
 ) -> Results:
     """invert -> settle -> kpis -> notes of an optimal solution of `lower(design)`: also how a
@@ -116,7 +122,7 @@ def read_solution(
         scores=scores,
         notes=notes,
         # Front-end stages (parse, resolve) were timed by pebdsl.load.load.
-        run=RunInfo(ir.stats(), {**design.timings, **timings}, backend, sol.solver),
+        run=RunInfo(ir.stats(), {**design.timings, **timings}, be.name, sol.solver),
         traded=trades,
         ir=ir,
     )
