@@ -15,8 +15,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e .
 	touch $@
 
+# The test environment has the pypsa extra too, so tests/test_pypsa_bridge.py runs in CI
+# (about 700 MB and 20 s from a warm pip cache; docs/pypsa.md).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[test,pypsa]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -48,6 +48,7 @@ from pebdsl.cliargs import (
     VariantOpt,
     WorkersOpt,
 )
+from pebdsl.cliexport import command as export_command
 from pebdsl.console import Backend, CheckFormat, Emit, Prices
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
@@ -263,6 +264,9 @@ def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt
         )
     except PebdslError as e:
         _fail(e)
+
+
+app.command("export", cls=_Command)(export_command(_fail, _existing, _check_out_file))
 
 
 @app.command(cls=_Command)

@@ -6,7 +6,9 @@ horizon's grid. Canonical units (names carry them): power kW, energy kWh, time h
 currency/kWh (`*_per_kwh`), capacity charges currency/kW/month, reinforcement cost
 currency/kW/year, shares as fractions in [0, 1]. The currency is `Design.currency`.
 Every object keeps the `Span` of the declaration that made it, so model errors point at lines.
-Raises nothing; validation happened in `pebdsl.resolve` (`resolve/checks.py`).
+Raises nothing; validation happened in `pebdsl.resolve` (`resolve/checks.py`). Only
+`Design.to_pypsa()` raises: E906 for what the PyPSA bridge does not cover, E905 without PyPSA
+(pebdsl/bridges/pypsa.py).
 """
 
 from __future__ import annotations
@@ -91,6 +93,19 @@ class TimeGrid:
         ns = int(self.utc_ns()[step]) if self.n_steps else 0
         utc = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
         return utc.astimezone(ZoneInfo(self.timezone))
+
+    def windows(self, window_h: float) -> npt.NDArray[np.int64]:
+        """The window (numbered 0, 1, … in order) of each step for windows of `window_h` hours
+        on the local clock, counted from local midnight of the first day: `4 h` gives 00–04,
+        04–08, …, `24 h` the calendar day; a horizon starting mid-window begins with a partial
+        one, and a repeated daylight-saving hour stays in its window (flexible load)."""
+        import pandas as pd
+
+        wall = self.index.tz_localize(None)  # local wall-clock time of each step's start
+        hours = np.asarray((wall - wall[0].normalize()) / pd.Timedelta(hours=1), dtype=np.float64)
+        raw = np.floor(hours / window_h + 1e-9).astype(np.int64)
+        out: npt.NDArray[np.int64] = np.unique(raw, return_inverse=True)[1]
+        return out
 
     def local_seconds_of_day(self) -> npt.NDArray[np.int64]:
         """Local clock time of each step's start, in seconds after local midnight.
@@ -542,6 +557,13 @@ class Design:
 
     def block_of(self, participant: str) -> str | None:
         return self.participants[participant].block
+
+    def to_pypsa(self) -> Any:
+        """The physical part of this design as a `pypsa.Network` (docs/pypsa.md): buses, loads,
+        PV, batteries, grid links; E906 names what it cannot translate, E905 without PyPSA."""
+        from pebdsl.bridges.pypsa import network
+
+        return network(self)
 
     def digest(self) -> str:
         """sha256 over the design text(s) and the data they read: the provenance hash."""

@@ -33,7 +33,7 @@ PKG = Path(__file__).resolve().parent.parent / "pebdsl"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("source", "diagnostics", "safetext", "fsutil", "units")),
     ("front", ("front",)),
-    ("resolve", ("resolve", "design", "generators", "load")),
+    ("resolve", ("resolve", "design", "generators", "load", "bridges")),
     ("lower", ("ir", "lower")),
     ("backends", ("backends",)),
     ("invert", ("invert",)),
@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("results", ("results", "solve", "stochastic")),
     ("study", ("study",)),
     ("present", ("present",)),
-    ("cli", ("", "cli", "cliargs", "clisolve", "console", "__main__", "lsp")),
+    ("cli", ("", "cli", "cliargs", "clisolve", "cliexport", "console", "__main__", "lsp")),
 )
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80

@@ -20,7 +20,7 @@ from pebdsl.present.check_report import CHECK_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 SUNNY = ROOT / "designs" / "sunny_street.peb"
-COMMANDS = ["check", "fmt", "compile", "explain", "solve", "compare", "sweep", "new"]
+COMMANDS = ["check", "fmt", "compile", "explain", "solve", "compare", "sweep", "new", "export"]
 
 runner = CliRunner()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from pebdsl.ir import Expr
 from pebdsl.lower.context import Context
@@ -44,13 +43,7 @@ def lower_flexible(ctx: Context) -> None:
     ctx.balance.add(s_in, -1.0, row_entities=agents)
     ctx.balance.add(s_out, 1.0, row_entities=agents)
     # Windows may differ per participant: number them on a common grid of the longest count.
-    wall = d.time.index.tz_localize(None)  # local wall-clock time of each step's start
-    hours = np.asarray((wall - wall[0].normalize()) / pd.Timedelta(hours=1), dtype=np.float64)
-    windows = []
-    for f in fs:
-        assert f is not None
-        raw = np.floor(hours / f.window_h + 1e-9).astype(np.int64)
-        windows.append(np.unique(raw, return_inverse=True)[1])  # numbered 0, 1, … in order
+    windows = [d.time.windows(f.window_h) for f in fs if f is not None]
     n_w = max(int(w.max()) + 1 for w in windows)
     e = Expr(len(names), n_w)
     for k, w in enumerate(windows):
