@@ -8,12 +8,14 @@ Output:
 - `write_outputs(results, out_dir, command="")`: writes into `out_dir`, as one set
     results.json                          the dict above
     participants.csv batteries.csv        time series in tidy (long) form: columns
-    blocks.csv markets.csv links.csv        time, entity, quantity, value (time = step start,
-                                            ISO 8601 with offset); one row per value
+    blocks.csv markets.csv links.csv        time, entity, quantity, value, unit (time = step
+                                            start, ISO 8601 with offset); one row per value
     bills.csv                             one row per participant / operator, currency columns
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
     *.parquet                             the same tables (Parquet, same columns; with
-                                            `csv=False` the only copy: no *.csv written)
+                                            `csv=False` the only copy: no *.csv written); the
+                                            numeric fields of bills and trades carry their
+                                            unit as field metadata `unit`
     report.html                           pebdsl.present.report.render_report(results, command=...)
   into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
   a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pebdsl.exchange import quantity_unit
 from pebdsl.fsutil import atomic_write_bytes, atomic_write_text, replace_dir
 
 if TYPE_CHECKING:
@@ -152,6 +155,8 @@ def results_json(results: Results) -> dict[str, Any]:
             "description": d.description,
             "hash": d.digest(),
             "reference": d.reference,
+            # The text solved, so `pebdsl.read_results` can rebuild the Design (present/reload.py).
+            "source": d.sources[0].text if d.sources else None,
         },
         "variant": d.variant,
         "currency": d.currency,
@@ -197,16 +202,18 @@ def results_json(results: Results) -> dict[str, Any]:
 # --- tables -----------------------------------------------------------------------------------
 
 
-def tidy(ts: pd.DataFrame) -> pd.DataFrame:
-    """A (entity, quantity)-column time-series frame as rows of time, entity, quantity, value."""
+def tidy(ts: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """A (entity, quantity)-column time-series frame as rows of time, entity, quantity, value
+    and, given the design's currency, unit (`exchange.quantity_unit`)."""
+    unit = [] if currency is None else ["unit"]
     if ts.shape[1] == 0 or len(ts.index) == 0:
-        return pd.DataFrame({"time": [], "entity": [], "quantity": [], "value": []})
+        return pd.DataFrame({k: [] for k in ("time", "entity", "quantity", "value", *unit)})
     cols = ts.columns
     entities = np.asarray(cols.get_level_values(0), dtype=object)
     quantities = np.asarray(cols.get_level_values(1), dtype=object)
     n_t, n_c = ts.shape
     # Vectorised melt: row-major order (time, then column), as pandas' stack would give.
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "time": ts.index.repeat(n_c),  # keeps the timezone
             "entity": np.tile(entities, n_t),
@@ -214,19 +221,26 @@ def tidy(ts: pd.DataFrame) -> pd.DataFrame:
             "value": ts.to_numpy(dtype=float, na_value=np.nan).reshape(-1),
         }
     )
+    if currency is not None:
+        units = np.asarray([quantity_unit(str(q), currency) for q in quantities], dtype=object)
+        out["unit"] = np.tile(units, n_t)
+    return out
 
 
 def tables(results: Results) -> dict[str, pd.DataFrame]:
     """Every output table by file stem (participants, …, bills, trades_<market>)."""
-    out = {name: tidy(getattr(results, f"{name}_ts")) for name in TABLES}
+    cur = results.design.currency
+    out = {name: tidy(getattr(results, f"{name}_ts"), cur) for name in TABLES}
     if results.bills is not None:
         bills = results.bills.copy()
         bills.index.name = "name"
         out["bills"] = bills.reset_index()
+        out["bills"].attrs["unit"] = cur  # every column but `name`: Parquet field metadata
     for market, matrix in results.trades.items():
         m = matrix.copy()
         m.index.name = "seller"
         out[f"trades_{market}"] = m.reset_index()
+        out[f"trades_{market}"].attrs["unit"] = "kWh"
     return out
 
 
@@ -242,10 +256,23 @@ def _csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
+    """The table as Parquet; a wide table's unit (`attrs["unit"]`: bills, trades) becomes the
+    field metadata `unit` of each numeric column (tidy tables have a unit column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     frame = df.copy()
     frame.columns = [str(c) for c in frame.columns]
-    frame.to_parquet(buf, index=False, engine="pyarrow")  # the dependency pyproject names
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    unit = df.attrs.get("unit")
+    if unit:
+        fields = [
+            f.with_metadata({"unit": unit}) if pa.types.is_floating(f.type) else f
+            for f in table.schema
+        ]
+        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
     return buf.getvalue()
 
 
