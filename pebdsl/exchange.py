@@ -22,8 +22,8 @@ Errors: E905 (as a `PebdslError`) when xarray is not installed (`pip install
 from __future__ import annotations
 
 import importlib.util
-from importlib import metadata
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
