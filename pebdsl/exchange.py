@@ -188,10 +188,12 @@ def to_xarray(results: Any) -> Any:
     return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
 
 
-def to_netcdf(results: Any, path: str | Path) -> str:
-    """Write `to_xarray(results)` to `path`; the engine used (h5netcdf, else scipy)."""
+def to_netcdf(results: Any, path: str | Path, engine: str | None = None) -> str:
+    """Write `to_xarray(results)` to `path`; returns the engine used (`engine`, else
+    h5netcdf when installed, else scipy)."""
     ds = to_xarray(results)
-    engine = "h5netcdf" if importlib.util.find_spec("h5netcdf") is not None else "scipy"
+    if engine is None:
+        engine = "h5netcdf" if importlib.util.find_spec("h5netcdf") is not None else "scipy"
     encoding = {"time": {"units": "hours since 1970-01-01", "dtype": "float64"}}
     if engine == "scipy":  # netCDF3 has no 64-bit integers and no variable-length strings
         for name in ds.coords:

@@ -274,12 +274,12 @@ class Results:
 
         return to_xarray(self)
 
-    def to_netcdf(self, path: Any) -> str:
-        """Write `to_xarray()` as a netCDF file (h5netcdf if installed, else netCDF3 through
-        scipy); returns the engine used."""
+    def to_netcdf(self, path: Any, engine: str | None = None) -> str:
+        """Write `to_xarray()` as a netCDF file (`engine`: h5netcdf if installed, else netCDF3
+        through scipy); returns the engine used."""
         from pebdsl.exchange import to_netcdf
 
-        return to_netcdf(self, path)
+        return to_netcdf(self, path, engine)
 
     # -- display -------------------------------------------------------------------------------
     def __repr__(self) -> str:
