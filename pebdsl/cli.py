@@ -161,7 +161,9 @@ def check(
     warnings: list[Diagnostic] = []
     checked: list[tuple[str, list[str]]] = []
     for f in files:
-        if structured is CheckFormat.text:
+        if str(f) == "-":  # the design on standard input (`load.check` reads it)
+            pass
+        elif structured is CheckFormat.text:
             _existing(f)
         elif not f.is_file():  # a document says so, as E901 without a span (still exit 2)
             errors.append(error("E901", f"no such file: {f}"))

@@ -25,7 +25,9 @@ PricesOpt = Annotated[
 ]
 
 
-FilesArg = Annotated[list[Path], typer.Argument(help="Design files (*.peb).", metavar="FILE")]
+FilesArg = Annotated[
+    list[Path], typer.Argument(help="Design files (*.peb); - reads one from stdin.", metavar="FILE")
+]
 FileArg = Annotated[Path, typer.Argument(help="A design file (*.peb).", metavar="FILE")]
 VariantOpt = Annotated[
     str | None,

@@ -565,6 +565,30 @@ class Design:
 
         return network(self)
 
+    def _summary(self) -> tuple[str, str]:
+        """The title (with the variant) and one line of counts, for the two reprs."""
+        name = self.title + (f" / {self.variant}" if self.variant else "")
+        counts = (
+            f"{len(self.participants)} participants, {len(self.blocks)} blocks, "
+            f"{len(self.markets)} markets, {len(self.batteries())} batteries; "
+            f"{self.n_steps} steps of {self.dt_h:g} h from {self.time.start:%Y-%m-%d %H:%M} "
+            f"({self.time.timezone}), {self.currency}"
+        )
+        return name, counts
+
+    def __repr__(self) -> str:
+        name, counts = self._summary()
+        return f"<Design {name!r}: {counts}>"
+
+    def _repr_html_(self) -> str:
+        """Two lines for Jupyter: the title and the counts."""
+        from html import escape
+
+        name, counts = self._summary()
+        return (
+            f"<div class='pebdsl-design'><strong>{escape(name)}</strong><br>{escape(counts)}</div>"
+        )
+
     def digest(self) -> str:
         """sha256 over the design text(s) and the data they read: the provenance hash."""
         h = hashlib.sha256()

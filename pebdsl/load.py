@@ -1,7 +1,9 @@
 """Design files in, designs out: reading, variants, and the reference variant of a run.
 
-Input: the path of a `.peb` file, a variant name or a collection of them, `--set` texts, and
-whether `csv()` may read outside the design's folder. Output: validated `design.Design`s (via
+Input: the path of a `.peb` file (or its text: `loads`; `-` in `check` is standard input), a
+variant name or a collection of them, `--set` texts, whether `csv()` may read outside the
+design's folder, and in-memory series for `data("name")` (`data=`: name -> pandas Series or
+DataFrame, checked by `resolve/frames.py`). Output: validated `design.Design`s (via
 `pebdsl.resolve`), each carrying its `SourceFile` (the design hash, `Design.digest()`), the
 sha256 of the data files it read (`Design.data_digest`) and the seconds spent parsing and
 resolving (`Design.timings`); `check(path)`, the cases of `pebdsl check` and their warnings;
@@ -19,9 +21,11 @@ and `import pebdsl` stays light (`pebdsl fmt` needs neither numpy nor the resolv
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.source import NO_SPAN, SourceFile
@@ -31,22 +35,28 @@ if TYPE_CHECKING:
     from pebdsl.diagnostics import Diagnostic
     from pebdsl.front import syntax as S
 
-__all__ = ["load", "load_all", "read", "reference", "variant_compare_flags"]
+__all__ = ["load", "load_all", "loads", "read", "reference", "variant_compare_flags"]
+
+DataArg = Mapping[str, Any] | None  # name -> pandas Series or DataFrame, for `data("name")`
 
 
 def read(path: str) -> tuple[S.File, SourceFile, float]:
     """The syntax tree of the file at `path`, its source and the seconds spent reading and
     parsing (E901 when the file cannot be read)."""
-    from pebdsl.front.parser import parse
-
     t0 = time.perf_counter()
     try:
         source = SourceFile.read(path)
     except OSError as e:
         raise PebdslError(error("E901", f"cannot read {path}: {e.strerror or e}")) from None
-    tree = parse(source.text, source.path)
-    src = tree.span.source if tree.span is not NO_SPAN else source
+    tree, src = _parse(source)
     return tree, src, time.perf_counter() - t0
+
+
+def _parse(source: SourceFile) -> tuple[S.File, SourceFile]:
+    from pebdsl.front.parser import parse
+
+    tree = parse(source.text, source.path)
+    return tree, tree.span.source if tree.span is not NO_SPAN else source
 
 
 def load(
@@ -55,15 +65,60 @@ def load(
     sets: list[str] | None = None,
     *,
     allow_outside: bool = False,
+    data: DataArg = None,
 ) -> D.Design:
     """Read, check and resolve a design file (one variant, or the base design).
 
-    `allow_outside`: `csv()` may read files outside the design file's folder (else E411)."""
+    `allow_outside`: `csv()` may read files outside the design file's folder (else E411).
+    `data`: the in-memory series `data("name")` reads (name -> pandas Series or DataFrame)."""
+    tree, source, parse_s = read(path)
+    return _resolve(tree, source, parse_s, variant, sets, allow_outside, data, None)
+
+
+def loads(
+    text: str,
+    *,
+    base_dir: str | Path | None = None,
+    name: str = "<string>",
+    variant: str | None = None,
+    sets: list[str] | None = None,
+    allow_outside: bool = False,
+    data: DataArg = None,
+) -> D.Design:
+    """Check and resolve design text: the same `Design` as `load` of a file holding `text`.
+
+    Diagnostics point at `name` (`<string>:3:5`); relative `csv()`/`parquet()` paths start
+    at `base_dir` (default: the current directory), which is also the folder they must lie
+    in without `allow_outside`."""
+    t0 = time.perf_counter()
+    tree, source = _parse(SourceFile(name, text))
+    folder = Path(base_dir) if base_dir is not None else Path(".")
+    parse_s = time.perf_counter() - t0
+    return _resolve(tree, source, parse_s, variant, sets, allow_outside, data, folder)
+
+
+def _resolve(
+    tree: S.File,
+    source: SourceFile,
+    parse_s: float,
+    variant: str | None,
+    sets: list[str] | None,
+    allow_outside: bool,
+    data: DataArg,
+    base_dir: Path | None,
+) -> D.Design:
     from pebdsl.resolve import resolve
 
-    tree, source, parse_s = read(path)
     t0 = time.perf_counter()
-    design = resolve(tree, source, variant=variant, sets=sets, allow_outside=allow_outside)
+    design = resolve(
+        tree,
+        source,
+        variant=variant,
+        sets=sets,
+        allow_outside=allow_outside,
+        base_dir=base_dir,
+        data=data,
+    )
     design.timings.update(parse=parse_s, resolve=time.perf_counter() - t0)
     return design
 
@@ -74,18 +129,34 @@ def load_all(
     *,
     for_compare: bool = False,
     allow_outside: bool = False,
+    data: DataArg = None,
+    base_dir: Path | None = None,
 ) -> dict[str | None, D.Design]:
     """The base design and every variant, in declaration order (key None = the base).
 
     `variants`: only the variants of these names (names not declared are skipped; the base's
     `Design.variants` lists those that are). `for_compare`: also skip the variants written
-    with `compare = false` (unless named in `variants`), without resolving them."""
+    with `compare = false` (unless named in `variants`), without resolving them. `path` "-"
+    reads the design from standard input (named `<stdin>`, paths relative to `base_dir` or
+    the current directory)."""
     from pebdsl.resolve import resolve_all
 
-    tree, source, parse_s = read(path)
+    if path == "-":
+        t0 = time.perf_counter()
+        tree, source = _parse(SourceFile("<stdin>", sys.stdin.read()))
+        parse_s = time.perf_counter() - t0
+        base_dir = base_dir or Path(".")
+    else:
+        tree, source, parse_s = read(path)
     t0 = time.perf_counter()
     designs = resolve_all(
-        tree, source, variants, for_compare=for_compare, allow_outside=allow_outside
+        tree,
+        source,
+        variants,
+        for_compare=for_compare,
+        allow_outside=allow_outside,
+        base_dir=base_dir,
+        data=data,
     )
     # One parse serves every variant; resolving is shared out evenly among them.
     resolve_s = (time.perf_counter() - t0) / len(designs)
@@ -97,16 +168,23 @@ def load_all(
 def check(
     path: str, variant: str | None = None, *, allow_outside: bool = False
 ) -> tuple[list[str], list[Diagnostic]]:
-    """What `pebdsl check` does for one file: the cases checked (`base` and the variants; only
-    `variant` when given) and their check-time warnings (`resolve.lint.merge`, by position).
-    Raises the `PebdslError` of the first case that fails."""
+    """What `pebdsl check` does for one file (`-`: standard input): the cases checked (`base`
+    and the variants; only `variant` when given) and their check-time warnings
+    (`resolve.lint.merge`, by position). Raises the `PebdslError` of the first case that
+    fails."""
     from pebdsl.resolve.lint import merge
 
-    designs: dict[str | None, D.Design] = (
-        {variant: load(path, variant=variant, allow_outside=allow_outside)}
-        if variant
-        else load_all(path, allow_outside=allow_outside)
-    )
+    designs: dict[str | None, D.Design]
+    if variant and path == "-":
+        designs = {
+            variant: loads(
+                sys.stdin.read(), name="<stdin>", variant=variant, allow_outside=allow_outside
+            )
+        }
+    elif variant:
+        designs = {variant: load(path, variant=variant, allow_outside=allow_outside)}
+    else:
+        designs = load_all(path, allow_outside=allow_outside)
     return ["base" if k is None else k for k in designs], merge(designs)
 
 

@@ -6,9 +6,11 @@ Output: a frozen `Results`, with time series as DataFrames (index = the horizon'
 tz-aware; columns = MultiIndex (entity, quantity)), serialisable to `results.json`, CSV and
 Parquet (pebdsl/present/output.py). The names readers use (participants_ts, bills, kpis, values,
 notes, money, bill_roles, model_stats, timings, backend, solver, total_cost, shadow_cost, …)
-are fields or properties; `Results.build(...)` makes one from those flat names (scoring it
-when no KPIs are given) and `replace(...)` returns a changed copy. No presentation import:
-`_repr_html_` and `__repr__` are built here from the results' own data.
+are fields or properties; `kpis_frame()`, `values_frame()`, `bills_frame()`, `to_xarray()`
+and `to_netcdf(path)` give them as data (`pebdsl.exchange`); `Results.build(...)` makes one
+from those flat names (scoring it when no KPIs are given) and `replace(...)` returns a
+changed copy. No presentation import: `_repr_html_` and `__repr__` are built here from the
+results' own data.
 Raises nothing.
 
 Sign conventions: every power is >= 0 in kW (mean over the step); energy = power x dt_h.
@@ -216,7 +218,9 @@ class Results:
         disp = {k: flat.pop(k) for k in _DISPATCH if k in flat}
         run = {k: flat.pop(k) for k in _RUN if k in flat}
         sett = {
-            k: flat.pop(k) for k in ("bills", "money", "bill_roles", "shadow_cost") if k in flat
+            k: flat.pop(k)
+            for k in ("bills", "money", "bill_roles", "shadow_cost", "investments")
+            if k in flat
         }
         sc = {k: flat.pop(k) for k in ("kpis", "values") if k in flat}
         out = _replace(self, **flat)
@@ -244,6 +248,40 @@ class Results:
             self.price_rules,
         )
         return _replace(self, scores=score(inp))
+
+    # -- as data (exchange.py) -----------------------------------------------------------------
+    def kpis_frame(self) -> pd.DataFrame:
+        """The KPIs as rows of scope, entity, key, value, unit."""
+        from pebdsl.exchange import kpi_frame
+
+        return kpi_frame(self.kpis, self.design.currency)
+
+    def values_frame(self) -> pd.DataFrame:
+        """The three values as rows of key, entity, value, unit."""
+        from pebdsl.exchange import values_frame
+
+        return values_frame(self.values, self.design.currency)
+
+    def bills_frame(self) -> pd.DataFrame:
+        """The bills (party x item, in the design's currency, `attrs["unit"]`); empty when
+        not settled."""
+        out = pd.DataFrame() if self.bills is None else self.bills.copy()
+        out.attrs["unit"] = self.design.currency
+        return out
+
+    def to_xarray(self) -> Any:
+        """The results as an `xarray.Dataset`: one variable per quantity over (time, entity),
+        units and provenance in attributes (`pebdsl.exchange`; needs `pebdsl[xarray]`)."""
+        from pebdsl.exchange import to_xarray
+
+        return to_xarray(self)
+
+    def to_netcdf(self, path: Any, engine: str | None = None) -> str:
+        """Write `to_xarray()` as a netCDF file (`engine`: h5netcdf if installed, else netCDF3
+        through scipy); returns the engine used."""
+        from pebdsl.exchange import to_netcdf
+
+        return to_netcdf(self, path, engine)
 
     # -- display -------------------------------------------------------------------------------
     def __repr__(self) -> str:

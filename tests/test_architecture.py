@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backends", ("backends",)),
     ("invert", ("invert",)),
     ("settle", ("settle", "kpis", "notes")),
-    ("results", ("results", "solve", "stochastic")),
+    ("results", ("results", "exchange", "solve", "stochastic")),
     ("study", ("study",)),
     ("present", ("present",)),
     ("cli", ("", "cli", "cliargs", "clisolve", "cliexport", "console", "__main__", "lsp")),

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pebdsl"
 
 # Used by pebdsl without an import statement of its own: (dependency, file, text there).
-USED_WITHOUT_IMPORT = {
-    "pyarrow": ("present/output.py", 'engine="pyarrow"'),  # pandas' Parquet engine
-}
+# (pyarrow was one, as pandas' Parquet engine; present/output.py and resolve/frames.py now
+# import it for Parquet field metadata.)
+USED_WITHOUT_IMPORT: dict[str, tuple[str, str]] = {}
 # A distribution's import name where it differs from its (normalised) distribution name.
 IMPORT_NAMES = {"pyyaml": "yaml", "python-dateutil": "dateutil"}
 

@@ -99,9 +99,10 @@ def test_write_outputs(tmp_path: Path) -> None:
     assert doc["command"] == "pebdsl solve x.peb"
 
     parts = pd.read_csv(out / "participants.csv")
-    assert list(parts.columns) == ["time", "entity", "quantity", "value"]
+    assert list(parts.columns) == ["time", "entity", "quantity", "value", "unit"]
     gi = parts[(parts.entity == "bob") & (parts.quantity == "grid_import")]
     assert gi["value"].tolist() == [0.0, 2.0, 1.0]
+    assert set(gi["unit"]) == {"kW"}  # a power (results.py's docstring)
     assert gi["time"].iloc[0] == "2021-06-07T00:00:00+00:00"
     pq = pd.read_parquet(out / "participants.parquet")
     assert len(pq) == len(parts)

@@ -8,14 +8,16 @@ Output:
 - `write_outputs(results, out_dir, command="")`: writes into `out_dir`, as one set
     results.json                          the dict above
     participants.csv batteries.csv        time series in tidy (long) form: columns
-    blocks.csv markets.csv links.csv        time, entity, quantity, value (time = step start,
-                                            ISO 8601 with offset); one row per value
+    blocks.csv markets.csv links.csv        time, entity, quantity, value, unit (time = step
+                                            start, ISO 8601 with offset); one row per value
     bills.csv                             one row per participant / operator, currency columns
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
     *.parquet                             the same tables (Parquet, same columns; with
                                             `csv=False` the only copy: no *.csv written);
                                             a table of more than CSV_MAX_ROWS rows (a big
-                                            design's time series) is Parquet only
+                                            design's time series) is Parquet only; the
+                                            numeric fields of bills and trades carry their
+                                            unit as field metadata `unit`
     report.html                           pebdsl.present.report.render_report(results, command=...)
   into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
   a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
@@ -47,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pebdsl.exchange import quantity_unit
 from pebdsl.fsutil import atomic_write_bytes, atomic_write_text, replace_dir
 
 if TYPE_CHECKING:
@@ -157,6 +160,8 @@ def results_json(results: Results) -> dict[str, Any]:
             "description": d.description,
             "hash": d.digest(),
             "reference": d.reference,
+            # The text solved, so `pebdsl.read_results` can rebuild the Design (present/reload.py).
+            "source": d.sources[0].text if d.sources else None,
         },
         "variant": d.variant,
         "currency": d.currency,
@@ -202,16 +207,18 @@ def results_json(results: Results) -> dict[str, Any]:
 # --- tables -----------------------------------------------------------------------------------
 
 
-def tidy(ts: pd.DataFrame) -> pd.DataFrame:
-    """A (entity, quantity)-column time-series frame as rows of time, entity, quantity, value."""
+def tidy(ts: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """A (entity, quantity)-column time-series frame as rows of time, entity, quantity, value
+    and, given the design's currency, unit (`exchange.quantity_unit`)."""
+    unit = [] if currency is None else ["unit"]
     if ts.shape[1] == 0 or len(ts.index) == 0:
-        return pd.DataFrame({"time": [], "entity": [], "quantity": [], "value": []})
+        return pd.DataFrame({k: [] for k in ("time", "entity", "quantity", "value", *unit)})
     cols = ts.columns
     entities = np.asarray(cols.get_level_values(0), dtype=object)
     quantities = np.asarray(cols.get_level_values(1), dtype=object)
     n_t, n_c = ts.shape
     # Vectorised melt: row-major order (time, then column), as pandas' stack would give.
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "time": ts.index.repeat(n_c),  # keeps the timezone
             "entity": np.tile(entities, n_t),
@@ -219,6 +226,10 @@ def tidy(ts: pd.DataFrame) -> pd.DataFrame:
             "value": ts.to_numpy(dtype=float, na_value=np.nan).reshape(-1),
         }
     )
+    if currency is not None:
+        units = np.asarray([quantity_unit(str(q), currency) for q in quantities], dtype=object)
+        out["unit"] = np.tile(units, n_t)
+    return out
 
 
 def tables(results: Results) -> dict[str, pd.DataFrame]:
@@ -228,16 +239,21 @@ def tables(results: Results) -> dict[str, pd.DataFrame]:
 
 def each_table(results: Results) -> Iterator[tuple[str, pd.DataFrame]]:
     """The tables of `tables`, made one at a time (a writer holds one tidy table at once)."""
+    cur = results.design.currency
     for name in TABLES:
-        yield name, tidy(getattr(results, f"{name}_ts"))
+        yield name, tidy(getattr(results, f"{name}_ts"), cur)
     if results.bills is not None:
         bills = results.bills.copy()
         bills.index.name = "name"
-        yield "bills", bills.reset_index()
+        table = bills.reset_index()
+        table.attrs["unit"] = cur  # every column but `name`: Parquet field metadata
+        yield "bills", table
     for market, matrix in results.trades.items():
         m = matrix.copy()
         m.index.name = "seller"
-        yield f"trades_{market}", m.reset_index()
+        table = m.reset_index()
+        table.attrs["unit"] = "kWh"
+        yield f"trades_{market}", table
 
 
 def _csv_bytes(df: pd.DataFrame) -> bytes:
@@ -252,10 +268,23 @@ def _csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
+    """The table as Parquet; a wide table's unit (`attrs["unit"]`: bills, trades) becomes the
+    field metadata `unit` of each numeric column (tidy tables have a unit column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     frame = df.copy()
     frame.columns = [str(c) for c in frame.columns]
-    frame.to_parquet(buf, index=False, engine="pyarrow")  # the dependency pyproject names
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    unit = df.attrs.get("unit")
+    if unit:
+        fields = [
+            f.with_metadata({"unit": unit}) if pa.types.is_floating(f.type) else f
+            for f in table.schema
+        ]
+        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
     return buf.getvalue()
 
 

@@ -79,7 +79,9 @@ def sweep_json(result: Sweep) -> dict[str, Any]:
 
 def write_sweep(result: Sweep, out: Path) -> None:
     """out/sweep.csv (one row per case) and out/sweep.json, as one set."""
-    frame = result.to_frame()
+    import pandas as pd
+
+    frame = pd.DataFrame(result.rows)  # one wide row per case (`to_frame()` is tidy)
     with replace_dir(out) as tmp:
         atomic_write_bytes(
             tmp / "sweep.csv", frame.to_csv(index=False, lineterminator="\n").encode()

@@ -8,15 +8,20 @@ inside its folder (after resolving `..` and symbolic links) unless `allow_outsid
 needs `resample = true` (finer rows averaged, coarser rows repeated). A file that failed is
 reported once, at its first use.
 
+`table_call` serves `parquet()` and `data()` too (`frames.py`): their tables come in as the
+same `CsvFile` record, and may carry a unit per column (used when `unit =` is not written).
+
 Errors: E403 column missing (or not named in a file of several), E404 a file that does not
 cover the horizon or has another resolution, E405 an empty cell (without `missing`), E407 bad
 arguments, E411 a path outside the design's folder, E412 a path that is not a valid file name
-(a NUL byte or empty); the file errors of `csvread.py`.
+(a NUL byte or empty), E415 a `unit =` other than the unit the data carries; the file errors
+of `csvread.py`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from pebdsl.front import syntax as S
 from pebdsl.resolve.calls import call_args
 from pebdsl.resolve.csvread import (
     CsvFile,
+    Parser,
     column_values,
     columns_hint,
     excerpt,
@@ -48,52 +54,69 @@ from pebdsl.resolve.expr import (
 )
 from pebdsl.source import Span
 
-__all__ = ["CSV_PARAMS", "csv_call"]
+__all__ = ["CSV_PARAMS", "Args", "csv_call", "file_of", "table_call"]
 
 CSV_PARAMS = ("path", "column", "unit", "missing", "resample")
 Args = dict[str, tuple[S.Expr, S.Arg]]  # parameter -> (value, argument), from `call_args`
+Opener = Callable[[Evaluator, S.Call, Args], CsvFile]  # the table a call reads
 
 
 def csv_call(ctx: Evaluator, e: S.Call) -> Series:
     """The value of a `csv(...)` call (see the module docstring for its rules and errors)."""
-    args = call_args(e, list(CSV_PARAMS))
-    f, path = _file(ctx, e, args)
-    column, cspan = _column(e, args, f, path)
-    factor, dims = _unit(args)
+    return table_call(ctx, e, CSV_PARAMS, file_of)
+
+
+def table_call(ctx: Evaluator, e: S.Call, params: tuple[str, ...], opener: Opener) -> Series:
+    """A column of the table `opener` gives, on the horizon's steps: `csv()`, and `parquet()`
+    and `data()` (`frames.py`). Without `unit =` the column's own unit, if the table carries
+    one (E415 when both are given and differ)."""
+    args = call_args(e, list(params))
+    f = opener(ctx, e, args)
+    column, cspan = _column(e, args, f)
+    factor, dims = _unit(args, f, column, e)
     fill = _missing(ctx, args, factor, dims)
     resample = False
     if "resample" in args:
         rexpr = strip(args["resample"][0])
         if not isinstance(rexpr, S.Bool):
-            raise fail("E407", "csv(): `resample` must be true or false", span_of(rexpr))
+            fname = e.func.value
+            raise fail("E407", f"{fname}(): `resample` must be true or false", span_of(rexpr))
         resample = rexpr.value
     raw = column_values(f, column, cspan)
     values = _align(ctx, f, raw, column, fill, resample, span_of(e))
     return Series(U.scale_array(values, factor), dims)
 
 
-def _file(ctx: Evaluator, e: S.Call, args: Args) -> tuple[CsvFile, Path]:
-    """The file a csv() call names, read (once per file: a failure is re-raised as it was)."""
+def file_of(
+    ctx: Evaluator, e: S.Call, args: Args, what: str = "CSV", parse: Parser | None = None
+) -> CsvFile:
+    """The file a csv() (or parquet()) call names, read (once per file: a failure is
+    re-raised as it was)."""
+    fname = e.func.value
     if "path" not in args:
-        raise fail("E407", 'csv() needs a file path: csv("file.csv", column = "name")', span_of(e))
+        raise fail(
+            "E407",
+            f'{fname}() needs a file path: {fname}("file.{fname}", column = "name")',
+            span_of(e),
+        )
     pexpr = strip(args["path"][0])
     if not isinstance(pexpr, S.String):
-        raise fail("E407", "csv(): the path must be a string", span_of(pexpr))
-    path = _csv_path(ctx, pexpr)
+        raise fail("E407", f"{fname}(): the path must be a string", span_of(pexpr))
+    path = _csv_path(ctx, pexpr, fname)
     key = os.path.normpath(str(path))
     if key in ctx.failed_files:
         # Reported once, at the first use; later uses re-raise the same diagnostic.
         raise ctx.failed_files[key]
     try:
-        f = read_csv(path, ctx.grid.timezone, span_of(pexpr))
+        f = read_csv(path, ctx.grid.timezone, span_of(pexpr), what, parse)
     except PebdslError as err:
         ctx.failed_files[key] = err
         raise
     ctx.data_files[os.path.normpath(str(path))] = f.sha256
-    return f, path
+    return f
 
 
-def _column(e: S.Call, args: Args, f: CsvFile, path: Path) -> tuple[str, Span]:
+def _column(e: S.Call, args: Args, f: CsvFile) -> tuple[str, Span]:
     """The column a csv() call reads (the only one when not named; E403) and its span."""
     if "column" in args:
         cexpr = strip(args["column"][0])
@@ -102,13 +125,13 @@ def _column(e: S.Call, args: Args, f: CsvFile, path: Path) -> tuple[str, Span]:
         elif isinstance(cexpr, S.Ref) and len(cexpr.path.parts) == 1:
             column = cexpr.name
         else:
-            raise fail("E407", "csv(): `column` must be a string", span_of(cexpr))
+            raise fail("E407", f"{e.func.value}(): `column` must be a string", span_of(cexpr))
         cspan = span_of(cexpr)
     else:
         if len(f.columns) != 1:
             raise fail(
                 "E403",
-                f"csv(): {path.name} has {len(f.columns)} data columns; "
+                f"{e.func.value}(): {f.name} has {len(f.columns)} data columns; "
                 'say which with column = "…"',
                 span_of(e),
                 "",
@@ -119,7 +142,7 @@ def _column(e: S.Call, args: Args, f: CsvFile, path: Path) -> tuple[str, Span]:
     if column not in f.columns:
         raise fail(
             "E403",
-            f"column `{column}` not in {path.name}",
+            f"column `{column}` not in {f.name}",
             cspan,
             "no such column",
             (*did_you_mean(column, f.columns), columns_hint(f)),
@@ -127,9 +150,11 @@ def _column(e: S.Call, args: Args, f: CsvFile, path: Path) -> tuple[str, Span]:
     return column, cspan
 
 
-def _unit(args: Args) -> tuple[Fraction, U.Dims]:
-    """The factor to coherent base units and the dimensions of `unit =` (none: a number)."""
+def _unit(args: Args, f: CsvFile, column: str, e: S.Call) -> tuple[Fraction, U.Dims]:
+    """The factor to coherent base units and the dimensions of `unit =`, else of the unit the
+    column carries (none: a number; both given and different: E415)."""
     factor, dims = Fraction(1), U.DIMENSIONLESS
+    own = f.units.get(column)
     if "unit" in args:
         uexpr = strip(args["unit"][0])
         if isinstance(uexpr, S.UnitValue):
@@ -139,8 +164,24 @@ def _unit(args: Args) -> tuple[Fraction, U.Dims]:
         elif isinstance(uexpr, S.String):
             utext, uspan = uexpr.value, span_of(uexpr)
         else:
-            raise fail("E407", "csv(): `unit` must be a unit, e.g. unit = kW", span_of(uexpr))
+            raise fail(
+                "E407", f"{e.func.value}(): `unit` must be a unit, e.g. unit = kW", span_of(uexpr)
+            )
         info = U.parse_unit(utext, uspan)
+        factor, dims = info.factor, info.dims
+        if own is not None:
+            mine = U.parse_unit(own, uspan)
+            if (mine.factor, mine.dims) != (factor, dims):
+                raise fail(
+                    "E415",
+                    f"column `{excerpt(column)}` of {f.name} is in {excerpt(own)}, "
+                    f"the design says {utext}",
+                    uspan,
+                    "another unit than the data's",
+                    ("drop `unit =` to use the data's unit, or fix the data's unit",),
+                )
+    elif own is not None:
+        info = U.parse_unit(own, span_of(e))
         factor, dims = info.factor, info.dims
     return factor, dims
 
@@ -165,13 +206,13 @@ def _missing(ctx: Evaluator, args: Args, factor: Fraction, dims: U.Dims) -> floa
     return fill
 
 
-def _csv_path(ctx: Evaluator, pexpr: S.String) -> Path:
+def _csv_path(ctx: Evaluator, pexpr: S.String, fname: str = "csv") -> Path:
     """The path of a csv() call: a valid name (E412), inside the design's folder (E411)."""
     text = pexpr.value
     if "\x00" in text or not text:
         raise fail(
             "E412",
-            f"csv(): `{excerpt(text)}` is not a valid file path",
+            f"{fname}(): `{excerpt(text)}` is not a valid file path",
             span_of(pexpr),
             "a NUL byte in the path" if text else "empty path",
         )
@@ -189,7 +230,7 @@ def _csv_path(ctx: Evaluator, pexpr: S.String) -> Path:
         if os.path.commonpath([base, real]) != base:
             raise fail(
                 "E411",
-                f"csv(): {excerpt(text, 80)} is outside the design's folder",
+                f"{fname}(): {excerpt(text, 80)} is outside the design's folder",
                 span_of(pexpr),
                 "outside the design's folder",
                 (
@@ -215,7 +256,7 @@ def _align(
     if res != step and not resample:
         raise fail(
             "E404",
-            f"{f.path.name} has a resolution of {fmt_h(res)}, the horizon's step is {fmt_h(step)}",
+            f"{f.name} has a resolution of {fmt_h(res)}, the horizon's step is {fmt_h(step)}",
             span,
             "other resolution",
             ("add `resample = true` to average finer or repeat coarser data",),
@@ -243,10 +284,13 @@ def _rows_at_steps(ctx: Evaluator, f: CsvFile, span: Span) -> npt.NDArray[np.int
         miss = int(np.flatnonzero(~found)[0])
         raise fail(
             "E404",
-            f"{f.path.name} does not cover the horizon: no row for {fmt_ns(int(h[miss]), tz)}",
+            f"{f.name} does not cover the horizon: no row for {fmt_ns(int(h[miss]), tz)}",
             span,
             "missing rows",
-            (f"the file holds {fmt_ns(int(t[0]), tz)} … {fmt_ns(int(t[-1]), tz)}",),
+            (
+                f"{'the data' if f.label else 'the file'} holds "
+                f"{fmt_ns(int(t[0]), tz)} … {fmt_ns(int(t[-1]), tz)}",
+            ),
         )
     return pos_c
 
@@ -270,7 +314,7 @@ def _average_finer(
         miss = int(np.flatnonzero(~ok)[0])
         raise fail(
             "E404",
-            f"{f.path.name} does not cover the step starting "
+            f"{f.name} does not cover the step starting "
             f"{fmt_ns(int(h[miss]), tz)} with {fmt_h(res)} rows",
             span,
             "missing rows",
@@ -296,7 +340,7 @@ def _rows_holding(ctx: Evaluator, f: CsvFile, res: int, span: Span) -> npt.NDArr
         miss = int(np.flatnonzero(~ok)[0])
         raise fail(
             "E404",
-            f"{f.path.name} does not cover the horizon at {fmt_ns(int(h[miss]), tz)}",
+            f"{f.name} does not cover the horizon at {fmt_ns(int(h[miss]), tz)}",
             span,
             "missing rows",
         )
@@ -311,7 +355,7 @@ def _no_nan(
         i = offset + int(np.flatnonzero(nan)[0])
         raise fail(
             "E405",
-            f"empty cell in column `{column}` of {f.path.name} at "
+            f"empty cell in column `{column}` of {f.name} at "
             f"{fmt_ns(int(f.times_ns[i]), ctx.grid.timezone)}",
             span,
             "empty cell",

@@ -26,6 +26,7 @@ import io
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ __all__ = [
     "fmt_h",
     "fmt_ns",
     "read_csv",
+    "sorted_table",
+    "utc_times",
 ]
 
 
@@ -59,9 +62,17 @@ class CsvFile:
     columns: dict[str, Any]  # raw pandas columns (converted to float on first use)
     numeric: dict[str, FloatArray] = field(default_factory=dict)
     resolution_ns: int | None = None
+    label: str = ""  # how messages name it (default: the file's name); `data `home`` in memory
+    units: dict[str, str] = field(default_factory=dict)  # column -> unit the data carries
+
+    @property
+    def name(self) -> str:
+        """How messages name the table: its label, or the file's name."""
+        return self.label or self.path.name
 
 
-_CSV_CACHE: dict[tuple[str, int, int, str], CsvFile] = {}
+_CSV_CACHE: dict[tuple[str, int, int, str, str], CsvFile] = {}
+Parser = Callable[[Path, bytes, str, Span], CsvFile]  # path, bytes, timezone, span -> table
 _CSV_CACHE_MAX = 64
 
 MAX_CSV_BYTES = 512 * 1024 * 1024  # docs/language.md; a year of minutes x 100 columns fits
@@ -109,71 +120,74 @@ def _kind_of(mode: int) -> str:
     return "a special file"
 
 
-def _not_regular(path: Path, mode: int, span: Span) -> PebdslError:
+def _not_regular(path: Path, mode: int, span: Span, what: str = "CSV") -> PebdslError:
     kind = _kind_of(mode)
     return fail(
         "E409",
-        f"CSV path {path} is {kind}, not a regular file",
+        f"{what} path {path} is {kind}, not a regular file",
         span,
         kind,
-        ("csv() reads regular files only",),
+        (f"{what.lower()}() reads regular files only",),
     )
 
 
-def read_csv(path: Path, tz: str, span: Span) -> CsvFile:
-    """The parsed file at `path` (a regular file, size-checked; cached)."""
+def read_csv(
+    path: Path, tz: str, span: Span, what: str = "CSV", parse: Parser | None = None
+) -> CsvFile:
+    """The parsed file at `path` (a regular file, size-checked; cached). `what` and `parse`:
+    another format's name in messages and its parser (`frames.py`: Parquet)."""
     try:
         st = os.stat(path)
     except OSError as e:
         if e.errno in (errno.ENOENT, errno.ENOTDIR):
             raise fail(
                 "E402",
-                f"CSV file not found: {path}",
+                f"{what} file not found: {path}",
                 span,
                 "no such file",
                 ("the path is relative to the design file",),
             ) from None
-        raise fail("E402", f"cannot access CSV file {path}: {e.strerror}", span) from None
+        raise fail("E402", f"cannot access {what} file {path}: {e.strerror}", span) from None
     # Checked before opening: opening a FIFO blocks, reading /dev/zero never ends.
     if not stat.S_ISREG(st.st_mode):
-        raise _not_regular(path, st.st_mode, span)
+        raise _not_regular(path, st.st_mode, span, what)
     if st.st_size > MAX_CSV_BYTES:
-        raise _too_big(path, st.st_size, span)
-    key = (os.path.realpath(path), st.st_mtime_ns, st.st_size, tz)
+        raise _too_big(path, st.st_size, span, what)
+    key = (os.path.realpath(path), st.st_mtime_ns, st.st_size, tz, what)
     hit = _CSV_CACHE.get(key)
     if hit is not None:
         return hit
-    data = _read_regular(path, span)
-    parsed = _parse_csv(path, data, tz, span)
+    data = _read_regular(path, span, what)
+    parsed = (parse or _parse_csv)(path, data, tz, span)
     if len(_CSV_CACHE) >= _CSV_CACHE_MAX:
         _CSV_CACHE.clear()
     _CSV_CACHE[key] = parsed
     return parsed
 
 
-def _too_big(path: Path, size: int, span: Span) -> PebdslError:
+def _too_big(path: Path, size: int, span: Span, what: str = "CSV") -> PebdslError:
     return fail(
         "E410",
-        f"CSV file {path.name} holds {size / 2**20:.0f} MiB, more than the "
-        f"{MAX_CSV_BYTES // 2**20} MiB csv() reads",
+        f"{what} file {path.name} holds {size / 2**20:.0f} MiB, more than the "
+        f"{MAX_CSV_BYTES // 2**20} MiB {what.lower()}() reads",
         span,
         "too large",
         ("split the file, or keep only the columns and rows the design uses",),
     )
 
 
-def _read_regular(path: Path, span: Span) -> bytes:
+def _read_regular(path: Path, span: Span, what: str = "CSV") -> bytes:
     """The bytes of a regular file, opened without blocking and checked again on the
     descriptor (the path may have been replaced by a FIFO or device since `stat`)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as e:
-        raise fail("E402", f"cannot read CSV file {path}: {e.strerror}", span) from None
+        raise fail("E402", f"cannot read {what} file {path}: {e.strerror}", span) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(path, st.st_mode, span)
+            raise _not_regular(path, st.st_mode, span, what)
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -182,11 +196,11 @@ def _read_regular(path: Path, span: Span) -> bytes:
                 break
             total += len(chunk)
             if total > MAX_CSV_BYTES:  # the file grew since fstat
-                raise _too_big(path, total, span)
+                raise _too_big(path, total, span, what)
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as e:
-        raise fail("E402", f"cannot read CSV file {path}: {e.strerror}", span) from None
+        raise fail("E402", f"cannot read {what} file {path}: {e.strerror}", span) from None
     finally:
         os.close(fd)
 
@@ -205,28 +219,33 @@ def _pandas_message(e: BaseException) -> str:
 
 def _parse_csv(path: Path, data: bytes, tz: str, span: Span) -> CsvFile:
     """The parsed file: rows sorted by time (E406 a duplicate), the most common resolution."""
-    import pandas as pd
-
     digest = hashlib.sha256(data).hexdigest()
     frame = _frame(path, data, span)
     frame.columns = [str(c).strip() for c in frame.columns]
-    times = _utc_times(path, frame.iloc[:, 0].astype(str).str.strip(), tz, span)
-    order = np.argsort(times, kind="stable")
-    times = times[order]
+    times = utc_times(path, frame.iloc[:, 0].astype(str).str.strip(), tz, span)
+    columns = {str(c): frame.iloc[:, i].to_numpy() for i, c in enumerate(frame.columns) if i > 0}
+    return sorted_table(CsvFile(path, digest, times, columns), tz, span, "E406")
+
+
+def sorted_table(f: CsvFile, tz: str, span: Span, code: str) -> CsvFile:
+    """`f` with its rows sorted by time (a duplicate time is `code`) and its most common
+    resolution; `f.times_ns` and the columns are in row order."""
+    import pandas as pd
+
+    order = np.argsort(f.times_ns, kind="stable")
+    times = f.times_ns[order]
     if len(times) > 1:
         dup = np.flatnonzero(np.diff(times) == 0)
         if len(dup):
             ts = pd.Timestamp(int(times[dup[0]]), tz="UTC").tz_convert(tz)
-            raise fail("E406", f"duplicate timestamp {ts.isoformat()} in {path.name}", span)
-    columns = {
-        str(c): frame.iloc[:, i].to_numpy()[order] for i, c in enumerate(frame.columns) if i > 0
-    }
-    resolution: int | None = None
+            raise fail(code, f"duplicate timestamp {ts.isoformat()} in {f.name}", span)
+    f.times_ns = times
+    f.columns = {c: v[order] for c, v in f.columns.items()}
+    f.numeric = {c: v[order] for c, v in f.numeric.items()}
     if len(times) > 1:
-        diffs = np.diff(times)
-        vals, counts = np.unique(diffs, return_counts=True)
-        resolution = int(vals[np.argmax(counts)])
-    return CsvFile(path, digest, times, columns, resolution_ns=resolution)
+        vals, counts = np.unique(np.diff(times), return_counts=True)
+        f.resolution_ns = int(vals[np.argmax(counts)])
+    return f
 
 
 def _frame(path: Path, data: bytes, span: Span) -> Any:
@@ -250,7 +269,7 @@ def _frame(path: Path, data: bytes, span: Span) -> Any:
     return frame
 
 
-def _utc_times(path: Path, stamps: Any, tz: str, span: Span) -> npt.NDArray[np.int64]:
+def utc_times(path: Path, stamps: Any, tz: str, span: Span) -> npt.NDArray[np.int64]:
     """The first column's timestamps as UTC nanoseconds, in row order: with offsets as
     written, else local times of `tz` (E406 mixed, bad, out-of-range or nonexistent)."""
     import pandas as pd
@@ -360,7 +379,7 @@ def column_values(f: CsvFile, column: str, span: Span) -> FloatArray:
         raise fail(
             "E405",
             f"non-numeric value `{excerpt(as_str.iloc[i])}` in column `{excerpt(column)}` of "
-            f"{f.path.name} at {ts}",
+            f"{f.name} at {ts}",
             span,
         )
     out = np.asarray(nums.to_numpy(), dtype=np.float64)

@@ -8,7 +8,7 @@ base units, with dimensions), `strip` (parentheses removed), `number_value` (a p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,6 +102,7 @@ class Evaluator(Protocol):
     step_ns: int
     data_files: dict[str, str]  # path -> sha256 of the data files read
     failed_files: dict[str, PebdslError]  # a file's error, reported at its first use
+    data: Mapping[str, Any]  # `data("name")`: in-memory series passed from Python
 
     @property
     def index(self) -> Any:

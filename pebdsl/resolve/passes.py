@@ -41,8 +41,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pebdsl.resolve.batteries as _batteries
 import pebdsl.resolve.blocks as _blocks
@@ -137,6 +139,7 @@ def series(st: State) -> None:
         st.time, st.reader.currency, st.directory, st.series_decls, kinds, st.allow_outside
     )
     ctx.scenarios, ctx.scenario = st.scenarios, st.scenario
+    ctx.data = st.data
     st.reader.ctx = ctx
     for name, decl in st.series_decls.items():
         with st.errs.guard():
@@ -216,7 +219,8 @@ def assemble(st: State) -> None:
     assert st.grid is not None and st.time is not None and ctx is not None
     digest = hashlib.sha256()
     for path, sha in sorted(ctx.data_files.items()):
-        rel = os.path.relpath(path, st.directory)
+        # In-memory series (`data("name")`) are keyed "\0data:name": no file path holds NUL.
+        rel = path if path.startswith("\0") else os.path.relpath(path, st.directory)
         digest.update(f"{rel}:{sha}\n".encode())
     st.design = D.Design(
         title=st.model.singles.get("design", Single(NO_SPAN)).title,
@@ -284,6 +288,8 @@ def realise(st: State) -> None:
                 Errors(),
                 st.allow_outside,
                 st.file_series_used,
+                base_dir=st.base_dir,
+                data=st.data,
             )
             child.series_used, child.variant_attrs = st.series_used, st.variant_attrs
             child.variant_span, child.scenario = st.variant_span, sc.name
@@ -322,9 +328,16 @@ class Resolver:
     """One parsed file: its base model collected once, any number of designs resolved from it."""
 
     def __init__(
-        self, file: S.File, source: SourceFile | None, allow_outside: bool = False
+        self,
+        file: S.File,
+        source: SourceFile | None,
+        allow_outside: bool = False,
+        base_dir: Path | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         self.allow_outside = allow_outside
+        self.base_dir = base_dir  # None: the design file's folder
+        self.data: Mapping[str, Any] = data or {}  # `data("name")` series, from Python
         self.file = file
         self.source = source if source is not None else file.span.source
         errs = Errors()
@@ -352,6 +365,8 @@ class Resolver:
             errs,
             self.allow_outside,
             self.file_series_used,
+            base_dir=self.base_dir,
+            data=self.data,
         )
         for run in PASSES:
             run(st)
@@ -366,9 +381,14 @@ def resolve(
     sets: list[str] | None = None,
     *,
     allow_outside: bool = False,
+    base_dir: Path | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> D.Design:
-    """One design: the base (variant None) or a variant, with `sets` applied on top."""
-    return Resolver(file, source, allow_outside).design(variant, sets)
+    """One design: the base (variant None) or a variant, with `sets` applied on top.
+
+    `base_dir`: where relative data paths start (None: the source file's folder); `data`: the
+    in-memory series of `data("name")`."""
+    return Resolver(file, source, allow_outside, base_dir, data).design(variant, sets)
 
 
 def resolve_all(
@@ -378,13 +398,15 @@ def resolve_all(
     *,
     for_compare: bool = False,
     allow_outside: bool = False,
+    base_dir: Path | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> dict[str | None, D.Design]:
     """The base design and the variants in declaration order (key None = the base).
 
     `variants`: only the variants of these names (names not declared are skipped; the base's
     `Design.variants` lists those that are). `for_compare`: also skip the variants written
     with `compare = false` (unless named in `variants`), without resolving them."""
-    r = Resolver(file, source, allow_outside)
+    r = Resolver(file, source, allow_outside, base_dir, data)
     out: dict[str | None, D.Design] = {None: r.design(None, None)}
     diags: list[Diagnostic] = []
     flags = variant_compare_flags(file) if for_compare else {}

@@ -5,7 +5,8 @@ references to `series` declarations and `+ - * /` between them), the `TimeGrid`,
 currency and the design file's folder.
 Output: `expr.Series` values (a float or a float64 array of one value per step, in the coherent
 base units of `units.py`, with their dimensions); `SeriesContext.array()` / `.constant()`
-convert them to the canonical unit a place in the language expects.
+convert them to the canonical unit a place in the language expects. `parquet()` and `data()`
+(in-memory series from Python) are `frames.py`'s.
 
 Rules (docs/language.md): `daily [...]` follows the LOCAL clock: the value for a step is
 `values[local time of day // step]`, so on a 23-hour DST day the missing hour is skipped and on
@@ -22,6 +23,7 @@ E408 a value that is not finite (division by zero); E4xx of `calls.py`, `csvread
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -97,6 +99,7 @@ class SeriesContext:
         # design, where `by_scenario` is the probability-weighted mean of its branches).
         self.scenarios: Spec | None = None
         self.scenario: str | None = None
+        self.data: Mapping[str, Any] = {}  # `data("name")`: series passed from Python
 
     @property
     def index(self) -> Any:
@@ -448,6 +451,10 @@ class SeriesContext:
             return self._scenario_call(e, per)
         if name == "csv":
             return csv_call(self, e)
+        if name in ("parquet", "data"):
+            from pebdsl.resolve.frames import data_call, parquet_call
+
+            return parquet_call(self, e) if name == "parquet" else data_call(self, e)
         from pebdsl import generators
 
         gen = generators.REGISTRY.get(name)
@@ -468,6 +475,6 @@ class SeriesContext:
                 f"unknown function `{name}`",
                 span_of(e.func),
                 "not a function",
-                did_you_mean(name, ["csv", *generators.REGISTRY]),
+                did_you_mean(name, ["csv", "parquet", "data", *generators.REGISTRY]),
             )
         return generator_call(self, e, gen)

@@ -8,9 +8,10 @@ Raises nothing itself; the passes record errors on `errs` and raise them at set 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pebdsl import design as D
 from pebdsl.front import syntax as S
@@ -35,6 +36,8 @@ class State:
     allow_outside: bool
     file_series_used: Callable[[], set[str]]  # the series the file uses (W105), cached per file
     reader: Reader = field(init=False)
+    base_dir: Path | None = None  # where relative data paths start (None: the file's folder)
+    data: Mapping[str, Any] = field(default_factory=dict)  # `data("name")` series, from Python
     # edits
     variant_attrs: list[S.Attribute] = field(default_factory=list)
     variant_span: Span = NO_SPAN
@@ -67,6 +70,8 @@ class State:
 
     def __post_init__(self) -> None:
         directory = Path(self.source.path).parent if self.source.path else Path(".")
+        if self.base_dir is not None:
+            directory = self.base_dir
         self.reader = Reader(self.model, self.errs, directory)
 
     @property

@@ -137,6 +137,36 @@ class Comparison:
         """The cases without results."""
         return [c for c in self.cases if c.error is not None or c.results is None]
 
+    def to_frame(self) -> Any:
+        """Tidy rows: file, label, variant, status, metric, value, unit
+        (`study.frames.comparison_frame`)."""
+        from pebdsl.study.frames import comparison_frame
+
+        return comparison_frame(self)
+
+    def _lines(self) -> list[str]:
+        out = []
+        for c in self.cases[:8]:
+            cost = c.summary.get("total_cost")
+            cur = c.summary.get("currency") or ""
+            out.append(
+                f"{c.label}: {c.status}"
+                + ("" if cost is None else f", total cost {cost:,.2f} {cur}")
+            )
+        if len(self.cases) > 8:
+            out.append(f"… and {len(self.cases) - 8} more cases")
+        return out
+
+    def __repr__(self) -> str:
+        from pebdsl.study.frames import text_summary
+
+        return text_summary("Comparison", ", ".join(self.files), self._lines())
+
+    def _repr_html_(self) -> str:
+        from pebdsl.study.frames import html_summary
+
+        return html_summary("Comparison", ", ".join(self.files), self._lines())
+
 
 @dataclass
 class Job:

@@ -161,10 +161,29 @@ class Sweep:
         return [c for c in self.cases if c.error is not None]
 
     def to_frame(self) -> Any:
-        """The rows as a pandas DataFrame."""
-        import pandas as pd
+        """Tidy rows: case, the parameters (numbers as floats, their unit in `<p> unit`),
+        status, metric, value, unit (`study.frames.sweep_frame`)."""
+        from pebdsl.study.frames import sweep_frame
 
-        return pd.DataFrame(self.rows)
+        return sweep_frame(self, SOLVED_KEYS)
+
+    def _lines(self) -> list[str]:
+        failed = len(self.failed)
+        params = ", ".join(f"{p} ({len(v)})" for p, v in self.parameters.items())
+        return [
+            f"{len(self.cases)} cases over {params or 'no parameter'}",
+            f"{len(self.cases) - failed} solved, {failed} failed",
+        ]
+
+    def __repr__(self) -> str:
+        from pebdsl.study.frames import text_summary
+
+        return text_summary("Sweep", self.file, self._lines())
+
+    def _repr_html_(self) -> str:
+        from pebdsl.study.frames import html_summary
+
+        return html_summary("Sweep", self.file, self._lines())
 
     def auto_workers(self) -> int:
         """The default worker count for the cases still to solve (runner.auto_workers)."""
