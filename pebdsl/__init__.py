@@ -9,12 +9,18 @@ The public API mirrors the pipeline (parse → resolve → lower → solve → s
     >>> design.warnings                                             # check-time warnings (W1xx)
     >>> results.notes                                               # post-solve notes (N1xx)
 
+Logging: module loggers under `pebdsl` (a `NullHandler` here, so nothing shows unless you
+configure logging; `logging.basicConfig(level=logging.INFO)` shows each stage of a solve).
+Solver options: `pebdsl.solve(design, solver_options={"time_limit": 60, "threads": 2,
+"log_file": "highs.log"})`, any HiGHS option by name (docs/cli.md, "Solver options").
+
 Heavy modules (Pyomo, highspy, pandas-based reporting) are imported lazily, so `pebdsl check`
 and `pebdsl fmt` start fast.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
@@ -25,6 +31,10 @@ from pebdsl.load import load, load_all
 from pebdsl.solve import solve
 
 __version__ = "0.1.0"
+
+# The library logs through module loggers under `pebdsl` (pebdsl/logs.py) and prints nothing:
+# without a handler of the user's own, nothing is shown (not even warnings).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["Diagnostic", "PebdslError", "__version__", "load", "load_all", "parse", "solve"]
 

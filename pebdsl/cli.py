@@ -40,10 +40,17 @@ from pebdsl.cliargs import (
     RollingOpt,
     SchedulerOpt,
     SetOpt,
+    SolverLogOpt,
+    SolverOptionOpt,
+    ThreadsOpt,
+    TimeLimitOpt,
     VariantOpt,
     WorkersOpt,
+    root,
 )
-from pebdsl.console import Backend, CheckFormat, Emit, Prices
+from pebdsl.clilog import begin, end_progress, progress, quiet
+from pebdsl.clisolve import solve_reference, solve_uncertain, solver_options
+from pebdsl.console import Backend, CheckFormat, Emit, Prices, RootGroup
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.safetext import terminal_text
@@ -58,6 +65,7 @@ app = typer.Typer(
     # Plain help (as click prints it): flags without a `<bool>`, values by their metavar.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=RootGroup,  # -q/--quiet/--verbose also after the command
 )
 
 
@@ -70,6 +78,7 @@ USAGE_CODES = frozenset({"E901", "E902", "E904", "E905"})
 
 
 def _fail(err: PebdslError) -> NoReturn:
+    end_progress()
     print(err.render(color=_color()), file=sys.stderr)
     n = len(err.diagnostics) + err.truncated
     print(f"\n{n} error{'s' if n != 1 else ''}", file=sys.stderr)
@@ -115,8 +124,8 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _warn(warnings: Sequence[Diagnostic]) -> None:
-    """Print check-time warnings to stderr, like errors, with a count."""
-    if warnings:
+    """Print check-time warnings to stderr, like errors, with a count (not under -q)."""
+    if warnings and not quiet():
         print("\n\n".join(w.render(color=_color()) for w in warnings), file=sys.stderr)
         print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
 
@@ -261,6 +270,7 @@ def explain(file: FileArg, variant: VariantOpt = None, allow_outside: OutsideOpt
 
 
 @app.command(cls=_Command)
+@progress("solving")
 def solve(
     file: FileArg,
     variant: VariantOpt = None,
@@ -294,6 +304,10 @@ def solve(
     no_csv: NoCsvOpt = False,
     rolling: RollingOpt = None,
     lookahead: LookaheadOpt = "0h",
+    time_limit: TimeLimitOpt = None,
+    threads: ThreadsOpt = None,
+    solver_option: SolverOptionOpt = None,
+    solver_log: SolverLogOpt = None,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -303,21 +317,21 @@ def solve(
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
     try:
+        opts = solver_options(time_limit, threads, solver_option, solver_log)
+        begin("resolve", str(file))
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
         if rolling is not None or design.stochastic is not None:
-            from pebdsl.clisolve import solve_uncertain
-
             solve_uncertain(design, (rolling, lookahead), backend.value, solver, out, as_json, argv)
             return
-        results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
+        run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
+        run = partial(run, solver_options=opts)
+        results = run(design)
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
-                from pebdsl.clisolve import solve_reference
-
-                run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
                 reference = solve_reference(file, design, sets or [], allow_outside, run)
+            begin("write", str(out))
             _write(
                 out,
                 lambda: write_outputs(
@@ -326,6 +340,7 @@ def solve(
             )
     except PebdslError as e:
         _fail(e)
+    end_progress()
     doc = results_json(results)
     if as_json:
         print(json.dumps(doc, indent=2))
@@ -547,24 +562,7 @@ def lsp() -> None:
         raise typer.Exit(2) from None
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from pebdsl import __version__
-
-        print(f"pebdsl {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Print the version.", callback=_print_version, is_eager=True
-        ),
-    ] = False,
-) -> None:
-    """Check, compile, solve and compare local electricity market designs (*.peb)."""
+app.callback()(root)
 
 
 def main() -> None:

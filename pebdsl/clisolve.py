@@ -88,3 +88,26 @@ def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: boo
         file=sys.stderr,
     )
     return None
+
+
+def solver_options(
+    time_limit: float | None, threads: int | None, pairs: list[str] | None, log: Path | None
+) -> dict[str, Any]:
+    """The solver options of `solve`'s --time-limit, --threads, --solver-option KEY=VALUE and
+    --solver-log FILE (HiGHS's names: backends/options.py); FILE is emptied first, so it holds
+    this run's log only (HiGHS appends). E507 for a malformed KEY=VALUE, E903 for a FILE that
+    cannot be written."""
+    from pebdsl.backends.options import parse_pairs
+
+    opts: dict[str, Any] = dict(parse_pairs(pairs))
+    if time_limit is not None:
+        opts["time_limit"] = float(time_limit)
+    if threads is not None:
+        opts["threads"] = int(threads)
+    if log is not None:
+        try:
+            log.write_text("", encoding="utf-8")
+        except OSError as e:
+            raise write_error(log, e) from None
+        opts["log_file"] = str(log)
+    return opts

@@ -75,6 +75,17 @@ class HelpCommand(typer.core.TyperCommand):
         return params
 
 
+class RootGroup(typer.core.TyperGroup):
+    """The `pebdsl` group: `-q`/`--quiet` and `--verbose` may also follow the command
+    (`pebdsl solve FILE -q`); they are moved before it, where the root callback reads them
+    (`-v` after a command is that command's --variant, so it is not moved)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from pebdsl.clilog import hoist
+
+        return super().parse_args(ctx, hoist(args))
+
+
 def print_check_document(
     kind: str, files: list[tuple[str, list[str]]], diagnostics: list[Diagnostic], version: str
 ) -> None:
