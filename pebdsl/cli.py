@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -48,11 +47,13 @@ from pebdsl.cliargs import (
     WorkersOpt,
     root,
 )
-from pebdsl.clilog import begin, end_progress, progress, quiet
+from pebdsl.clilog import begin, end_progress, progress
 from pebdsl.clisolve import solve_reference, solve_uncertain, solver_options
 from pebdsl.console import Backend, CheckFormat, Emit, Prices, RootGroup
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
+from pebdsl.entry import USAGE_CODES, check_text, existing, fail_code
+from pebdsl.entry import print_warnings as _warn
 from pebdsl.safetext import terminal_text
 
 app = typer.Typer(
@@ -69,25 +70,13 @@ app = typer.Typer(
 )
 
 
-def _color() -> bool:
-    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
-
-
-# Codes that are usage errors: the command line exits 2 for them, as for a bad option.
-USAGE_CODES = frozenset({"E901", "E902", "E904", "E905"})
-
-
 def _fail(err: PebdslError) -> NoReturn:
     end_progress()
-    print(err.render(color=_color()), file=sys.stderr)
-    n = len(err.diagnostics) + err.truncated
-    print(f"\n{n} error{'s' if n != 1 else ''}", file=sys.stderr)
-    raise typer.Exit(2 if set(err.codes) <= USAGE_CODES else 1)
+    raise typer.Exit(fail_code(err))
 
 
 def _existing(path: Path) -> Path:
-    if not path.is_file():
-        print(f"error[E901]: no such file: {terminal_text(str(path))}", file=sys.stderr)
+    if not existing(path):
         raise typer.Exit(2)
     return path
 
@@ -117,17 +106,6 @@ def _check_out_file(path: Path) -> None:
         check_out_file(path)
     except PebdslError as e:
         _fail(e)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
-
-
-def _warn(warnings: Sequence[Diagnostic]) -> None:
-    """Print check-time warnings to stderr, like errors, with a count (not under -q)."""
-    if warnings and not quiet():
-        print("\n\n".join(w.render(color=_color()) for w in warnings), file=sys.stderr)
-        print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
 
 
 @app.command(cls=_Command)
@@ -160,13 +138,13 @@ def check(
     from pebdsl.load import check as check_file
 
     structured = CheckFormat.json if as_json else fmt
+    if structured is CheckFormat.text:  # shared with the fast path of pebdsl/entry.py
+        raise typer.Exit(check_text(files, variant, deny_warnings, allow_outside))
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     checked: list[tuple[str, list[str]]] = []
     for f in files:
-        if structured is CheckFormat.text:
-            _existing(f)
-        elif not f.is_file():  # a document says so, as E901 without a span (still exit 2)
+        if not f.is_file():  # a document says so, as E901 without a span (still exit 2)
             errors.append(error("E901", f"no such file: {f}"))
             checked.append((str(f), []))
             continue
@@ -181,16 +159,9 @@ def check(
             errors += [replace(w, severity="error") for w in found]
         else:
             warnings += found
-        if structured is CheckFormat.text and not (deny_warnings and found):
-            print(terminal_text(f"ok: {f} ({', '.join(cases)})"))
-    if structured is not CheckFormat.text:
-        print_check_document(structured.value, checked, [*errors, *warnings], __version__)
-        if errors:
-            raise typer.Exit(2 if {d.code for d in errors} & USAGE_CODES else 1)
-        return
+    print_check_document(structured.value, checked, [*errors, *warnings], __version__)
     if errors:
-        _fail(PebdslError(errors))
-    _warn(warnings)
+        raise typer.Exit(2 if {d.code for d in errors} & USAGE_CODES else 1)
 
 
 @app.command(cls=_Command)

@@ -104,6 +104,9 @@ def mute_stdout() -> None:
         return
     if any(a in _DOCUMENT_COMMANDS for a in args):
         return
+    # The stream replaced stays referenced: dropped, a wrapper would close what it wraps
+    # (a test runner's buffer).
+    _STATE["stdout"] = sys.stdout
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
 
 
