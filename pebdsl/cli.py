@@ -1,7 +1,7 @@
 """The `pebdsl` command line (Typer).
 
 Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model,
-or warnings under `check --deny-warnings`, an output the OS refused to write (E903), a
+a solve stopped by its time limit E506, a refused solver option E507, or warnings under `check --deny-warnings`, an output the OS refused to write (E903), a
 `compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
 `--out`/`-o` target that cannot be used E902, `new NAME` on an existing file E904);
 diagnostics on stderr, results on stdout or in `--out DIR`; `check --json` / `--format sarif`
@@ -14,7 +14,9 @@ way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `comp
 to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
 Design text reaches the terminal only through `safetext.terminal_text` and as rich `Text`.
-Heavy modules are imported inside the commands so `check` and `fmt` start fast.
+Heavy modules are imported inside the commands so `check` and `fmt` start fast; a text `check`
+from the console script does not come here at all (pebdsl/entry.py). Root options `-v`/`-q`
+and the progress line of `solve`: pebdsl/clilog.py; solver options: pebdsl/clisolve.py.
 """
 
 from __future__ import annotations

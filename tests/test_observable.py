@@ -313,3 +313,19 @@ def test_check_fast_path_matches_the_typer_command(tmp_path: Path) -> None:
         full = _run("pebdsl.cli", args, tmp_path)
         assert fast == full, line
     assert _run("pebdsl.entry", ["check", "warned.peb"], tmp_path)[2].count("W101") >= 1
+
+
+# --- docs/errors.md: E506 and E507 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["E506", "E507"])
+def test_errors_md_example(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ```sh command under `## CODE` prints exactly the ```text shown (exit 1)."""
+    text = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {code} ", 1)[1].split("\n## ", 1)[0]
+    m = re.search(r"```sh\n(.*?)\n```.*?```text\n(.*?)\n```", section, re.S)
+    assert m, code
+    monkeypatch.chdir(ROOT)
+    exit_code, out, err = _solve(*shlex.split(m.group(1))[1:])
+    assert (exit_code, out) == (1, "")
+    assert err.strip().removesuffix("1 error").strip() == m.group(2).strip()
