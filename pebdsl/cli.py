@@ -1,8 +1,9 @@
 """The `pebdsl` command line (Typer).
 
 Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model,
-a solve stopped by its time limit E506, a refused solver option E507, or warnings under `check --deny-warnings`, an output the OS refused to write (E903), a
-`compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
+a solve stopped by its time limit E506, a refused solver option E507, or warnings under
+`check --deny-warnings`, an output the OS refused to write (E903), a `compare` or `sweep`
+with any failed case), 2 (usage: a missing input file E901, an
 `--out`/`-o` target that cannot be used E902, `new NAME` on an existing file E904);
 diagnostics on stderr, results on stdout or in `--out DIR`; `check --json` / `--format sarif`
 print the diagnostics as one JSON document on stdout instead (pebdsl.present.check_report).
