@@ -50,13 +50,13 @@ from pebdsl.cliargs import (
     WorkersOpt,
     root,
 )
+from pebdsl.clicheck import USAGE_CODES, check_text, existing, fail_code
+from pebdsl.clicheck import print_warnings as _warn
 from pebdsl.clilog import begin, end_progress, progress
 from pebdsl.clisolve import solve_reference, solve_uncertain, solver_options
 from pebdsl.console import Backend, CheckFormat, Emit, Prices, RootGroup
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
-from pebdsl.entry import USAGE_CODES, check_text, existing, fail_code
-from pebdsl.entry import print_warnings as _warn
 from pebdsl.safetext import terminal_text
 
 app = typer.Typer(
@@ -141,7 +141,7 @@ def check(
     from pebdsl.load import check as check_file
 
     structured = CheckFormat.json if as_json else fmt
-    if structured is CheckFormat.text:  # shared with the fast path of pebdsl/entry.py
+    if structured is CheckFormat.text:  # shared with the fast path, pebdsl/entry.py
         raise typer.Exit(check_text(files, variant, deny_warnings, allow_outside))
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []

@@ -41,7 +41,21 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("results", ("results", "solve", "stochastic")),
     ("study", ("study",)),
     ("present", ("present",)),
-    ("cli", ("", "cli", "cliargs", "clilog", "clisolve", "console", "entry", "__main__", "lsp")),
+    (
+        "cli",
+        (
+            "",
+            "cli",
+            "cliargs",
+            "clicheck",
+            "clilog",
+            "clisolve",
+            "console",
+            "entry",
+            "__main__",
+            "lsp",
+        ),
+    ),
 )
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
