@@ -292,7 +292,6 @@ def solve(
     _check_out(out)
     try:
         opts = solver_options(time_limit, threads, solver_option, solver_log)
-        begin("resolve", str(file))
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
         if rolling is not None or design.stochastic is not None:

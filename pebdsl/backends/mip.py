@@ -14,6 +14,7 @@ one stopped by the time limit records status "time_limit", which `pebdsl.solve` 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from pebdsl.ir import ModelIR
+
+log = logging.getLogger(__name__)
 
 MIP_REL_GAP = 1e-6
 
@@ -50,6 +53,7 @@ def fix_integers(ir: ModelIR, options: Mapping[str, Any] | None = None) -> dict[
         pass_model(h, lp)
     except Rejected:
         return {"status": "rejected", "integer_columns": int(cols.size)}
+    log.info("MIP: %d integer columns (stepped capacity charges)", cols.size)
     h.run()
     status = h.getModelStatus().name
     record: dict[str, Any] = {

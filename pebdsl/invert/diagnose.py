@@ -13,6 +13,8 @@ the rendered text back.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from pebdsl.backends import Backend, Solution, Status
@@ -21,6 +23,8 @@ from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.invert.goals import goal_error
 from pebdsl.ir import ConBlock, FloatArray, IntArray, ModelIR
 from pebdsl.source import NO_SPAN, Span
+
+log = logging.getLogger(__name__)
 
 _PRIORITY = (
     "connection",
@@ -215,6 +219,7 @@ def violation(ir: ModelIR, cb: ConBlock, backend: Backend) -> FloatArray | None:
     sign = np.concatenate([-np.ones(int(up.sum())), np.ones(int(lo.sum()))])
     if idx.size == 0:
         return None
+    log.info("infeasible: how far `%s` must give (an elastic re-solve)", cb.name)
     sol = backend.solve_elastic(ir, idx, sign)
     if not sol.ok:
         return None
