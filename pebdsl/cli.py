@@ -295,7 +295,8 @@ def solve(
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
         if rolling is not None or design.stochastic is not None:
-            solve_uncertain(design, (rolling, lookahead), backend.value, solver, out, as_json, argv)
+            uncertain = (rolling, lookahead, opts)
+            solve_uncertain(design, uncertain, backend.value, solver, out, as_json, argv)
             return
         run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
         run = partial(run, solver_options=opts)

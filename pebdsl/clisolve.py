@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pebdsl.clilog import end_progress, quiet
+from pebdsl.diagnostics import PebdslError, error
 from pebdsl.fsutil import write_error
 from pebdsl.safetext import terminal_text
 
@@ -27,7 +29,7 @@ def _write(out: Path, write: Any) -> None:
 
 def solve_uncertain(
     design: Any,
-    rolling: tuple[str | None, str],
+    rolling: tuple[str | None, str, dict[str, Any]],
     backend: str,
     solver: str | None,
     out: Path | None,
@@ -35,18 +37,29 @@ def solve_uncertain(
     argv: str,
 ) -> None:
     """`--rolling` (limited foresight) or a design with scenarios (the extensive form):
-    docs/stochastic.md."""
+    docs/stochastic.md. `rolling`: (period or None, lookahead, solver options); solver options
+    do not reach these solves yet, so they are refused (E507) rather than ignored."""
     from pebdsl import console
     from pebdsl.present import stochastic as present
     from pebdsl.stochastic import solve_rolling, solve_stochastic
     from pebdsl.stochastic.rolling import hours_of
 
-    period, lookahead = rolling
+    period, lookahead, options = rolling
+    if options:
+        raise PebdslError(
+            error(
+                "E507",
+                "solver options (--time-limit, --threads, --solver-option, --solver-log) do "
+                "not reach rolling or stochastic solves yet",
+                hints=("solve without them, or solve a variant without scenarios",),
+            )
+        )
     if period is not None:
         hours = hours_of(period, "--rolling"), hours_of(lookahead, "--lookahead")
         roll = solve_rolling(design, *hours, backend, solver)
         if out is not None:
             _write(out, lambda: present.write_rolling(roll, design, out, command=argv))
+        end_progress()  # before anything is printed
         if as_json:
             print(json.dumps(present.rolling_json(roll, design), indent=2))
         else:
@@ -55,6 +68,7 @@ def solve_uncertain(
     r = solve_stochastic(design, backend=backend, solver=solver)
     if out is not None:
         _write(out, lambda: present.write_stochastic(r, design, out, command=argv))
+    end_progress()
     if as_json:
         print(json.dumps(present.stochastic_json(r, design), indent=2))
         return
@@ -70,7 +84,7 @@ def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: boo
     from pebdsl.load import reference as reference_variant
 
     ref_design, skipped = reference_variant(str(file), design.reference, sets, allow_outside)
-    if skipped:
+    if skipped and not quiet():
         print(
             terminal_text(
                 f"note: the reference `{design.reference}` has nothing for these "
@@ -82,11 +96,12 @@ def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: boo
     if ref_design.time == design.time:
         return run(ref_design)
     # e.g. a year-long variant and a one-week reference: costs do not compare
-    print(
-        f"note: the reference `{design.reference}` has another horizon; "
-        "the report shows no savings",
-        file=sys.stderr,
-    )
+    if not quiet():
+        print(
+            f"note: the reference `{design.reference}` has another horizon; "
+            "the report shows no savings",
+            file=sys.stderr,
+        )
     return None
 
 

@@ -175,7 +175,12 @@ def _pct(x: Any) -> str:
 @contextmanager
 def progress(what: str, total: int, workers: int | str) -> Iterator[Callable[..., None]]:
     """A transient progress bar on stderr; yields `advance(*_)`, a callback for each solve.
-    `workers`: a count, or where the solves run (a Dask scheduler's address)."""
+    `workers`: a count, or where the solves run (a Dask scheduler's address). None under -q."""
+    from pebdsl.clilog import quiet
+
+    if quiet():
+        yield lambda *_: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

@@ -329,3 +329,13 @@ def test_errors_md_example(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     exit_code, out, err = _solve(*shlex.split(m.group(1))[1:])
     assert (exit_code, out) == (1, "")
     assert err.strip().removesuffix("1 error").strip() == m.group(2).strip()
+
+
+def test_solver_options_are_refused_where_they_do_not_reach() -> None:
+    """Rolling and stochastic solves do not take solver options yet: E507 says so rather than
+    solving without the limit the user asked for."""
+    code, out, err = _solve(
+        "solve", str(ROOT / "designs" / "zepter2019_pcdg.peb"), "--threads", "1"
+    )
+    assert code == 1 and out == ""
+    assert err.startswith("error[E507]: solver options")
