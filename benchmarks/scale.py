@@ -10,6 +10,14 @@ participant at the largest N over that at the smallest: 1.0 is linear, 4.0 (for 
 would be quadratic. Issue 9 asks for at most 1.5.
 
     python benchmarks/scale.py [--sizes 1000,2000,4000] [--hours 24] [--no-report]
+
+Issue 16's big designs are two presets (the same design, longer): `--preset week300` (300
+participants x a week of hourly steps) and `--preset year100` (100 participants x a year); each
+prints its time, peak memory and model size (columns, rows, nonzeros). Issue 16 asks for at
+most 16 GiB each.
+
+    python benchmarks/scale.py --preset week300
+    python benchmarks/scale.py --preset year100 --no-report
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ block town {{
 }}
 market town_pool {{ type = pool; members = town; fee = 1 ct/kWh }}
 """
+
+
+# Issue 16's big designs: (participants, hourly steps).
+PRESETS = {"week300": ("300", 168), "year100": ("100", 8760)}
 
 
 def design_text(n: int, hours: int = 24) -> str:
@@ -90,6 +102,8 @@ def child(path: str, out: str, report: bool) -> dict[str, float]:
         "peak_kib": peak,
         "seconds": elapsed,
         "columns": float(results.model_stats.get("variables", 0)),
+        "rows": float(results.model_stats.get("constraints", 0)),
+        "nonzeros": float(results.model_stats.get("nonzeros", 0)),
     }
 
 
@@ -112,21 +126,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000,2000,4000", help="participant counts, comma-separated")
     ap.add_argument("--hours", type=int, default=24, help="horizon length in hourly steps")
     ap.add_argument("--no-report", action="store_true", help="skip write_outputs")
+    ap.add_argument("--preset", choices=sorted(PRESETS), help="issue 16's big designs")
     ap.add_argument("--child", nargs=2, metavar=("DESIGN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child[0], args.child[1], not args.no_report)))
         return 0
+    if args.preset:
+        args.sizes, args.hours = PRESETS[args.preset]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    print(f"{'participants':>12} {'columns':>10} {'peak MiB':>9} {'run MiB':>8} "
-          f"{'KiB/participant':>16} {'seconds':>8}")  # fmt: skip
+    print(f"{'participants':>12} {'steps':>6} {'columns':>10} {'rows':>10} {'nonzeros':>10} "
+          f"{'peak MiB':>9} {'run MiB':>8} {'KiB/participant':>16} {'seconds':>8}")  # fmt: skip
     per: dict[int, float] = {}
     for n in sizes:
         r = measure(n, args.hours, not args.no_report)
         used = max(r["peak_kib"] - r["base_kib"], 1.0)
         per[n] = used / n
         print(
-            f"{n:>12} {int(r['columns']):>10} {r['peak_kib'] / 1024:>9.0f} {used / 1024:>8.0f} "
+            f"{n:>12} {args.hours:>6} {int(r['columns']):>10} {int(r['rows']):>10} "
+            f"{int(r['nonzeros']):>10} {r['peak_kib'] / 1024:>9.0f} {used / 1024:>8.0f} "
             f"{per[n]:>16.1f} {r['seconds']:>8.1f}"
         )
     lo, hi = min(per), max(per)

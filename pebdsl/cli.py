@@ -33,6 +33,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from pebdsl.cliargs import (
+    CacheOpt,
+    ClusterOpt,
+    ClusterOptionOpt,
     FileArg,
     FilesArg,
     LookaheadOpt,
@@ -368,6 +371,8 @@ def compare(
             help="Print every column of the table, however wide (default: fit the terminal).",
         ),
     ] = False,
+    cluster: ClusterOpt = None,
+    cluster_options: ClusterOptionOpt = None,
 ) -> None:
     """Solve every variant of each file and compare them side by side.
 
@@ -376,19 +381,21 @@ def compare(
     from pebdsl.console import print_comparison, progress
     from pebdsl.present.studies import comparison_json, write_comparison
     from pebdsl.study import compare as study
+    from pebdsl.study.cluster import solve_on
 
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
     try:
         plan = study.plan([str(_existing(f)) for f in files], variants or None, allow_outside)
         n = plan.auto_workers() if workers is None else workers
-        solve = partial(study.solve_plan, plan, backend.value, prices.value, n, scheduler)
-        if as_json:
-            comparison = solve()
-        else:
-            where = scheduler or min(n, max(len(plan.jobs), 1))
-            with progress("solving", len(plan.jobs), where) as bar:
-                comparison = solve(on_done=bar)
+        with solve_on(scheduler, cluster, workers, cluster_options) as address:
+            solve = partial(study.solve_plan, plan, backend.value, prices.value, n, address)
+            if as_json:
+                comparison = solve()
+            else:
+                where = address or min(n, max(len(plan.jobs), 1))
+                with progress("solving", len(plan.jobs), where) as bar:
+                    comparison = solve(on_done=bar)
         if out is not None:
             write_comparison(comparison, out, command=argv)
     except PebdslError as e:
@@ -467,23 +474,32 @@ def sweep(
     variant: VariantOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    cluster: ClusterOpt = None,
+    cluster_options: ClusterOptionOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="DIR", help="Write sweep.csv/json.")
     ] = None,
+    cache: CacheOpt = None,
     allow_outside: OutsideOpt = False,
 ) -> None:
     """Solve the cartesian product of parameter values in parallel (locally or on Dask)."""
     from pebdsl.console import print_sweep, progress
     from pebdsl.present.studies import write_sweep
     from pebdsl.study import sweep as study
+    from pebdsl.study.cluster import solve_on
 
     _check_out(out)
     try:
         planned = study.plan(str(_existing(file)), sets, variant, allow_outside)
         n = planned.auto_workers() if workers is None else workers
         todo = sum(c.design is not None for c in planned.cases)
-        with progress("sweep", todo, scheduler or min(n, max(todo, 1))) as bar:
-            result = study.solve_plan(planned, workers=n, scheduler=scheduler, on_done=bar)
+        with (
+            solve_on(scheduler, cluster, workers, cluster_options) as address,
+            progress("sweep", todo, address or min(n, max(todo, 1))) as bar,
+        ):
+            result = study.solve_plan(
+                planned, workers=n, scheduler=address, on_done=bar, cache=cache
+            )
         if out is not None:
             write_sweep(result, out)
     except PebdslError as e:
@@ -491,6 +507,9 @@ def sweep(
     except OSError as e:
         _fail(_write_error(out or Path("."), e))
     print_sweep(result)
+    if cache is not None:
+        hits = sum(c.cached for c in result.cases)
+        print(terminal_text(f"{hits} case(s) read from the cache {cache}, the rest solved"))
     if out is not None:
         print(terminal_text(f"wrote {out / 'sweep.csv'} and sweep.json"))
     if result.failed:

@@ -167,3 +167,32 @@ def root(
     from pebdsl.clilog import configure
 
     configure(verbose, quiet)
+
+
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="local|slurm",
+        help="Start a Dask cluster for this run and solve on it: `local` (worker processes "
+        "here) or `slurm` (batch jobs through dask-jobqueue); --workers sets its size "
+        "(default: the CPUs here). See docs/scale.md.",
+    ),
+]
+ClusterOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cluster-option",
+        metavar="KEY=VALUE",
+        help="KEY=VALUE for --cluster (slurm: queue, account, walltime, cores, memory, …; "
+        "repeatable).",
+    ),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="DIR",
+        help="Result cache folder: cases solved before are read back, not solved again, "
+        "and each case is stored as it finishes (run again to resume a stopped sweep).",
+    ),
+]

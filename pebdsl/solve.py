@@ -2,7 +2,8 @@
 
     lower -> backend -> invert -> settle -> kpis -> notes -> Results
 
-Input: a validated `Design`, the backend ("highs" | "pyomo"), the solver (a HiGHS method on
+Input: a validated `Design`, the backend ("highs" | "pyomo", or a `Backend` object such as
+backends.split.SplitBackend), the solver (a HiGHS method on
 the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate local prices
 ("midpoint" of the valid dual interval, or "dual"), and solver options (`solver_options`:
 `time_limit` in seconds, `threads`, `log_file` for the solver's own log, any HiGHS option by
@@ -44,7 +45,7 @@ PRICE_RULES = ("midpoint", "dual")
 
 def solve(
     design: Design,
-    backend: str = "highs",
+    backend: str | Backend = "highs",
     solver: str | None = None,
     prices: str = "midpoint",
     solver_options: Mapping[str, Any] | None = None,
@@ -66,7 +67,17 @@ def solve(
                 hints=(f"one of {', '.join(PRICE_RULES)}",),
             )
         )
-    be = get_backend(backend, solver, solver_options)
+    # A Backend object is used as given (e.g. backends.split.SplitBackend); `solver` then
+    # belongs to it, and so would solver options: it takes none (E507 rather than ignored).
+    if not isinstance(backend, str) and solver_options:
+        raise PebdslError(
+            error(
+                "E507",
+                f"solver options go with a backend name, not a `{type(backend).__name__}`",
+                hints=("solve with backend='highs' or 'pyomo' to pass solver options",),
+            )
+        )
+    be = get_backend(backend, solver, solver_options) if isinstance(backend, str) else backend
     timings: dict[str, float] = {}
     log.info("lower: %s (%s)", design.title, design.variant or "base", extra=stage("lower"))
     t0 = time.perf_counter()
@@ -81,8 +92,8 @@ def solve(
         if mip_record.get("status") == "time_limit":
             raise limit_error(design, "time_limit", "in the MIP of the stepped capacity charges")
     sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
-    for k in ("build", "solve", "price_intervals"):
-        if k in sol.timings or k != "price_intervals":
+    for k in ("build", "solve", "price_intervals", "split", "longest_part"):
+        if k in sol.timings or k in ("build", "solve"):
             timings[k] = sol.timings.get(k, 0.0)
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
@@ -95,7 +106,7 @@ def read_solution(
     sol: Solution,
     be: Backend,
     timings: dict[str, float],
-    backend: str,
+    backend: str | Backend,
     extra_notes: Sequence[dict[str, Any]] = (),
 ) -> Results:
     """invert -> settle -> kpis -> notes of an optimal solution of `lower(design)`: also how a
@@ -138,7 +149,7 @@ def read_solution(
         scores=scores,
         notes=notes,
         # Front-end stages (parse, resolve) were timed by pebdsl.load.load.
-        run=RunInfo(ir.stats(), {**design.timings, **timings}, backend, sol.solver),
+        run=RunInfo(ir.stats(), {**design.timings, **timings}, be.name, sol.solver),
         traded=trades,
         ir=ir,
     )

@@ -45,3 +45,39 @@ def test_stochastic_benchmark_on_one_day(capsys: pytest.CaptureFixture[str]) -> 
     assert _main("stochastic.py")(["--days", "1", "--scenarios", "2"]) == 0
     out = capsys.readouterr().out
     assert "overhead / HiGHS run" in out and "2 scenarios" in out and "nonzeros" in out
+
+
+def test_peer_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """pebdsl and PyPSA build the same LP: equal objectives on a day (PyPSA optional)."""
+    assert _main("peer_speed.py")(["--days", "1"]) == 0
+    out = capsys.readouterr().out
+    try:
+        import pypsa  # noqa: F401
+    except ImportError:
+        assert "measuring pebdsl alone" in out
+        return
+    line = next(x for x in out.splitlines() if "objective difference" in x)
+    rel = float(line.split("objective difference ")[1].split()[0])
+    assert rel <= 1e-6
+
+
+def test_solver_strategy_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every strategy reaches the default's optimum; a warm start reaches the cold one's."""
+    assert _main("solver_strategy.py")(["--days", "1", "--warm"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [x for x in out if x.split() and x.split()[0] in ("choose", "ipm+crossover", "ipm")]
+    assert len(rows) == 3 and all("Optimal" in x for x in rows)
+    # "(Δ d)": each objective against the default's; the IPM without crossover stops at its
+    # tolerance (1e-8 relative by default), so 1e-6 absolute is a safe bound on ~50 EUR.
+    assert all(float(x.split("(Δ ")[1].split(")")[0]) <= 1e-6 for x in rows)
+    warm = next(x for x in out if "cold / warm" in x)
+    assert float(warm.split("differ by ")[1]) <= 1e-6
+
+
+def test_decompose_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """The single LP and its three parts (serial, on 2 workers) reach the same objective."""
+    assert _main("decompose_speed.py")(["--days", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [x for x in out if x.startswith(("single LP", "3 parts"))]
+    assert len(rows) == 3
+    assert all(float(x.split("(Δ ")[1].rstrip(")")) <= 1e-9 for x in rows)

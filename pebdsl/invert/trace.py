@@ -287,14 +287,17 @@ def link_fee_shares(
     n, t = f.recv.shape
     node = np.asarray(mk.trader_node, dtype=np.int64)
     n_nodes = len(mk.nodes)
-    up = node_mix((1.0 - mk.loss) * f.sent, node, n_nodes, flow)  # t x nodes x sellers
+    sent = (1.0 - mk.loss) * f.sent
     back = (fl, to, fr, np.ones(len(fr)))
-    down = node_mix(f.recv, node, n_nodes, back)  # t x nodes x buyers
+    # The mixes held as their (steps x nodes x nodes) inverses and read one node at a time
+    # (`_mix_at`), never as (steps x nodes x traders) arrays: memory stays linear in traders.
+    up = (node_inverse(sent, node, n_nodes, flow), sent)
+    down = (node_inverse(f.recv, node, n_nodes, back), f.recv)
     ws, wb = _weights(mk.settlement)
     out = np.zeros((n, t))
     for j in range(len(fr)):
-        for mix, k, w in ((up, fr[j], wb), (down, to[j], ws)):
-            share = mix[:, k, :].T  # traders x t
+        for (inv, delivered), k, w in ((up, fr[j], wb), (down, to[j], ws)):
+            share = _mix_at(inv, k, node, delivered)  # traders x t
             tot = share.sum(axis=0)
             # Normalised so each link's fee is allocated whole (no money lost to rounding);
             # a node without traced energy (never with a positive flow) shares it equally.

@@ -13,7 +13,9 @@ Output:
     bills.csv                             one row per participant / operator, currency columns
     trades_<market>.csv                   seller x buyer, kWh received over the horizon
     *.parquet                             the same tables (Parquet, same columns; with
-                                            `csv=False` the only copy: no *.csv written)
+                                            `csv=False` the only copy: no *.csv written);
+                                            a table of more than CSV_MAX_ROWS rows (a big
+                                            design's time series) is Parquet only
     report.html                           pebdsl.present.report.render_report(results, command=...)
   into a temporary sibling folder that then replaces `out_dir` whole (`fsutil.replace_dir`):
   a crash or kill leaves the previous run or this one, never half a file or a mix of runs,
@@ -36,7 +38,7 @@ import logging
 import math
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
     from pebdsl.results import Results
 
 TABLES = ("participants", "batteries", "blocks", "markets", "links")
+# A tidy table longer than this is written as Parquet only: as CSV it would be slow to write and
+# read and ~10x the size (100 participants x a year: ~18 M rows of participants.csv).
+CSV_MAX_ROWS = 2_000_000
 # The packages that shape a result: the solver stack and the generator libraries (a
 # `solar()` or `standard_load()` profile changes with pvlib, demandlib, holidays or scipy).
 VERSION_PACKAGES = (
@@ -218,16 +223,21 @@ def tidy(ts: pd.DataFrame) -> pd.DataFrame:
 
 def tables(results: Results) -> dict[str, pd.DataFrame]:
     """Every output table by file stem (participants, …, bills, trades_<market>)."""
-    out = {name: tidy(getattr(results, f"{name}_ts")) for name in TABLES}
+    return dict(each_table(results))
+
+
+def each_table(results: Results) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The tables of `tables`, made one at a time (a writer holds one tidy table at once)."""
+    for name in TABLES:
+        yield name, tidy(getattr(results, f"{name}_ts"))
     if results.bills is not None:
         bills = results.bills.copy()
         bills.index.name = "name"
-        out["bills"] = bills.reset_index()
+        yield "bills", bills.reset_index()
     for market, matrix in results.trades.items():
         m = matrix.copy()
         m.index.name = "seller"
-        out[f"trades_{market}"] = m.reset_index()
-    return out
+        yield f"trades_{market}", m.reset_index()
 
 
 def _csv_bytes(df: pd.DataFrame) -> bytes:
@@ -280,10 +290,11 @@ def write_into(
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, df in tables(results).items():
-        if csv:
+    for stem, df in each_table(results):
+        if csv and len(df) <= CSV_MAX_ROWS:
             atomic_write_bytes(folder / f"{stem}.csv", _csv_bytes(df))
         atomic_write_bytes(folder / f"{stem}.parquet", _parquet_bytes(df))
+        del df  # one tidy table in memory at a time
     t0 = time.perf_counter()
     report = _report(results, command, reference)
     doc = results_json(results)

@@ -6,13 +6,18 @@ variant, and where to run (study.runner): `workers` local processes, or a Dask c
 `scheduler` (an address such as tcp://host:8786) is given.
 Output: a `Sweep`: one `SweepCase` per combination (its parameter values, status, cost and key
 KPIs, or its `PebdslError`), and `Sweep.rows`, the same as flat dicts (the error rendered),
-one table row each. Nothing is printed or written: `pebdsl.present.studies.write_sweep` writes
-sweep.csv and sweep.json. Two steps for callers that show progress: `plan(...)` resolves every
-case, `solve_plan(plan, ..., on_done=...)` solves them.
+one table row each. Nothing is printed, and nothing written but the result cache when one is
+given (below): `pebdsl.present.studies.write_sweep` writes sweep.csv and sweep.json. Two steps
+for callers that show progress: `plan(...)` resolves every case, `solve_plan(plan, ...,
+on_done=...)` solves them.
 Errors: bad `--set` text raises PebdslError E601 (malformed) or E602 (a PATH given twice) before
 anything is solved. A case whose values do not resolve (a wrong unit, an unknown name) or whose
 model is infeasible is recorded with its error, its status from the error's code; the other
 cases go on.
+
+With a result cache folder (`cache`, study.cache) a case solved before (same design text, data,
+edits, backend and versions) is read back instead of solved, and each case solved is stored as
+it finishes: a rerun solves nothing, and a sweep stopped halfway is resumed by running it again.
 
 Each case is resolved in this process (fast, and its errors are reported here) and the resolved
 `Design` (picklable, data included) is shipped to the worker, so workers need neither the design
@@ -27,9 +32,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.study.cache import CaseCache, case_key
 from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solve_work
 
 if TYPE_CHECKING:
@@ -115,6 +122,13 @@ class SweepCase:
     status: str = "pending"  # until solved or failed
     error: PebdslError | None = None
     solve_s: float | None = None
+    key: str = ""  # its result cache key (study.cache.case_key), when solved with a cache
+    cached: bool = False  # read from the cache, not solved in this run
+
+    @property
+    def edits(self) -> list[str]:
+        """The `--set` edits that make this case's design from the file (one per parameter)."""
+        return [f"{n} = {v}" for n, v in self.values.items()]
 
     def row(self) -> dict[str, Any]:
         """The table row: case, the values, status, SOLVED_KEYS, error (rendered), solve_s."""
@@ -125,6 +139,7 @@ class SweepCase:
             **{key: self.kpis.get(key) for key in SOLVED_KEYS},
             "error": None if self.error is None else self.error.render(),
             "solve_s": self.solve_s,
+            "cached": self.cached,
         }
 
 
@@ -192,7 +207,7 @@ def plan(
             case.design = load(
                 path,
                 variant=variant,
-                sets=[f"{n} = {v}" for n, v in case.values.items()],
+                sets=case.edits,
                 allow_outside=allow_outside,
             )
         except PebdslError as e:
@@ -208,30 +223,74 @@ def solve_plan(
     workers: int | None = None,
     scheduler: str | None = None,
     on_done: Callable[[SweepCase, Outcome[dict[str, Any]]], None] | None = None,
+    cache: str | Path | None = None,
 ) -> Sweep:
     """Solve every case of a planned sweep that resolved, filling it in; returns `s`.
 
     `workers`: local worker processes (None: `s.auto_workers()`); `scheduler`: a Dask
-    scheduler's address instead. `on_done(case, outcome)` runs here as each case finishes."""
+    scheduler's address instead. `on_done(case, outcome)` runs here as each case finishes.
+    `cache`: a result cache folder (study.cache): cases found there are not solved again (their
+    `cached` is True) and each case solved is written there as soon as it finishes, so a run
+    that is stopped halfway is resumed by running it again with the same cache."""
     t0 = time.perf_counter()
     todo = [c for c in s.cases if c.design is not None and c.error is None]
-    outcomes = run(
-        partial(solve_row, backend=backend),
-        [c.design for c in todo],
-        workers=s.auto_workers() if workers is None else workers,
-        scheduler=scheduler,
-        on_done=None if on_done is None else (lambda i, o: on_done(todo[i], o)),
-    )
-    for case, o in zip(todo, outcomes, strict=True):
+    store = None if cache is None else CaseCache(cache)
+    if store is not None:
+        todo = _from_cache(s, todo, store, backend, on_done)
+
+    def finished(i: int, o: Outcome[dict[str, Any]]) -> None:
+        case = todo[i]
         case.solve_s = o.seconds
         if o.error is not None:
             case.error, case.status = o.error, failure_status(o.error)
         elif o.value is not None:
             case.status = o.value["status"]
             case.kpis = {key: o.value.get(key) for key in SOLVED_KEYS}
+        if store is not None:
+            about = {"file": s.file, "variant": s.variant, "values": case.values}
+            store.put(case.key, value=o.value, error=o.error, seconds=o.seconds, about=about)
+        if on_done is not None:
+            on_done(case, o)
+
+    designs = [c.design for c in todo if c.design is not None]
+    run(
+        partial(solve_row, backend=backend),
+        designs,
+        workers=auto_workers(len(designs), solve_work(designs)) if workers is None else workers,
+        scheduler=scheduler,
+        on_done=finished,
+    )
     s.timings["solve"] = time.perf_counter() - t0
     s.timings["total"] = s.timings.get("load", 0.0) + s.timings["solve"]
     return s
+
+
+def _from_cache(
+    s: Sweep,
+    todo: list[SweepCase],
+    store: CaseCache,
+    backend: str,
+    on_done: Callable[[SweepCase, Outcome[dict[str, Any]]], None] | None,
+) -> list[SweepCase]:
+    """Fill in the cases the cache holds (reported through `on_done` like solved ones); the
+    cases still to solve, each with its key set."""
+    rest: list[SweepCase] = []
+    for case in todo:
+        assert case.design is not None
+        case.key = case_key(case.design, case.edits, backend)
+        hit = store.get(case.key)
+        if hit is None:
+            rest.append(case)
+            continue
+        case.cached, case.solve_s = True, hit.seconds
+        if hit.error is not None:
+            case.error, case.status = hit.error, failure_status(hit.error)
+        else:
+            case.status = hit.value["status"]
+            case.kpis = {key: hit.value.get(key) for key in SOLVED_KEYS}
+        if on_done is not None:
+            on_done(case, Outcome(value=hit.value, error=hit.error, seconds=hit.seconds))
+    return rest
 
 
 def sweep(
@@ -242,6 +301,7 @@ def sweep(
     scheduler: str | None = None,
     backend: str = "highs",
     allow_outside: bool = False,
+    cache: str | Path | None = None,
 ) -> Sweep:
     """`plan` and `solve_plan` in one call (see their docstrings)."""
     return solve_plan(
@@ -249,4 +309,5 @@ def sweep(
         backend=backend,
         workers=workers,
         scheduler=scheduler,
+        cache=cache,
     )
