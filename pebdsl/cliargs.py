@@ -154,6 +154,7 @@ def _print_version(value: bool) -> None:
 
 
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -166,7 +167,7 @@ def root(
     """Check, compile, solve and compare local electricity market designs (*.peb)."""
     from pebdsl.clilog import configure
 
-    configure(verbose, quiet)
+    ctx.call_on_close(configure(verbose, quiet))
 
 
 ClusterOpt = Annotated[

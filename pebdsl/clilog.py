@@ -64,8 +64,10 @@ class _LazyRichHandler(logging.Handler):
         self._rich.handle(record)
 
 
-def configure(verbose: int, quiet_flag: bool) -> None:
-    """Set up the `pebdsl` logger for the command line (see the module docstring)."""
+def configure(verbose: int, quiet_flag: bool) -> Callable[[], None]:
+    """Set up the `pebdsl` logger for the command line (see the module docstring); returns
+    what undoes it (the Typer app calls it when the command ends, so a command run inside a
+    Python process leaves the library's logging as it found it)."""
     _STATE["quiet"] = quiet_flag
     if quiet_flag:
         mute_stdout()
@@ -75,9 +77,19 @@ def configure(verbose: int, quiet_flag: bool) -> None:
     root = logging.getLogger("pebdsl")
     for h in [h for h in root.handlers if isinstance(h, _LazyRichHandler)]:
         root.removeHandler(h)  # configured again (tests run many commands in one process)
-    root.addHandler(_LazyRichHandler(level))
+    handler, before = _LazyRichHandler(level), root.level
+    root.addHandler(handler)
     # INFO at least, so stage records reach the progress line whatever is shown.
     root.setLevel(min(level, logging.INFO))
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(before)
+        _STATE["quiet"] = False
+        if "stdout" in _STATE:  # -q muted it
+            sys.stdout = _STATE.pop("stdout")
+
+    return restore
 
 
 _HOISTED = ("-q", "--quiet", "--verbose")

@@ -111,9 +111,10 @@ def test_library_logs_stages_and_prints_nothing(
 ) -> None:
     """The package has a NullHandler; records carry their stage; nothing is printed."""
     assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("pebdsl").handlers)
-    design = pebdsl.load(str(SUNNY))
-    capsys.readouterr()
     with caplog.at_level(logging.INFO, logger="pebdsl"):
+        design = pebdsl.load(str(SUNNY))
+        capsys.readouterr()
+        caplog.clear()
         pebdsl.solve(design)
     stages = [getattr(r, STAGE_ATTR) for r in caplog.records if hasattr(r, STAGE_ATTR)]
     assert stages == ["lower", "hand-off", "solve", "settle"]
