@@ -133,6 +133,7 @@ VerboseOpt = Annotated[
         "--verbose",
         "-v",
         count=True,
+        show_default=False,
         help="Log more on stderr: each stage of a solve (-v), details (-vv). Before the "
         "command; after it, -v is --variant.",
     ),
