@@ -13,12 +13,18 @@ The public API mirrors the pipeline (parse → resolve → lower → solve → s
     >>> pebdsl.read_results("out/sunny_street")                     # a results folder, reloaded
     >>> pebdsl.compare(["a.peb"]).to_frame(); pebdsl.sweep("a.peb", sets).to_frame()
 
+Logging: module loggers under `pebdsl` (a `NullHandler` here, so nothing shows unless you
+configure logging; `logging.basicConfig(level=logging.INFO)` shows each stage of a solve).
+Solver options: `pebdsl.solve(design, solver_options={"time_limit": 60, "threads": 2,
+"log_file": "highs.log"})`, any HiGHS option by name (docs/cli.md, "Solver options").
+
 Heavy modules (Pyomo, highspy, pandas-based reporting) are imported lazily, so `pebdsl check`
 and `pebdsl fmt` start fast.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
@@ -29,6 +35,10 @@ from pebdsl.load import load, load_all, loads
 from pebdsl.solve import solve
 
 __version__ = "0.1.0"
+
+# The library logs through module loggers under `pebdsl` (pebdsl/logs.py) and prints nothing:
+# without a handler of the user's own, nothing is shown (not even warnings).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Diagnostic",

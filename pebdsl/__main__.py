@@ -1,6 +1,6 @@
 """`python -m pebdsl` runs the command line."""
 
-from pebdsl.cli import main
+from pebdsl.entry import main
 
 if __name__ == "__main__":
     main()

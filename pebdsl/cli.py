@@ -1,8 +1,9 @@
 """The `pebdsl` command line (Typer).
 
 Input: file paths and options. Output: exit codes 0 (ok), 1 (design errors, infeasible model,
-or warnings under `check --deny-warnings`, an output the OS refused to write (E903), a
-`compare` or `sweep` with any failed case), 2 (usage: a missing input file E901, an
+a solve stopped by its time limit E506, a refused solver option E507, or warnings under
+`check --deny-warnings`, an output the OS refused to write (E903), a `compare` or `sweep`
+with any failed case), 2 (usage: a missing input file E901, an
 `--out`/`-o` target that cannot be used E902, `new NAME` on an existing file E904);
 diagnostics on stderr, results on stdout or in `--out DIR`; `check --json` / `--format sarif`
 print the diagnostics as one JSON document on stdout instead (pebdsl.present.check_report).
@@ -14,7 +15,9 @@ way, as `warning[W101]: …`: `check` prints them and exits 0, `solve` and `comp
 to stderr and go on.
 `--out DIR` is checked before anything is solved and written as one set (fsutil.replace_dir).
 Design text reaches the terminal only through `safetext.terminal_text` and as rich `Text`.
-Heavy modules are imported inside the commands so `check` and `fmt` start fast.
+Heavy modules are imported inside the commands so `check` and `fmt` start fast; a text `check`
+from the console script does not come here at all (pebdsl/entry.py). Root options `-v`/`-q`
+and the progress line of `solve`: pebdsl/clilog.py; solver options: pebdsl/clisolve.py.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -45,11 +47,20 @@ from pebdsl.cliargs import (
     RollingOpt,
     SchedulerOpt,
     SetOpt,
+    SolverLogOpt,
+    SolverOptionOpt,
+    ThreadsOpt,
+    TimeLimitOpt,
     VariantOpt,
     WorkersOpt,
+    root,
 )
+from pebdsl.clicheck import USAGE_CODES, check_text, existing, fail_code
+from pebdsl.clicheck import print_warnings as _warn
 from pebdsl.cliexport import command as export_command
-from pebdsl.console import Backend, CheckFormat, Emit, Prices
+from pebdsl.clilog import begin, end_progress, progress
+from pebdsl.clisolve import solve_reference, solve_uncertain, solver_options
+from pebdsl.console import Backend, CheckFormat, Emit, Prices, RootGroup
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.safetext import terminal_text
@@ -64,27 +75,17 @@ app = typer.Typer(
     # Plain help (as click prints it): flags without a `<bool>`, values by their metavar.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=RootGroup,  # -q/--quiet/--verbose also after the command
 )
 
 
-def _color() -> bool:
-    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
-
-
-# Codes that are usage errors: the command line exits 2 for them, as for a bad option.
-USAGE_CODES = frozenset({"E901", "E902", "E904", "E905"})
-
-
 def _fail(err: PebdslError) -> NoReturn:
-    print(err.render(color=_color()), file=sys.stderr)
-    n = len(err.diagnostics) + err.truncated
-    print(f"\n{n} error{'s' if n != 1 else ''}", file=sys.stderr)
-    raise typer.Exit(2 if set(err.codes) <= USAGE_CODES else 1)
+    end_progress()
+    raise typer.Exit(fail_code(err))
 
 
 def _existing(path: Path) -> Path:
-    if not path.is_file():
-        print(f"error[E901]: no such file: {terminal_text(str(path))}", file=sys.stderr)
+    if not existing(path):
         raise typer.Exit(2)
     return path
 
@@ -114,17 +115,6 @@ def _check_out_file(path: Path) -> None:
         check_out_file(path)
     except PebdslError as e:
         _fail(e)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
-
-
-def _warn(warnings: Sequence[Diagnostic]) -> None:
-    """Print check-time warnings to stderr, like errors, with a count."""
-    if warnings:
-        print("\n\n".join(w.render(color=_color()) for w in warnings), file=sys.stderr)
-        print(f"\n{_plural(len(warnings), 'warning')}", file=sys.stderr)
 
 
 @app.command(cls=_Command)
@@ -157,14 +147,14 @@ def check(
     from pebdsl.load import check as check_file
 
     structured = CheckFormat.json if as_json else fmt
+    if structured is CheckFormat.text:  # shared with the fast path, pebdsl/entry.py
+        raise typer.Exit(check_text(files, variant, deny_warnings, allow_outside))
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     checked: list[tuple[str, list[str]]] = []
     for f in files:
         if str(f) == "-":  # the design on standard input (`load.check` reads it)
             pass
-        elif structured is CheckFormat.text:
-            _existing(f)
         elif not f.is_file():  # a document says so, as E901 without a span (still exit 2)
             errors.append(error("E901", f"no such file: {f}"))
             checked.append((str(f), []))
@@ -180,16 +170,9 @@ def check(
             errors += [replace(w, severity="error") for w in found]
         else:
             warnings += found
-        if structured is CheckFormat.text and not (deny_warnings and found):
-            print(terminal_text(f"ok: {f} ({', '.join(cases)})"))
-    if structured is not CheckFormat.text:
-        print_check_document(structured.value, checked, [*errors, *warnings], __version__)
-        if errors:
-            raise typer.Exit(2 if {d.code for d in errors} & USAGE_CODES else 1)
-        return
+    print_check_document(structured.value, checked, [*errors, *warnings], __version__)
     if errors:
-        _fail(PebdslError(errors))
-    _warn(warnings)
+        raise typer.Exit(2 if {d.code for d in errors} & USAGE_CODES else 1)
 
 
 @app.command(cls=_Command)
@@ -272,6 +255,7 @@ app.command("export", cls=_Command)(export_command(_fail, _existing, _check_out_
 
 
 @app.command(cls=_Command)
+@progress("solving")
 def solve(
     file: FileArg,
     variant: VariantOpt = None,
@@ -307,6 +291,10 @@ def solve(
     lookahead: LookaheadOpt = "0h",
     decompose: DecomposeOpt = None,
     iterations: IterationsOpt = 50,
+    time_limit: TimeLimitOpt = None,
+    threads: ThreadsOpt = None,
+    solver_option: SolverOptionOpt = None,
+    solver_log: SolverLogOpt = None,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -316,22 +304,21 @@ def solve(
     argv = "pebdsl " + " ".join(sys.argv[1:])
     _check_out(out)
     try:
+        opts = solver_options(time_limit, threads, solver_option, solver_log)
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
         if rolling is not None or decompose is not None or design.stochastic is not None:
-            from pebdsl.clisolve import solve_uncertain
-
-            how = (rolling, lookahead, decompose, iterations)
+            how = (rolling, lookahead, decompose, iterations, opts)
             solve_uncertain(design, how, backend.value, solver, out, as_json, argv)
             return
-        results = _solve(design, backend=backend.value, solver=solver, prices=prices.value)
+        run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
+        run = partial(run, solver_options=opts)
+        results = run(design)
         if out is not None:
             reference = None
             if with_reference and design.reference and design.reference != design.variant:
-                from pebdsl.clisolve import solve_reference
-
-                run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
                 reference = solve_reference(file, design, sets or [], allow_outside, run)
+            begin("write", str(out))
             _write(
                 out,
                 lambda: write_outputs(
@@ -340,6 +327,7 @@ def solve(
             )
     except PebdslError as e:
         _fail(e)
+    end_progress()
     doc = results_json(results)
     if as_json:
         print(json.dumps(doc, indent=2))
@@ -577,24 +565,7 @@ def lsp() -> None:
         raise typer.Exit(2) from None
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from pebdsl import __version__
-
-        print(f"pebdsl {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Print the version.", callback=_print_version, is_eager=True
-        ),
-    ] = False,
-) -> None:
-    """Check, compile, solve and compare local electricity market designs (*.peb)."""
+app.callback()(root)
 
 
 def main() -> None:

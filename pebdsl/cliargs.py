@@ -2,7 +2,8 @@
 
 Used by pebdsl/cli.py for every command that takes a design file, a variant, `--set` edits,
 `--allow-outside`, a price rule, workers or a Dask scheduler, so that each reads the same and
-has the same help. No behaviour: types only.
+has the same help; `solve`'s solver options; and `root`, the callback of the `pebdsl` group
+with its own options (--version, -v/--verbose, -q/--quiet: it sets up logging, clilog.py).
 """
 
 from __future__ import annotations
@@ -96,6 +97,82 @@ NoCsvOpt = Annotated[
         "makes CSVs of hundreds of MB).",
     ),
 ]
+
+
+# Solver options of `solve` (pebdsl/backends/options.py; docs/cli.md, "Solver options").
+TimeLimitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        min=0,
+        metavar="SECONDS",
+        help="Stop the solver after this long. A solve stopped before its optimum reports "
+        "status time_limit (E506, exit 1) and no results.",
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, metavar="N", help="Threads the solver may use."),
+]
+SolverOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--solver-option",
+        metavar="KEY=VALUE",
+        help="Any solver option by its own name, e.g. mip_rel_gap=1e-4 or presolve=off "
+        "(repeatable; HiGHS options are checked, E507).",
+    ),
+]
+SolverLogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--solver-log", metavar="FILE", help="Write the solver's own log to FILE (replaced)."
+    ),
+]
+VerboseOpt = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="Log more on stderr: each stage of a solve (-v), details (-vv). Before the "
+        "command; after it, -v is --variant.",
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print only errors (and --json/--format documents); same exit codes."
+    ),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pebdsl import __version__
+
+        print(f"pebdsl {__version__}")
+        raise typer.Exit(0)
+
+
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check, compile, solve and compare local electricity market designs (*.peb)."""
+    from pebdsl.clilog import configure
+
+    ctx.call_on_close(configure(verbose, quiet))
+
+
 ClusterOpt = Annotated[
     str | None,
     typer.Option(

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pebdsl.clilog import end_progress, quiet
+from pebdsl.diagnostics import PebdslError, error
 from pebdsl.fsutil import write_error
 from pebdsl.safetext import terminal_text
 
@@ -30,7 +32,7 @@ def _write(out: Path, write: Any) -> None:
 
 def solve_uncertain(
     design: Any,
-    how: tuple[str | None, str, str | None, int],
+    how: tuple[str | None, str, str | None, int, dict[str, Any]],
     backend: str,
     solver: str | None,
     out: Path | None,
@@ -39,13 +41,23 @@ def solve_uncertain(
 ) -> None:
     """`--rolling` (limited foresight), `--decompose ph` or a design with scenarios (the
     extensive form): docs/stochastic.md. `how`: (rolling period, lookahead, decomposition
-    method, its iteration limit)."""
+    method, its iteration limit, solver options); solver options do not reach these solves
+    yet, so they are refused (E507) rather than ignored."""
     from pebdsl import console
     from pebdsl.present import stochastic as present
     from pebdsl.stochastic import solve_rolling, solve_stochastic
     from pebdsl.stochastic.rolling import hours_of
 
-    period, lookahead, method, iterations = how
+    period, lookahead, method, iterations, options = how
+    if options:
+        raise PebdslError(
+            error(
+                "E507",
+                "solver options (--time-limit, --threads, --solver-option, --solver-log) do "
+                "not reach rolling or stochastic solves yet",
+                hints=("solve without them, or solve a variant without scenarios",),
+            )
+        )
     if method is not None:
         _decompose(design, method, iterations, period, out, as_json, argv)
         return
@@ -54,6 +66,7 @@ def solve_uncertain(
         roll = solve_rolling(design, *hours, backend, solver)
         if out is not None:
             _write(out, lambda: present.write_rolling(roll, design, out, command=argv))
+        end_progress()  # before anything is printed
         if as_json:
             print(json.dumps(present.rolling_json(roll, design), indent=2))
         else:
@@ -62,6 +75,7 @@ def solve_uncertain(
     r = solve_stochastic(design, backend=backend, solver=solver)
     if out is not None:
         _write(out, lambda: present.write_stochastic(r, design, out, command=argv))
+    end_progress()
     if as_json:
         print(json.dumps(present.stochastic_json(r, design), indent=2))
         return
@@ -111,7 +125,7 @@ def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: boo
     from pebdsl.load import reference as reference_variant
 
     ref_design, skipped = reference_variant(str(file), design.reference, sets, allow_outside)
-    if skipped:
+    if skipped and not quiet():
         print(
             terminal_text(
                 f"note: the reference `{design.reference}` has nothing for these "
@@ -123,9 +137,33 @@ def solve_reference(file: Path, design: Any, sets: list[str], allow_outside: boo
     if ref_design.time == design.time:
         return run(ref_design)
     # e.g. a year-long variant and a one-week reference: costs do not compare
-    print(
-        f"note: the reference `{design.reference}` has another horizon; "
-        "the report shows no savings",
-        file=sys.stderr,
-    )
+    if not quiet():
+        print(
+            f"note: the reference `{design.reference}` has another horizon; "
+            "the report shows no savings",
+            file=sys.stderr,
+        )
     return None
+
+
+def solver_options(
+    time_limit: float | None, threads: int | None, pairs: list[str] | None, log: Path | None
+) -> dict[str, Any]:
+    """The solver options of `solve`'s --time-limit, --threads, --solver-option KEY=VALUE and
+    --solver-log FILE (HiGHS's names: backends/options.py); FILE is emptied first, so it holds
+    this run's log only (HiGHS appends). E507 for a malformed KEY=VALUE, E903 for a FILE that
+    cannot be written."""
+    from pebdsl.backends.options import parse_pairs
+
+    opts: dict[str, Any] = dict(parse_pairs(pairs))
+    if time_limit is not None:
+        opts["time_limit"] = float(time_limit)
+    if threads is not None:
+        opts["threads"] = int(threads)
+    if log is not None:
+        try:
+            log.write_text("", encoding="utf-8")
+        except OSError as e:
+            raise write_error(log, e) from None
+        opts["log_file"] = str(log)
+    return opts

@@ -76,6 +76,17 @@ class HelpCommand(typer.core.TyperCommand):
         return params
 
 
+class RootGroup(typer.core.TyperGroup):
+    """The `pebdsl` group: `-q`/`--quiet` and `--verbose` may also follow the command
+    (`pebdsl solve FILE -q`); they are moved before it, where the root callback reads them
+    (`-v` after a command is that command's --variant, so it is not moved)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from pebdsl.clilog import hoist
+
+        return super().parse_args(ctx, hoist(args))
+
+
 def print_check_document(
     kind: str, files: list[tuple[str, list[str]]], diagnostics: list[Diagnostic], version: str
 ) -> None:
@@ -165,7 +176,12 @@ def _pct(x: Any) -> str:
 @contextmanager
 def progress(what: str, total: int, workers: int | str) -> Iterator[Callable[..., None]]:
     """A transient progress bar on stderr; yields `advance(*_)`, a callback for each solve.
-    `workers`: a count, or where the solves run (a Dask scheduler's address)."""
+    `workers`: a count, or where the solves run (a Dask scheduler's address). None under -q."""
+    from pebdsl.clilog import quiet
+
+    if quiet():
+        yield lambda *_: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

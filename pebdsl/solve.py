@@ -5,11 +5,16 @@
 Input: a validated `Design`, the backend ("highs" | "pyomo", or a `Backend` object such as
 backends.split.SplitBackend), the solver (a HiGHS method on
 the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate local prices
-("midpoint" of the valid dual interval, or "dual"). Output: a frozen `Results`
+("midpoint" of the valid dual interval, or "dual"), and solver options (`solver_options`:
+`time_limit` in seconds, `threads`, `log_file` for the solver's own log, any HiGHS option by
+name; pebdsl/backends/options.py). Output: a frozen `Results`
 (pebdsl/results.py) with timings per stage (parse and resolve from the design, lower, build,
 solve, price_intervals, extract, settle, kpis, notes). Raises `PebdslError`: E501 infeasible,
 E502 unbounded, E503 solver failure, unknown backend or price rule, E504 a model the solver
-refused to take (pebdsl/invert/diagnose.py).
+refused to take, E506 the solver stopped at its time or iteration limit before an optimum (no
+bills are made from a solution that is not optimal), E507 a solver option the solver refuses
+(pebdsl/invert/diagnose.py, backends/options.py). Logs each stage (lower, settle; the backend
+logs hand-off and solve) to the `pebdsl.solve` logger at INFO with `extra=logs.stage(...)`.
 
 Every re-solve (flexibility baseline, elastic relaxation for an infeasibility hint) runs on
 the chosen backend and solver. Heavy modules are imported inside `solve`, so `import pebdsl`
@@ -18,17 +23,21 @@ the chosen backend and solver. Heavy modules are imported inside `solve`, so `im
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
+from pebdsl.logs import stage
 
 if TYPE_CHECKING:
     from pebdsl.backends import Backend, Solution
     from pebdsl.design import Design
     from pebdsl.ir import ModelIR
     from pebdsl.results import Results
+
+log = logging.getLogger(__name__)
 
 # How degenerate local prices are chosen (docs/model.md "Extraction and settlement").
 PRICE_RULES = ("midpoint", "dual")
@@ -39,10 +48,15 @@ def solve(
     backend: str | Backend = "highs",
     solver: str | None = None,
     prices: str = "midpoint",
+    solver_options: Mapping[str, Any] | None = None,
 ) -> Results:
-    """Compile, solve, settle and score one design (see the module docstring)."""
+    """Compile, solve, settle and score one design (see the module docstring).
+
+    `solver_options`, e.g. `{"time_limit": 60, "threads": 2, "log_file": "highs.log"}`, go to
+    the solver on either backend (HiGHS's option names; E507 for one it refuses)."""
     from pebdsl.backends import get_backend, mip
     from pebdsl.invert import diagnose, price_rows
+    from pebdsl.invert.diagnose import limit_error
     from pebdsl.lower import lower
 
     if prices not in PRICE_RULES:
@@ -54,17 +68,29 @@ def solve(
             )
         )
     # A Backend object is used as given (e.g. backends.split.SplitBackend); `solver` then
-    # belongs to it.
-    be = get_backend(backend, solver) if isinstance(backend, str) else backend
+    # belongs to it, and so would solver options: it takes none (E507 rather than ignored).
+    if not isinstance(backend, str) and solver_options:
+        raise PebdslError(
+            error(
+                "E507",
+                f"solver options go with a backend name, not a `{type(backend).__name__}`",
+                hints=("solve with backend='highs' or 'pyomo' to pass solver options",),
+            )
+        )
+    be = get_backend(backend, solver, solver_options) if isinstance(backend, str) else backend
     timings: dict[str, float] = {}
+    log.info("lower: %s (%s)", design.title, design.variant or "base", extra=stage("lower"))
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
+    log.debug("lowered in %.2f s: %s", timings["lower"], ir.stats())
     # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
     # has the same optimum and duals for prices and settlement (pebdsl.backends.mip, note N105).
-    mip_record = mip.fix_integers(ir)
+    mip_record = mip.fix_integers(ir, solver_options)
     if mip_record is not None:
         timings["mip"] = float(mip_record.get("seconds", 0.0))
+        if mip_record.get("status") == "time_limit":
+            raise limit_error(design, "time_limit", "in the MIP of the stepped capacity charges")
     sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
     for k in ("build", "solve", "price_intervals", "split", "longest_part"):
         if k in sol.timings or k in ("build", "solve"):
@@ -92,6 +118,7 @@ def read_solution(
     from pebdsl.settle import settle
 
     timings = dict(timings)
+    log.info("settle: %s, objective %.6g", sol.status.value, sol.objective, extra=stage("settle"))
     t0 = time.perf_counter()
     dispatch, trades = invert(design, ir, sol, be)
     timings["extract"] = time.perf_counter() - t0

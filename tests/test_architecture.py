@@ -31,7 +31,7 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "pebdsl"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("source", "diagnostics", "safetext", "fsutil", "units")),
+    ("base", ("source", "diagnostics", "safetext", "fsutil", "units", "logs")),
     ("front", ("front",)),
     ("resolve", ("resolve", "design", "generators", "load", "bridges")),
     ("lower", ("ir", "lower")),
@@ -41,7 +41,22 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("results", ("results", "exchange", "solve", "stochastic")),
     ("study", ("study",)),
     ("present", ("present",)),
-    ("cli", ("", "cli", "cliargs", "clisolve", "cliexport", "console", "__main__", "lsp")),
+    (
+        "cli",
+        (
+            "",
+            "cli",
+            "cliargs",
+            "clicheck",
+            "cliexport",
+            "clilog",
+            "clisolve",
+            "console",
+            "entry",
+            "__main__",
+            "lsp",
+        ),
+    ),
 )
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80

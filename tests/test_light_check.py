@@ -18,29 +18,41 @@ ROOT = Path(__file__).resolve().parents[1]
 SUNNY = ROOT / "designs" / "sunny_street.peb"
 
 HEAVY = ("pandas", "pvlib", "demandlib", "holidays", "scipy", "highspy", "pyomo", "jinja2")
+# What the console entry point (pebdsl/entry.py) leaves out of a text `check`: the Typer app,
+# its Click and pydantic, and rich (the CLI's log handler is made on its first record).
+CLI_FRAMEWORK = ("typer", "click", "pydantic", "rich")
 
 
-def _modules_after_check(design: Path) -> set[str]:
+def _modules_after_check(design: Path, entry: str = "pebdsl.cli") -> set[str]:
     """Top-level modules loaded after `pebdsl check DESIGN` runs in a fresh interpreter."""
     code = (
         "import sys\n"
-        "from pebdsl.cli import main\n"
+        f"from {entry} import main\n"
         "sys.argv = ['pebdsl', 'check', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+        "print('MODULES', ' '.join(sorted(sys.modules)))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(design)], capture_output=True, text=True, check=False
     )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("MODULES ")), None)
     assert line is not None, proc.stdout + proc.stderr
-    return set(line.split()[1:])
+    return {m.split(".")[0] for m in line.split()[1:]} | {m for m in line.split()[1:] if "." in m}
 
 
 def test_check_imports_no_generator_solver_or_pandas() -> None:
     loaded = _modules_after_check(SUNNY)
     assert "pebdsl" in loaded  # the probe did run the check
     assert sorted(loaded & set(HEAVY)) == []
+
+
+def test_check_from_the_entry_point_imports_no_cli_framework() -> None:
+    """`pebdsl check FILE` (the console script, `python -m pebdsl`) runs without Typer."""
+    loaded = _modules_after_check(SUNNY, "pebdsl.entry")
+    assert "pebdsl" in loaded
+    assert sorted(loaded & {*HEAVY, *CLI_FRAMEWORK}) == []
+    # Nor the formatter (only a design with goals needs it, resolve/goals.py).
+    assert "pebdsl.front.formatter" not in loaded
 
 
 def test_generator_libraries_come_with_the_generator_a_design_calls(tmp_path: Path) -> None:

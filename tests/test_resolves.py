@@ -43,9 +43,9 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     _Recording.calls = calls
     original = backends.get_backend
 
-    def get(name: str = "highs", solver: str | None = None) -> Any:
-        original(name, solver)  # the same checks (unknown backend or solver: E503)
-        return _Recording(name, solver)
+    def get(name: str = "highs", solver: str | None = None, options: Any = None) -> Any:
+        original(name, solver, options)  # the same checks (unknown backend or solver: E503)
+        return _Recording(name, solver, tuple((options or {}).items()))
 
     monkeypatch.setattr(backends, "get_backend", get)
     return calls

@@ -21,8 +21,9 @@ the model), error.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pebdsl.backends.solution import Solution, Status, attach_intervals, empty_solution
 from pebdsl.diagnostics import PebdslError, error
@@ -62,15 +63,19 @@ class IRBackend:
 
     name: str
     solver: str | None = None
+    # Solver options (backends/options.py), as (name, value) pairs: the dataclass stays frozen.
+    options: tuple[tuple[str, Any], ...] = ()
 
     def solve(self, ir: ModelIR, price_rows: IntArray | None = None) -> Solution:
+        opts = dict(self.options)
         if self.name == "highs":
             from pebdsl.backends.highs import METHODS, solve
 
-            return solve(ir, method=METHODS[self.solver or "choose"], price_rows=price_rows)
+            method = METHODS[self.solver or "choose"]
+            return solve(ir, method=method, price_rows=price_rows, options=opts)
         from pebdsl.backends.pyomo import solve as psolve
 
-        return psolve(ir, solver=self.solver, price_rows=price_rows)
+        return psolve(ir, solver=self.solver, price_rows=price_rows, options=opts)
 
     def solve_bounds(
         self, ir: ModelIR, rows: IntArray, lower: FloatArray, upper: FloatArray
@@ -85,8 +90,16 @@ class IRBackend:
         return self.solve(elastic(ir, rows, sign))
 
 
-def get_backend(name: str = "highs", solver: str | None = None) -> Backend:
-    """The backend `name` ("highs" or "pyomo", the latter with any solver Pyomo knows)."""
+def get_backend(
+    name: str = "highs", solver: str | None = None, options: Mapping[str, Any] | None = None
+) -> Backend:
+    """The backend `name` ("highs" or "pyomo", the latter with any solver Pyomo knows), with
+    solver `options` (backends/options.py; E507 now for one HiGHS refuses)."""
+    opts = tuple((options or {}).items())
+    if options and (name == "highs" or solver in (None, "highs")):
+        from pebdsl.backends.options import check_highs
+
+        check_highs(options)
     if name == "highs":
         from pebdsl.backends.highs import METHODS
 
@@ -103,9 +116,9 @@ def get_backend(name: str = "highs", solver: str | None = None) -> Backend:
                     ),
                 )
             )
-        return IRBackend("highs", solver)
+        return IRBackend("highs", solver, opts)
     if name == "pyomo":
-        return IRBackend("pyomo", solver)
+        return IRBackend("pyomo", solver, opts)
     raise PebdslError(
         error("E503", f"unknown backend `{name}`", hints=(f"one of {', '.join(BACKENDS)}",))
     )

@@ -15,15 +15,21 @@ for a model that really has no columns. `write_model` raises E504 when the model
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import highspy
 import numpy as np
 
+from pebdsl.backends.options import apply_highs
 from pebdsl.backends.session import Rejected, new_highs, pass_model
 from pebdsl.backends.solution import Solution, Status, attach_intervals, empty_solution
 from pebdsl.ir import FloatArray, IntArray, ModelIR
+from pebdsl.logs import stage
+
+log = logging.getLogger(__name__)
 
 _STATUS = {
     "kOptimal": Status.OPTIMAL,
@@ -60,8 +66,11 @@ def to_highs_lp(
     return lp
 
 
-def load(ir: ModelIR, names: bool = False) -> highspy.Highs:
+def load(
+    ir: ModelIR, names: bool = False, options: Mapping[str, Any] | None = None
+) -> highspy.Highs:
     h = new_highs()
+    apply_highs(h, options or {})
     pass_model(h, to_highs_lp(ir, names=names))
     return h
 
@@ -82,6 +91,7 @@ METHODS = {
 
 def run(h: highspy.Highs, n_cols: int, n_rows: int, method: str = "choose") -> Solution:
     """Run HiGHS on a loaded model and read the solution back."""
+    log.info("solve: HiGHS (method %s)", method, extra=stage("solve"))
     h.setOptionValue("solver", method)
     t0 = time.perf_counter()
     status = _run_status(h, n_cols)
@@ -149,11 +159,17 @@ def iis(h: highspy.Highs) -> tuple[list[int], list[int]]:
 
 
 def solve(
-    ir: ModelIR, method: str = "choose", price_rows: IntArray | None = None, **_: Any
+    ir: ModelIR,
+    method: str = "choose",
+    price_rows: IntArray | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Solution:
+    log.info(
+        "hand-off: %d columns, %d rows to HiGHS", ir.n_cols, ir.n_rows, extra=stage("hand-off")
+    )
     t0 = time.perf_counter()
     try:
-        h = load(ir)
+        h = load(ir, options=options)
     except Rejected as e:
         sol = empty_solution(ir, Status.REJECTED, message=str(e))
         sol.timings["build"] = time.perf_counter() - t0
@@ -165,6 +181,7 @@ def solve(
         sol.timings["build"] = t_build
         return sol
     sol = run(h, ir.n_cols, ir.n_rows, method)
+    log.debug("HiGHS: %s in %.2f s", sol.status.value, sol.timings.get("solve", 0.0))
     sol.timings["build"] = t_build
     if sol.ok and price_rows is not None:
         from pebdsl.backends.intervals import compute, steps

@@ -7,29 +7,37 @@ ordinary LP solve that follows (any backend) finds the same optimum and has dual
 prices and settlement come from that LP, with the chosen steps held fixed. Returns a record of
 what it did (`None` for an LP): the MIP's objective, its gap, the number of integer columns,
 its status. `note(record)` is the results note N105 that says so (docs/errors.md).
-Raises nothing: a MIP that finds no solution leaves the integers free (their LP relaxation is
-then solved and diagnosed as usual).
+Raises nothing (solver options were checked by `get_backend`, E507): a MIP that finds no
+solution leaves the integers free (their LP relaxation is then solved and diagnosed as usual);
+one stopped by the time limit records status "time_limit", which `pebdsl.solve` reports (E506).
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from pebdsl.ir import ModelIR
 
+log = logging.getLogger(__name__)
+
 MIP_REL_GAP = 1e-6
 
 
-def fix_integers(ir: ModelIR) -> dict[str, Any] | None:
+def fix_integers(ir: ModelIR, options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """Solve the MIP under the solver `options` (backends/options.py) and fix its integers; a
+    MIP stopped by a time limit records status "time_limit" (the caller reports it, E506)."""
     cols = ir.integer_cols()
     if cols.size == 0:
         return None
     import highspy
 
     from pebdsl.backends.highs import to_highs_lp
+    from pebdsl.backends.options import apply_highs
     from pebdsl.backends.session import Rejected, new_highs, pass_model
 
     t0 = time.perf_counter()
@@ -40,14 +48,16 @@ def fix_integers(ir: ModelIR) -> dict[str, Any] | None:
     lp.integrality_ = integrality
     h = new_highs()
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+    apply_highs(h, options or {})  # after the gap: a --solver-option mip_rel_gap=… wins
     try:
         pass_model(h, lp)
     except Rejected:
         return {"status": "rejected", "integer_columns": int(cols.size)}
+    log.info("MIP: %d integer columns (stepped capacity charges)", cols.size)
     h.run()
     status = h.getModelStatus().name
     record: dict[str, Any] = {
-        "status": "optimal" if status == "kOptimal" else status,
+        "status": {"kOptimal": "optimal", "kTimeLimit": "time_limit"}.get(status, status),
         "integer_columns": int(cols.size),
         "seconds": time.perf_counter() - t0,
     }

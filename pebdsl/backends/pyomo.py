@@ -17,14 +17,20 @@ price_rule "dual"). Rows are built vectorised from the IR's CSR matrix as `Linea
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from pebdsl.backends.options import apply_highs
 from pebdsl.backends.solution import Solution, Status, attach_intervals, empty_solution
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, IntArray, ModelIR
+from pebdsl.logs import stage
+
+log = logging.getLogger(__name__)
 
 
 def component_name(block: str) -> str:
@@ -105,14 +111,21 @@ def _to_pyomo(ir: ModelIR) -> tuple[Any, list[Any], list[Any]]:
     return m, cols, rows
 
 
-def solve(ir: ModelIR, solver: str | None = None, price_rows: IntArray | None = None) -> Solution:
+def solve(
+    ir: ModelIR,
+    solver: str | None = None,
+    price_rows: IntArray | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Solution:
+    """Solve the IR through a Pyomo model; `options` as backends/options.py describes."""
+    log.info("hand-off: a Pyomo model of %d columns", ir.n_cols, extra=stage("hand-off"))
     t0 = time.perf_counter()
     model, cols, rows = to_pyomo(ir)
     t_model = time.perf_counter() - t0
     if solver in (None, "highs"):
-        sol = _solve_standard_form(ir, model, cols, rows, price_rows)
+        sol = _solve_standard_form(ir, model, cols, rows, price_rows, options or {})
     else:
-        sol = _solve_factory(ir, model, cols, rows, solver)
+        sol = _solve_factory(ir, model, cols, rows, solver, options or {})
         if sol.ok and price_rows is not None:
             # No basis to read: the solver's dual stands (price_rule "dual").
             attach_intervals(sol, None, np.asarray(price_rows), 0.0)
@@ -127,6 +140,7 @@ def _solve_standard_form(
     cols: list[Any],
     rows: list[Any],
     price_rows: IntArray | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Solution:
     """Compile to matrices and run HiGHS on them (the fast route)."""
     import highspy
@@ -162,6 +176,7 @@ def _solve_standard_form(
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data.astype(np.float64)
     h = new_highs()
+    apply_highs(h, options or {})
     try:
         pass_model(h, lp)
     except Rejected as e:
@@ -228,11 +243,19 @@ def _intervals(
 
 
 def _solve_factory(
-    ir: ModelIR, model: Any, cols: list[Any], rows: list[Any], solver: str
+    ir: ModelIR,
+    model: Any,
+    cols: list[Any],
+    rows: list[Any],
+    solver: str,
+    options: Mapping[str, Any],
 ) -> Solution:
-    """Any Pyomo solver: SolverFactory(name), duals through the `dual` Suffix."""
+    """Any Pyomo solver: SolverFactory(name), duals through the `dual` Suffix; the options
+    under the solver's own names, its log to `log_file` (backends/options.py)."""
     import pyomo.environ as pyo
     from pyomo.opt import TerminationCondition as TC
+
+    from pebdsl.backends.options import pyomo_options
 
     opt = pyo.SolverFactory(solver)
     try:
@@ -248,9 +271,14 @@ def _solve_factory(
             )
         )
     model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    opts, logfile = pyomo_options(solver, options)
+    extra: dict[str, Any] = {"options": opts} if opts else {}
+    if logfile:
+        extra["logfile"] = logfile
+    log.info("solve: %s through Pyomo", solver, extra=stage("solve"))
     t0 = time.perf_counter()
     try:
-        res = opt.solve(model, load_solutions=False)
+        res = opt.solve(model, load_solutions=False, **extra)
     except Exception as e:  # a solver plug-in may raise anything; E503 names it
         sol = empty_solution(
             ir, Status.ERROR, message=f"{type(e).__name__}: {e}"[:200], solver=solver
@@ -265,6 +293,7 @@ def _solve_factory(
         TC.unbounded: Status.UNBOUNDED,
         TC.infeasibleOrUnbounded: Status.INFEASIBLE_OR_UNBOUNDED,
         TC.maxTimeLimit: Status.TIME_LIMIT,
+        TC.maxIterations: Status.ITERATION_LIMIT,
     }.get(tc, Status.ERROR)
     if status != Status.OPTIMAL:
         return Solution(

@@ -20,14 +20,16 @@ _BANNER_SHOWN = False
 
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """Silence fd 1: HiGHS prints its banner from C++ when the first instance is made."""
+    """Silence fd 1: HiGHS prints its banner from C++ when the first instance is made (to fd
+    1 itself, whatever `sys.stdout` is: `pebdsl -q` points that elsewhere)."""
+    fd = 1
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stdout.flush()
     try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
+        saved = os.dup(fd)
+    except OSError:  # no fd 1 at all: nothing to silence
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), fd)

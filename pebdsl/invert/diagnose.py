@@ -5,11 +5,15 @@ Output: a `PebdslError` (returned, not raised) with a coded diagnostic: E501 inf
 IIS mapped back to declarations, entities and local timestamps, with how far a hard kW limit
 must be broken: an elastic re-solve on the same backend), E505 a hard goal that cannot be met
 (invert/goals.py, the goal's line and by how much), E502 unbounded, E503 solver
-failure, E504 a model the solver refused to take. The code carries the status; nothing reads
+failure, E504 a model the solver refused to take, E506 a solve stopped by its time or iteration
+limit before an optimum (`limit_error`: the status is in the message; nothing of the
+unfinished solution is kept). The code carries the status; nothing reads
 the rendered text back.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -19,6 +23,8 @@ from pebdsl.diagnostics import Diagnostic, PebdslError, error
 from pebdsl.invert.goals import goal_error
 from pebdsl.ir import ConBlock, FloatArray, IntArray, ModelIR
 from pebdsl.source import NO_SPAN, Span
+
+log = logging.getLogger(__name__)
 
 _PRIORITY = (
     "connection",
@@ -46,12 +52,37 @@ def diagnose(design: Design, ir: ModelIR, sol: Solution, backend: Backend) -> Pe
                 ("run `pebdsl compile --emit ir` to see the model's blocks and their ranges",),
             )
         )
+    if sol.status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT):
+        return limit_error(design, sol.status.value)
     return PebdslError(
         error(
             "E503",
             f"the solver stopped without an optimum: {sol.status.value}"
             + (f" ({sol.message})" if sol.message else ""),
             design.span,
+        )
+    )
+
+
+def limit_error(design: Design, status: str, where: str = "") -> PebdslError:
+    """E506: the solver stopped at its `status` ("time_limit" or "iteration_limit") before
+    proving an optimum, so there are no results (bills from an unfinished solve would look
+    final)."""
+    what = "time limit" if status == "time_limit" else "iteration limit"
+    return PebdslError(
+        error(
+            "E506",
+            f"the solver stopped at its {what} before an optimum (status {status})"
+            + (f" {where}" if where else "")
+            + "; no results",
+            design.span,
+            "",
+            (
+                "allow more time (--time-limit SECONDS, or solver_options={'time_limit': …})"
+                if status == "time_limit"
+                else "allow more iterations (--solver-option simplex_iteration_limit=…)",
+                "or make the model smaller: a shorter horizon or a longer step",
+            ),
         )
     )
 
@@ -188,6 +219,7 @@ def violation(ir: ModelIR, cb: ConBlock, backend: Backend) -> FloatArray | None:
     sign = np.concatenate([-np.ones(int(up.sum())), np.ones(int(lo.sum()))])
     if idx.size == 0:
         return None
+    log.info("infeasible: how far `%s` must give (an elastic re-solve)", cb.name)
     sol = backend.solve_elastic(ir, idx, sign)
     if not sol.ok:
         return None

@@ -20,6 +20,7 @@ for it).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,8 @@ from pebdsl.backends import Backend, Solution, Status
 from pebdsl.design import Design
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import ConBlock, FloatArray, ModelIR
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,18 @@ def baseline_x(ir: ModelIR, cb: ConBlock, backend: Backend) -> FloatArray:
     rows = np.arange(cb.start, cb.start + cb.size, dtype=np.int64)
     lower = np.asarray(cb.lower, dtype=np.float64).reshape(-1)
     upper = np.full(cb.size, np.inf)
+    log.info("flexibility baseline: the model again without the DSO's %d limit rows", cb.size)
     sol = backend.solve_bounds(ir, rows, lower, upper)
     if sol.status == Status.REJECTED:
         raise PebdslError(error("E504", f"the flexibility baseline: {sol.message}"))
+    if sol.status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT):
+        raise PebdslError(
+            error(
+                "E506",
+                f"the solver stopped the flexibility baseline at its limit "
+                f"(status {sol.status.value}); no results",
+            )
+        )
     if not sol.ok:
         raise PebdslError(
             error("E503", f"the flexibility baseline has no optimum: {sol.status.value}")

@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import math
 import platform
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
@@ -338,7 +338,7 @@ def _report(results: Results, command: str, reference: Results | None = None) ->
     try:
         from pebdsl.present.report import render_report
     except ImportError as e:  # pragma: no cover - only while the report module is being written
-        print(f"note: report.html is a placeholder ({e})", file=sys.stderr)
+        logging.getLogger(__name__).warning("report.html is a placeholder (%s)", e)
         return "<!doctype html><title>pebdsl</title>" + repr_html(results)
     return render_report(results, reference=reference, command=command)
 

@@ -21,7 +21,6 @@ from typing import Literal, cast
 from pebdsl import design as D
 from pebdsl.diagnostics import did_you_mean, error
 from pebdsl.front import syntax as S
-from pebdsl.front.formatter import format_expr
 from pebdsl.resolve.model import Failed, Single
 from pebdsl.resolve.reader import Reader
 
@@ -98,6 +97,9 @@ def _goal(r: Reader, g: S.Goal, blocks: dict[str, D.Block]) -> D.Goal:
     attr = S.Attribute(S.Name(metric, g.metric.span), g.value, g.span)
     hi = 1.0 if dim == "ratio" else None
     value = r.const(attr, dim, f"goal {metric}", lo=0, hi=hi)
+    # The formatter only when a design has goals: `check` of the others does not load it.
+    from pebdsl.front.formatter import format_expr
+
     text = f"{'prefer ' if g.prefer else ''}{g.metric.path} {g.op} {format_expr(g.value)}"
     return D.Goal(
         cast(Literal["pv_surplus_local", "peak_import", "local_trade"], metric),

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
@@ -58,6 +59,7 @@ import pebdsl.resolve.time as _time
 from pebdsl import design as D
 from pebdsl.diagnostics import Diagnostic, PebdslError, did_you_mean, error
 from pebdsl.front import syntax as S
+from pebdsl.logs import stage
 from pebdsl.resolve.checks import check_design
 from pebdsl.resolve.lint import lint as warnings_of
 from pebdsl.resolve.lint import series_used
@@ -67,6 +69,8 @@ from pebdsl.resolve.series import SeriesContext
 from pebdsl.resolve.state import State
 from pebdsl.resolve.variants import apply_variant, parse_sets, variant_compare_flags
 from pebdsl.source import NO_SPAN, SourceFile
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PASSES", "Pass", "Resolver", "resolve", "resolve_all"]
 
@@ -388,6 +392,8 @@ def resolve(
 
     `base_dir`: where relative data paths start (None: the source file's folder); `data`: the
     in-memory series of `data("name")`."""
+    where = source.path if source is not None else "<string>"
+    log.info("resolve: %s (%s)", where, variant or "base", extra=stage("resolve"))
     return Resolver(file, source, allow_outside, base_dir, data).design(variant, sets)
 
 

@@ -20,6 +20,7 @@ E502 unbounded, anything else "error"), never from rendered text.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import traceback
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pebdsl.diagnostics import PebdslError, error
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -146,9 +149,11 @@ def run(
     in a pool of `workers` processes, or in this process when `workers` <= 1 or there is at
     most one item (a pool's start-up would be wasted)."""
     out: list[Outcome[R] | None] = [None] * len(items)
+    log.info("%d cases: %s", len(items), scheduler or f"{workers} worker(s)")
 
     def done(i: int, outcome: Outcome[R]) -> None:
         out[i] = outcome
+        log.debug("case %d done: %s", i, outcome.status or "ok")
         if on_done is not None:
             on_done(i, outcome)
 
