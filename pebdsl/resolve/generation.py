@@ -20,7 +20,6 @@ from pebdsl import design as D
 from pebdsl import units as U
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.front import syntax as S
-from pebdsl.front.formatter import format_expr
 from pebdsl.resolve import sizing
 from pebdsl.resolve.model import Failed
 from pebdsl.resolve.reader import Reader
@@ -96,5 +95,8 @@ def _per_kwp(r: Reader, prof: S.Attribute, peak: S.Attribute, kind: str) -> None
 
 def _src(a: S.Attribute) -> str:
     """The profile as written, in parentheses where dividing it needs them."""
+    # The formatter only for this error's hint: `check` of a valid design stays light.
+    from pebdsl.front.formatter import format_expr
+
     text = format_expr(a.value)
     return text if isinstance(strip(a.value), (S.Ref, S.Call)) else f"({text})"

@@ -48,10 +48,19 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
 from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solve_work
+from pebdsl.study.solved import (
+    comparable,
+    deterministic,
+    has_batteries,
+    savings,
+    shown,
+    two_stage,
+    weighted,
+)
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -212,10 +221,6 @@ def without_batteries(design: Design) -> Design:
         markets={n: dataclasses.replace(m, batteries=()) for n, m in design.markets.items()},
         variant=(design.variant or BASE_LABEL) + NO_BATTERY_SUFFIX,
     )
-
-
-def has_batteries(design: Design) -> bool:
-    return bool(design.batteries())
 
 
 def solve_design(design: Design, backend: str = "highs", prices: str = "midpoint") -> Solved:
@@ -390,12 +395,12 @@ def solve_plan(
     file_index = {f: i for i, f in enumerate(p.files)}
     for c in p.cases:
         if (o := by_key.get((file_index[c.file], c.label))) is not None:
-            c.results, c.error, c.stochastic = _shown(o.value), o.error, _two_stage(o.value)
+            c.results, c.error, c.stochastic = shown(o.value), o.error, two_stage(o.value)
     for fi, path in enumerate(p.files):
         for c in (c for c in p.cases if c.file == path):
             ref_case = _reference_case(p.cases, path, c.reference)
             case_ref = _solved(ref_case) if ref_case else None
-            ref = case_ref if _comparable(_solved(c), case_ref) else None
+            ref = case_ref if comparable(_solved(c), case_ref) else None
             ref_nb = by_key.get((fi, f"{ref_case.label}{NO_BATTERY_SUFFIX}")) if ref_case else None
             nb = by_key.get((fi, c.label + NO_BATTERY_SUFFIX))
             c.summary = summarize(
@@ -406,7 +411,7 @@ def solve_plan(
                 ref_no_battery=None if ref_nb is None else ref_nb.value,
             )
             if c.results is not None and c.stochastic is None:
-                v = {**c.results.values, **three_values(c.results, _deterministic(ref))}
+                v = {**c.results.values, **three_values(c.results, deterministic(ref))}
                 c.results = c.results.replace(values=v)
     timings = {"load": p.load_seconds, "solve": t_solve}
     timings["total"] = p.load_seconds + time.perf_counter() - t0
@@ -436,40 +441,8 @@ def _label(variant: str | None) -> str:
     return variant or BASE_LABEL
 
 
-def _comparable(case: Solved | None, ref: Solved | None) -> bool:
-    """Savings against `ref` mean something: both solved, on the same time grid."""
-    if case is None or ref is None or case.design is None or ref.design is None:
-        return False
-    return case.design.time == ref.design.time
-
-
-def _two_stage(value: Solved | None) -> StochasticResults | None:
-    """The two-stage results, when `value` is one (a design with scenarios)."""
-    from pebdsl.stochastic import StochasticResults
-
-    return value if isinstance(value, StochasticResults) else None
-
-
-def _deterministic(value: Solved | None) -> Results | None:
-    return None if value is None or _two_stage(value) is not None else cast("Results", value)
-
-
-def _shown(value: Solved | None) -> Results | None:
-    """What a case shows as its `results`: a two-stage solve's most probable scenario."""
-    st = _two_stage(value)
-    if st is None:
-        return _deterministic(value)
-    return max(st.scenarios, key=lambda sc: sc.probability).results
-
-
 def _solved(case: Case) -> Solved | None:
     return case.stochastic if case.stochastic is not None else case.results
-
-
-def _cost(value: Solved) -> float | None:
-    """Real money: a two-stage solve's expected real cost."""
-    st = _two_stage(value)
-    return st.expected("total_cost") if st is not None else float(cast("Results", value).total_cost)
 
 
 def _reference_case(cases: list[Case], path: str, ref: str | None) -> Case | None:
@@ -534,11 +507,11 @@ def summarize(
             demand_shares=dict(k["demand_shares"]),
             peak_import_kw=dict(r.values["peak_import_kw"]),
         )
-        v = three_values(r, _deterministic(ref))
+        v = three_values(r, deterministic(ref))
         s["values"] = {key: v[key] for key in VALUE_KEYS}
     solved = _solved(case)
     if ref is not None and solved is not None:
-        s.update(_savings(solved, ref, no_battery, ref_no_battery))
+        s.update(savings(solved, ref, no_battery, ref_no_battery))
     return s
 
 
@@ -563,7 +536,7 @@ def _expected_summary(case: Case, st: StochasticResults) -> dict[str, Any]:
         summarize(Case(case.file, case.variant, case.label, sc.results, None), None, None)
         for sc in st.scenarios
     ]
-    out = {k: _weighted([p[k] for p in parts], probs) for k in _EXPECTED_KEYS}
+    out = {k: weighted([p[k] for p in parts], probs) for k in _EXPECTED_KEYS}
     out["currency"] = st.currency
     out["stochastic"] = {
         "expected_cost": st.expected_cost,
@@ -575,45 +548,3 @@ def _expected_summary(case: Case, st: StochasticResults) -> dict[str, Any]:
         "method": st.method,
     }
     return out
-
-
-def _weighted(xs: list[Any], ws: list[float]) -> Any:
-    """Σ w·x over numbers, key by key over dicts; None when any part is None."""
-    if any(x is None for x in xs):
-        return None
-    if all(isinstance(x, dict) for x in xs):
-        keys = dict.fromkeys(k for x in xs for k in x)
-        return {k: _weighted([x.get(k) for x in xs], ws) for k in keys}
-    return float(sum(w * float(x) for w, x in zip(ws, xs, strict=True)))
-
-
-def _savings(
-    r: Solved, ref: Solved, no_battery: Solved | None, ref_no_battery: Solved | None
-) -> dict[str, float | None]:
-    """saving, saving_pct, saving_storage and saving_trade (the module docstring)."""
-    cost, ref_cost = _cost(r), _cost(ref)
-    if cost is None or ref_cost is None:
-        return {}
-    saving = ref_cost - cost
-    case_value = _storage_value(r, no_battery)
-    ref_value = _storage_value(ref, ref_no_battery)
-    storage = None if case_value is None or ref_value is None else case_value - ref_value
-    return {
-        "saving": saving,
-        "saving_pct": 100.0 * saving / ref_cost if ref_cost else None,
-        "saving_storage": storage,
-        "saving_trade": None if storage is None else saving - storage,
-    }
-
-
-def _storage_value(r: Solved, no_battery: Solved | None) -> float | None:
-    """What the batteries of a solved design save: real cost without them - with them.
-
-    None when the design without batteries could not be solved (e.g. infeasible: the batteries
-    were needed to meet a hard limit), so no split is claimed."""
-    if r.design is None or not has_batteries(r.design):
-        return 0.0
-    if no_battery is None:
-        return None
-    cost, without = _cost(r), _cost(no_battery)
-    return None if cost is None or without is None else without - cost
