@@ -48,6 +48,7 @@ from pebdsl.cliargs import (
     SchedulerOpt,
     SetOpt,
     SolverLogOpt,
+    SolverOpt,
     SolverOptionOpt,
     ThreadsOpt,
     TimeLimitOpt,
@@ -262,14 +263,7 @@ def solve(
     backend: Annotated[
         Backend, typer.Option(metavar="[highs|pyomo]", help="Model backend.")
     ] = Backend.highs,
-    solver: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="Pyomo backend: any installed Pyomo solver (default highs). HiGHS backend: "
-            "its method, simplex | ipm | pdlp (default: HiGHS chooses).",
-        ),
-    ] = None,
+    solver: SolverOpt = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", metavar="DIR", help="Write results.json, CSVs, report.html."),

@@ -215,3 +215,11 @@ IterationsOpt = Annotated[
         "--iterations", min=1, metavar="N", help="With --decompose ph: the iteration limit."
     ),
 ]
+SolverOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME",
+        help="Pyomo backend: any installed Pyomo solver (default highs). HiGHS backend: "
+        "its method, simplex | ipm | pdlp (default: HiGHS chooses).",
+    ),
+]
