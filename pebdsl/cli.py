@@ -31,6 +31,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from pebdsl.cliargs import (
+    AggregateOpt,
     CacheOpt,
     ClusterOpt,
     ClusterOptionOpt,
@@ -46,6 +47,7 @@ from pebdsl.cliargs import (
     VariantOpt,
     WorkersOpt,
 )
+from pebdsl.clisolve import typical_days
 from pebdsl.console import Backend, CheckFormat, Emit, Prices
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
@@ -297,6 +299,7 @@ def solve(
     no_csv: NoCsvOpt = False,
     rolling: RollingOpt = None,
     lookahead: LookaheadOpt = "0h",
+    aggregate: AggregateOpt = None,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -308,6 +311,7 @@ def solve(
     try:
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
+        design = typical_days(design, aggregate, rolling)
         if rolling is not None or design.stochastic is not None:
             from pebdsl.clisolve import solve_uncertain
 

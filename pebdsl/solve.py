@@ -9,7 +9,8 @@ the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate 
 (pebdsl/results.py) with timings per stage (parse and resolve from the design, lower, build,
 solve, price_intervals, extract, settle, kpis, notes). Raises `PebdslError`: E501 infeasible,
 E502 unbounded, E503 solver failure, unknown backend or price rule, E504 a model the solver
-refused to take (pebdsl/invert/diagnose.py).
+refused to take (pebdsl/invert/diagnose.py); E604 a time-aggregated design (`design.periods`,
+pebdsl/aggregate.py) whose model a typical day cannot stand for.
 
 Every re-solve (flexibility baseline, elastic relaxation for an infeasibility hint) runs on
 the chosen backend and solver. Heavy modules are imported inside `solve`, so `import pebdsl`
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
@@ -62,6 +64,10 @@ def solve(
     timings["lower"] = time.perf_counter() - t0
     # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
     # has the same optimum and duals for prices and settlement (pebdsl.backends.mip, note N105).
+    if design.periods is not None:  # typical periods (`--aggregate`, pebdsl/aggregate.py)
+        from pebdsl.aggregate import weigh
+
+        weigh(design, ir)
     mip_record = mip.fix_integers(ir)
     if mip_record is not None:
         timings["mip"] = float(mip_record.get("seconds", 0.0))
@@ -69,9 +75,15 @@ def solve(
     for k in ("build", "solve", "price_intervals", "split", "longest_part"):
         if k in sol.timings or k in ("build", "solve"):
             timings[k] = sol.timings.get(k, 0.0)
+    record = None
+    if design.periods is not None:
+        from pebdsl.aggregate import unweigh
+
+        record = unweigh(design, ir, sol)
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
-    return read_solution(design, ir, sol, be, timings, backend, mip.note(mip_record))
+    results = read_solution(design, ir, sol, be, timings, backend, mip.note(mip_record))
+    return results if record is None else replace(results, aggregation=record)
 
 
 def read_solution(
