@@ -12,6 +12,7 @@ model's objective, tsam's error on the input series (normalised RMSE) and the sp
 (full wall time / aggregated wall time). Needs the `aggregate` extra (tsam).
 
     python benchmarks/aggregate_speed.py [--days 365] [--typical 12,24,48]
+        [--blocks 3 --per-block 10]   (a smaller design for a year on a busy machine: 2 and 2)
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def child(days: int, typical: int) -> dict[str, float]:
+def child(days: int, typical: int, blocks: int, per_block: int) -> dict[str, float]:
     """One run in this process: typical = 0 solves the full horizon."""
     from model_speed import make_design
 
     from pebdsl.aggregate import aggregate
     from pebdsl.solve import solve
 
-    design = make_design(days)
+    design = make_design(days, blocks, per_block)
     t0 = time.perf_counter()
     rmse = 0.0
     if typical:
@@ -57,8 +58,8 @@ def child(days: int, typical: int) -> dict[str, float]:
     }
 
 
-def measure(days: int, typical: int) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", str(days), str(typical)]
+def measure(days: int, typical: int, size: tuple[int, int]) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", str(days), str(typical), *map(str, size)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -70,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--typical", default="12,24,48", help="typical days, comma-separated")
-    ap.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--blocks", type=int, default=3)
+    ap.add_argument("--per-block", type=int, default=10, help="participants per block")
+    ap.add_argument("--child", nargs=4, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
@@ -80,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)), "series RMSE speed-up")
     # The aggregated runs first (each is shown as it ends: the full year is the long one).
     rows = []
+    size = (args.blocks, args.per_block)
     for k in (int(s) for s in args.typical.split(",") if s.strip()):
-        rows.append((f"{k} days", measure(args.days, k)))
+        rows.append((f"{k} days", measure(args.days, k, size)))
         print(f"# {rows[-1][0]}: {json.dumps(rows[-1][1])}", file=sys.stderr, flush=True)
-    full = measure(args.days, 0)
+    full = measure(args.days, 0, size)
     rows.insert(0, ("full", full))
     for name, r in rows:
         err = (r["objective"] - full["objective"]) / abs(full["objective"])
