@@ -1,6 +1,7 @@
 """Temporal aggregation for long horizons: `pebdsl solve --aggregate 12d` (docs/scale.md).
 
-Input: a deterministic `Design` and the option's text `Nd` (N typical days).
+Input: a deterministic `Design` and the option's text `Nd` (N typical days; `Nd,check` also
+solves the full horizon and records the objective's error and the speed-up: `against_full`).
 Output: `aggregate(design, text)` -> the design on N typical days: tsam (the `aggregate` extra)
 clusters the horizon's days by every time series of the design (loads, generation profiles,
 prices, charges; hierarchical clustering, medoid representation, so each typical day is a real
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,7 +35,7 @@ import numpy as np
 from pebdsl.design import Design, FloatArray, Periods, TimeGrid
 from pebdsl.diagnostics import PebdslError, error
 
-__all__ = ["aggregate", "refuse", "unweigh", "weigh"]
+__all__ = ["against_full", "aggregate", "refuse", "unweigh", "weigh"]
 
 # Design fields that hold no per-step series of the model (or are rebuilt here).
 _SKIP = frozenset({"time", "sources", "stochastic", "periods", "warnings", "timings", "span"})
@@ -40,7 +43,7 @@ _SKIP = frozenset({"time", "sources", "stochastic", "periods", "warnings", "timi
 
 def _typical_days(text: str, n_steps: int, step_h: float) -> tuple[int, int]:
     """(typical days, steps per day) of the option text `Nd`; else E307."""
-    m = re.fullmatch(r"\s*([0-9]+)\s*d\s*", text)
+    m = re.fullmatch(r"\s*([0-9]+)\s*d\s*(,\s*check\s*)?", text)
     per_day = 24.0 / step_h
     s = round(per_day)
     days = n_steps // s if s else 0
@@ -48,8 +51,8 @@ def _typical_days(text: str, n_steps: int, step_h: float) -> tuple[int, int]:
         raise PebdslError(
             error(
                 "E307",
-                f"--aggregate takes a number of typical days like `12d`, not `{text}`, on a "
-                "horizon of whole days",
+                f"--aggregate takes a number of typical days like `12d` (or `12d,check`), not "
+                f"`{text}`, on a horizon of whole days",
                 hints=(f"the horizon has {n_steps} steps of {step_h:g} h",),
             )
         )
@@ -119,6 +122,7 @@ def aggregate(design: Design, text: str) -> Design:
     """The design on N typical days (see the module docstring)."""
     _check(design)
     k, s = _typical_days(text, design.n_steps, design.dt_h)
+    t0 = time.perf_counter()
     try:
         import pandas as pd
 
@@ -162,6 +166,8 @@ def aggregate(design: Design, text: str) -> Design:
         days=days,
         full_steps=n,
         error={"rmse": float(acc["RMSE"].mean()), "mae": float(acc["MAE"].mean())},
+        seconds=time.perf_counter() - t0,
+        full=design if text.strip().endswith("check") else None,
     )
     idx = np.concatenate([np.arange(d * s, d * s + s) for d in days])
     t = design.time
@@ -213,4 +219,27 @@ def unweigh(design: Design, ir: Any, sol: Any) -> dict[str, Any]:
         "series_error": dict(per.error),
         "objective": whole,
         "objective_typical": float(sol.objective),
+        "tsam_seconds": per.seconds,
+    }
+
+
+def against_full(
+    design: Design, record: dict[str, Any], seconds: float, run: Callable[[Design], Any]
+) -> dict[str, Any]:
+    """`--aggregate Nd,check`: also solve the full design (`run`, pebdsl.solve with the same
+    backend) and add its objective, the relative error of the aggregated one and the speed-up
+    (the full solve's seconds over the clustering's plus the aggregated solve's)."""
+    per = design.periods
+    if per is None or per.full is None:
+        return record
+    t0 = time.perf_counter()
+    full = float(run(per.full).objective)
+    full_s = time.perf_counter() - t0
+    return {
+        **record,
+        "full_objective": full,
+        "error": (record["objective"] - full) / max(abs(full), 1e-12),
+        "seconds": per.seconds + seconds,
+        "full_seconds": full_s,
+        "speed_up": full_s / max(per.seconds + seconds, 1e-12),
     }

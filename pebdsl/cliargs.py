@@ -93,7 +93,8 @@ AggregateOpt = Annotated[
         metavar="Nd",
         help="Solve on N typical days (e.g. 12d; tsam, the aggregate extra) with the batteries' "
         "state of charge kept across the days; results.json's `aggregation` gives the whole "
-        "horizon's objective and the error. See docs/scale.md.",
+        "horizon's objective and the series error (12d,check: also solves the full horizon "
+        "for the objective's error and the speed-up). See docs/scale.md.",
     ),
 ]
 NoCsvOpt = Annotated[

@@ -474,7 +474,8 @@ class Periods:
     `days[k]` (a medoid: a real period, not an average) and stands for `weights[k]` original
     periods; `order[p]` is the typical period of original period p (the chronology, which the
     batteries' inter-period state of charge follows). `error` holds the aggregation's error on
-    the input series (tsam's accuracy indicators, averaged over the series)."""
+    the input series (tsam's accuracy indicators, averaged over the series); `full`, when set,
+    is the design on its whole horizon, solved as well to measure the error of the objective."""
 
     period_steps: int
     order: tuple[int, ...]
@@ -482,6 +483,9 @@ class Periods:
     days: tuple[int, ...]
     full_steps: int
     error: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0  # the clustering's time (tsam)
+    # `--aggregate Nd,check`: the full design, solved too for the error and the speed-up.
+    full: Design | None = field(default=None, compare=False, repr=False)
 
     def step_weights(self) -> FloatArray:
         """The weight of every step of the aggregated horizon (its period's occurrences)."""

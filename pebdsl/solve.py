@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
@@ -62,12 +63,12 @@ def solve(
     t0 = time.perf_counter()
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
-    # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
-    # has the same optimum and duals for prices and settlement (pebdsl.backends.mip, note N105).
     if design.periods is not None:  # typical periods (`--aggregate`, pebdsl/aggregate.py)
         from pebdsl.aggregate import weigh
 
         weigh(design, ir)
+    # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
+    # has the same optimum and duals for prices and settlement (pebdsl.backends.mip, note N105).
     mip_record = mip.fix_integers(ir)
     if mip_record is not None:
         timings["mip"] = float(mip_record.get("seconds", 0.0))
@@ -83,7 +84,13 @@ def solve(
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
     results = read_solution(design, ir, sol, be, timings, backend, mip.note(mip_record))
-    return results if record is None else replace(results, aggregation=record)
+    if record is None:
+        return results
+    from pebdsl.aggregate import against_full
+
+    run = partial(solve, backend=backend, solver=solver, prices=prices)
+    record = against_full(design, record, time.perf_counter() - t0, run)
+    return replace(results, aggregation=record)
 
 
 def read_solution(

@@ -79,10 +79,11 @@ def test_every_day_its_own_typical_day_is_the_full_model() -> None:
     state at step t of day p is soc_start[p] + soc[k(p), t], soc_start[0] = initial (2 kWh),
     soc_start[6] >= final (3 kWh), and the bounds rows bound exactly those states by
     [min_soc, capacity]. Same feasible set in other coordinates: the same optimum, to 1e-9
-    relative; the series error is 0 (no day stands for another)."""
+    relative; the series error is 0 (no day stands for another). `6d,check` also solves the
+    full design and records its objective and the relative error (0)."""
     d = make_design(6)
     full = solve(d)
-    a = aggregate(d, "6d")
+    a = aggregate(d, "6d,check")
     assert a.periods is not None and a.n_steps == 6 * 24
     assert a.periods.weights == (1,) * 6 and sorted(a.periods.days) == list(range(6))
     r = solve(a)
@@ -91,6 +92,9 @@ def test_every_day_its_own_typical_day_is_the_full_model() -> None:
     assert r.aggregation["series_error"]["rmse"] == pytest.approx(0.0, abs=1e-12)
     # Each weight is 1: the typical days' own objective is the whole horizon's.
     assert r.objective == pytest.approx(r.aggregation["objective"], rel=1e-9)
+    # `,check` solved the full design too: its objective, and the error 0 against it.
+    assert r.aggregation["full_objective"] == pytest.approx(full.objective, rel=1e-12)
+    assert abs(r.aggregation["error"]) <= 1e-9 and r.aggregation["speed_up"] > 0
 
 
 def test_typical_days_are_weighted_by_their_count() -> None:

@@ -90,6 +90,7 @@ def test_aggregate_speed_on_two_days(capsys: pytest.CaptureFixture[str]) -> None
     args = ["--days", "2", "--typical", "1,2", "--blocks", "2", "--per-block", "2"]
     assert _main("aggregate_speed.py")(args) == 0
     out = capsys.readouterr().out.splitlines()
-    rows = {x.split()[0]: x.split() for x in out if x.split() and x.split()[0] in ("full", "1", "2")}
+    heads = ("full", "1", "2")
+    rows = {x.split()[0]: x.split() for x in out if x.split() and x.split()[0] in heads}
     assert set(rows) == {"full", "1", "2"}
     assert rows["2"][8] in ("+0.00%", "-0.00%")
