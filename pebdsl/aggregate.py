@@ -205,7 +205,9 @@ def unweigh(design: Design, ir: Any, sol: Any) -> dict[str, Any]:
                 continue
             sl = slice(cb.start, cb.start + cb.size)
             shape = (len(cb.entities), cb.n_steps)
-            for arr in (sol.row_dual, sol.price_lo, sol.price_hi):
+            arrays = [sol.row_dual]  # (each array once, should two names share one)
+            arrays += [a for a in (sol.price_lo, sol.price_hi) if a is not None]
+            for arr in {id(a): a for a in arrays}.values():
                 if arr is not None:
                     arr[sl] = (arr[sl].reshape(shape) / w[None, :]).ravel()
     return {
