@@ -33,6 +33,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from pebdsl.cliargs import (
+    AggregateOpt,
     CacheOpt,
     ClusterOpt,
     ClusterOptionOpt,
@@ -60,7 +61,7 @@ from pebdsl.clicheck import USAGE_CODES, check_text, existing, fail_code
 from pebdsl.clicheck import print_warnings as _warn
 from pebdsl.cliexport import command as export_command
 from pebdsl.clilog import begin, end_progress, progress
-from pebdsl.clisolve import solve_reference, solve_uncertain, solver_options
+from pebdsl.clisolve import solve_reference, solve_uncertain, solver_options, typical_days
 from pebdsl.console import Backend, CheckFormat, Emit, Prices, RootGroup
 from pebdsl.console import HelpCommand as _Command
 from pebdsl.diagnostics import Diagnostic, PebdslError, error
@@ -289,6 +290,7 @@ def solve(
     threads: ThreadsOpt = None,
     solver_option: SolverOptionOpt = None,
     solver_log: SolverLogOpt = None,
+    aggregate: AggregateOpt = None,
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -301,6 +303,7 @@ def solve(
         opts = solver_options(time_limit, threads, solver_option, solver_log)
         design = load(str(_existing(file)), variant=variant, sets=sets, allow_outside=allow_outside)
         _warn(design.warnings)
+        design = typical_days(design, aggregate, rolling)
         if rolling is not None or decompose is not None or design.stochastic is not None:
             how = (rolling, lookahead, decompose, iterations, opts)
             solve_uncertain(design, how, backend.value, solver, out, as_json, argv)

@@ -89,6 +89,17 @@ LookaheadOpt = Annotated[
         help="With --rolling: how far past its period each window sees (e.g. 1d).",
     ),
 ]
+AggregateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--aggregate",
+        metavar="Nd",
+        help="Solve on N typical days (e.g. 12d; tsam, the aggregate extra) with the batteries' "
+        "state of charge kept across the days; results.json's `aggregation` gives the whole "
+        "horizon's objective and the series error (12d,check: also solves the full horizon "
+        "for the objective's error and the speed-up). See docs/scale.md.",
+    ),
+]
 NoCsvOpt = Annotated[
     bool,
     typer.Option(

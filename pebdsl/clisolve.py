@@ -1,8 +1,8 @@
 """What `pebdsl solve` runs besides the plain solve: the design's reference variant (for the
-savings), and solves under uncertainty: `--rolling` (limited foresight; over forecasts for a
-design with scenarios), `--decompose ph` (progressive hedging through mpi-sppy, with bounds)
-or a design with scenarios (the extensive form of a two-stage stochastic design),
-docs/stochastic.md.
+savings), the typical days of `--aggregate` (pebdsl/aggregate.py), and solves under
+uncertainty: `--rolling` (limited foresight; over forecasts for a design with scenarios),
+`--decompose ph` (progressive hedging through mpi-sppy, with bounds) or a design with scenarios
+(the extensive form of a two-stage stochastic design), docs/stochastic.md.
 
 Called by pebdsl/cli.py's `solve`; prints through pebdsl.console and writes through
 pebdsl.present.stochastic. Raises PebdslError as the solves do (the caller renders it), and
@@ -28,6 +28,18 @@ def _write(out: Path, write: Any) -> None:
         write()
     except OSError as e:
         raise write_error(out, e) from None
+
+
+def typical_days(design: Any, text: str | None, rolling: str | None) -> Any:
+    """`solve --aggregate Nd`: the design on N typical days (pebdsl/aggregate.py); the design
+    itself without the option. E604 with --rolling (windows of typical days mean nothing)."""
+    if text is None:
+        return design
+    from pebdsl.aggregate import aggregate, refuse
+
+    if rolling is not None:
+        raise refuse("windows of --rolling (use one or the other)")
+    return aggregate(design, text)
 
 
 def solve_uncertain(

@@ -115,6 +115,13 @@ def print_summary(doc: dict[str, Any]) -> None:
         style="",
     )
     console.print(line)
+    agg = doc.get("aggregation")
+    if agg:  # `--aggregate`: the table covers the typical days; the objective the horizon
+        console.print(
+            f"{agg['typical_periods']} typical days for {agg['periods']} (the table covers "
+            f"them once each); objective over the horizon {agg['objective']:,.2f} "
+            f"{obj['unit']}, series error (RMSE) {agg['series_error'].get('rmse', 0.0):.4f}"
+        )
     table = Table("participant", "bill", "grid import kWh", "grid export kWh", "local kWh")
     for name, p in doc.get("participants", {}).items():
         table.add_row(

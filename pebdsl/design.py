@@ -483,6 +483,32 @@ class Stochastic:
 
 
 @dataclass(frozen=True)
+class Periods:
+    """The typical periods of a time-aggregated design (`pebdsl solve --aggregate`,
+    pebdsl/aggregate.py): the design's horizon is `len(weights)` typical periods of
+    `period_steps` steps each, laid end to end; typical period k is the original period
+    `days[k]` (a medoid: a real period, not an average) and stands for `weights[k]` original
+    periods; `order[p]` is the typical period of original period p (the chronology, which the
+    batteries' inter-period state of charge follows). `error` holds the aggregation's error on
+    the input series (tsam's accuracy indicators, averaged over the series); `full`, when set,
+    is the design on its whole horizon, solved as well to measure the error of the objective."""
+
+    period_steps: int
+    order: tuple[int, ...]
+    weights: tuple[int, ...]
+    days: tuple[int, ...]
+    full_steps: int
+    error: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0  # the clustering's time (tsam)
+    # `--aggregate Nd,check`: the full design, solved too for the error and the speed-up.
+    full: Design | None = field(default=None, compare=False, repr=False)
+
+    def step_weights(self) -> FloatArray:
+        """The weight of every step of the aggregated horizon (its period's occurrences)."""
+        return np.repeat(np.asarray(self.weights, dtype=np.float64), self.period_steps)
+
+
+@dataclass(frozen=True)
 class Design:
     """One fully resolved alternative (the base design, or one variant of it)."""
 
@@ -520,6 +546,8 @@ class Design:
     variant_span: Span = _span()
     # The scenarios of a two-stage stochastic design (`scenarios { … }`); None: deterministic.
     stochastic: Stochastic | None = field(default=None, compare=False, repr=False)
+    # The typical periods of a time-aggregated design (`--aggregate`); None: the full horizon.
+    periods: Periods | None = field(default=None, compare=False, repr=False)
     span: Span = _span()
 
     @property

@@ -107,6 +107,9 @@ class Results:
     run: RunInfo = field(default_factory=RunInfo)
     traded: Trades | None = None  # the market flows and splits behind `trades`
     ir: ModelIR | None = field(default=None, repr=False)  # the solved model (its inverse map)
+    # A time-aggregated solve (`--aggregate`, pebdsl/aggregate.py): the whole horizon's
+    # objective, the typical days and weights, the error on the series; None otherwise.
+    aggregation: Mapping[str, Any] | None = None
 
     # -- the names readers use ----------------------------------------------------------------
     @property

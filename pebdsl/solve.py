@@ -13,8 +13,10 @@ solve, price_intervals, extract, settle, kpis, notes). Raises `PebdslError`: E50
 E502 unbounded, E503 solver failure, unknown backend or price rule, E504 a model the solver
 refused to take, E506 the solver stopped at its time or iteration limit before an optimum (no
 bills are made from a solution that is not optimal), E507 a solver option the solver refuses
-(pebdsl/invert/diagnose.py, backends/options.py). Logs each stage (lower, settle; the backend
-logs hand-off and solve) to the `pebdsl.solve` logger at INFO with `extra=logs.stage(...)`.
+(pebdsl/invert/diagnose.py, backends/options.py), E604 a time-aggregated design
+(`design.periods`, pebdsl/aggregate.py) whose model a typical day cannot stand for. Logs each
+stage (lower, settle; the backend logs hand-off and solve) to the `pebdsl.solve` logger at INFO
+with `extra=logs.stage(...)`.
 
 Every re-solve (flexibility baseline, elastic relaxation for an infeasibility hint) runs on
 the chosen backend and solver. Heavy modules are imported inside `solve`, so `import pebdsl`
@@ -26,6 +28,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
@@ -84,6 +88,10 @@ def solve(
     ir = lower(design)
     timings["lower"] = time.perf_counter() - t0
     log.debug("lowered in %.2f s: %s", timings["lower"], ir.stats())
+    if design.periods is not None:  # typical periods (`--aggregate`, pebdsl/aggregate.py)
+        from pebdsl.aggregate import weigh
+
+        weigh(design, ir)
     # Integer columns (stepped capacity charges): solve the MIP and fix them; the LP below then
     # has the same optimum and duals for prices and settlement (pebdsl.backends.mip, note N105).
     mip_record = mip.fix_integers(ir, solver_options)
@@ -95,9 +103,21 @@ def solve(
     for k in ("build", "solve", "price_intervals", "split", "longest_part"):
         if k in sol.timings or k in ("build", "solve"):
             timings[k] = sol.timings.get(k, 0.0)
+    record = None
+    if design.periods is not None:
+        from pebdsl.aggregate import unweigh
+
+        record = unweigh(design, ir, sol)
     if not sol.ok:
         raise diagnose(design, ir, sol, be)
-    return read_solution(design, ir, sol, be, timings, backend, mip.note(mip_record))
+    results = read_solution(design, ir, sol, be, timings, backend, mip.note(mip_record))
+    if record is None:
+        return results
+    from pebdsl.aggregate import against_full
+
+    run = partial(solve, backend=backend, solver=solver, prices=prices)
+    record = against_full(design, record, time.perf_counter() - t0, run)
+    return replace(results, aggregation=record)
 
 
 def read_solution(

@@ -9,7 +9,7 @@ The pipeline's rooms (docs/dev/architecture.md) are layered, lowest first:
     backends  IR -> Solution (HiGHS, Pyomo)
     invert    Solution -> dispatch, trades, flexibility baseline, diagnosis
     settle    bills, KPIs, notes
-    results   the Results record and solve.py, the one composer
+    results   the Results record and solve.py, the one composer; aggregate.py (typical days)
     study     many solves: runner, compare, sweep
     present   results.json/CSV/Parquet, explain, LP files, HTML pages
     cli       the command line (cli, cliargs, console), the public API, the language server
@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backends", ("backends",)),
     ("invert", ("invert",)),
     ("settle", ("settle", "kpis", "notes")),
-    ("results", ("results", "exchange", "solve", "stochastic")),
+    ("results", ("results", "exchange", "solve", "stochastic", "aggregate")),
     ("study", ("study",)),
     ("present", ("present",)),
     (

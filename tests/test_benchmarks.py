@@ -84,3 +84,16 @@ def test_decompose_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [x for x in out if x.startswith(("single LP", "3 parts"))]
     assert len(rows) == 3
     assert all(float(x.split("(Δ ")[1].rstrip(")")) <= 1e-9 for x in rows)
+
+
+def test_aggregate_speed_on_two_days(capsys: pytest.CaptureFixture[str]) -> None:
+    """2 typical days of a 2-day horizon: each day is its own typical day (weight 1), so the
+    aggregated LP is the full one in other coordinates and the printed error is 0."""
+    pytest.importorskip("tsam")
+    args = ["--days", "2", "--typical", "1,2", "--blocks", "2", "--per-block", "2"]
+    assert _main("aggregate_speed.py")(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    heads = ("full", "1", "2")
+    rows = {x.split()[0]: x.split() for x in out if x.split() and x.split()[0] in heads}
+    assert set(rows) == {"full", "1", "2"}
+    assert rows["2"][8] in ("+0.00%", "-0.00%")

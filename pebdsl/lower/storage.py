@@ -7,7 +7,9 @@ constraint block `soc_balance`
 terms in the owner's balance (a private battery) or in the shared battery's own balance
 (it trades through its markets: no grid access of its own), the throughput cost
 (Δt·cost·(charge + discharge): every kWh through the terminals). `charge_from = local` is
-enforced with the labelled local energy of `lower/local.py`. Raises nothing.
+enforced with the labelled local energy of `lower/local.py`. In a time-aggregated design
+(`design.periods`) `soc` restarts from 0 in each typical period and lower/periods.py adds the
+inter-period state of charge. Raises nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from pebdsl.ir import Expr
 from pebdsl.lower.context import Context
 from pebdsl.lower.inverse import BatteryMap
+from pebdsl.lower.periods import link_periods
 
 
 def lower_storage(ctx: Context) -> None:
@@ -48,10 +51,13 @@ def lower_storage(ctx: Context) -> None:
     fin = np.isfinite(final)
     final[fin] = final[fin] * avail[fin, -1]
     soc_lo[:, -1] = np.maximum(soc_lo[:, -1], final)
+    periods = d.periods
+    # Typical periods (`--aggregate`): `soc` is the change since the period's start, in
+    # [−capacity, capacity]; lower/periods.py chains the periods' starts (the absolute state).
     soc = ctx.ir.add_var(
         "soc",
         names,
-        lower=soc_lo,
+        lower=soc_lo if periods is None else -cap,
         upper=cap,
         unit="kWh",
         doc="state of charge at the end of the step",
@@ -60,11 +66,16 @@ def lower_storage(ctx: Context) -> None:
     e = Expr(len(names), t)
     e.add(soc, 1.0)
     if t > 1:
-        e.add(soc, -1.0, var_steps=np.arange(t - 1), row_steps=np.arange(1, t))
+        rows = np.arange(1, t)
+        if periods is not None:  # each typical period starts from 0 (its own start)
+            rows = rows[rows % periods.period_steps != 0]
+        e.add(soc, -1.0, var_steps=rows - 1, row_steps=rows)
     e.add(c, -(eta * dt)[:, None])
     e.add(dis, (dt / eta)[:, None])
     const = np.zeros((len(names), t))
-    const[:, 0] = -np.array([b.initial_kwh for b in bs]) * avail[:, 0]
+    initial = np.array([b.initial_kwh for b in bs])
+    if periods is None:
+        const[:, 0] = -initial * avail[:, 0]
     const -= arrivals_kwh(bs, avail, cap_b)
     e.add_constant(const)
     ctx.ir.add_con(
@@ -82,6 +93,8 @@ def lower_storage(ctx: Context) -> None:
         entity_spans=spans,
         index=("b", "t"),
     )
+    if periods is not None:
+        link_periods(ctx, names, soc, bs, final, spans)
     owner_agent = [ctx.agent(b.owner) if b.owner else ctx.agent(n) for n, b in bats.items()]
     ctx.balance.add(c, -1.0, row_entities=owner_agent)
     ctx.balance.add(dis, 1.0, row_entities=owner_agent)

@@ -199,6 +199,8 @@ def results_json(results: Results) -> dict[str, Any]:
         "versions": versions(),
         "hash": d.digest(),
     }
+    if results.aggregation is not None:  # `--aggregate`: the whole horizon's figures
+        doc["aggregation"] = dict(results.aggregation)
     out = jsonable(doc)
     assert isinstance(out, dict)
     return out
