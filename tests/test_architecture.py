@@ -33,7 +33,7 @@ PKG = Path(__file__).resolve().parent.parent / "pebdsl"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("source", "diagnostics", "safetext", "fsutil", "units", "logs")),
     ("front", ("front",)),
-    ("resolve", ("resolve", "design", "generators", "load", "bridges")),
+    ("resolve", ("resolve", "design", "timegrid", "generators", "load", "bridges")),
     ("lower", ("ir", "lower")),
     ("backends", ("backends",)),
     ("invert", ("invert",)),
