@@ -217,7 +217,11 @@ def solve_stochastic(
     ext = lower_extensive(design)
     timings["lower"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    sol = _solve(ext.ir, backend, solver, "the extensive form")
+    # HiGHS's interior point (with crossover: a basis, so prices as before) on the extensive
+    # form unless a method is asked for: dual simplex grows badly with the scenarios' coupled
+    # copies (10 scenarios of 30 participants: 1 day 25.9 s vs 9.2 s, 2 days 161.9 s vs 26.7 s).
+    method = solver if solver is not None or backend != "highs" else "ipm"
+    sol = _solve(ext.ir, backend, method, "the extensive form")
     timings["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     be = get_backend(backend, solver)
