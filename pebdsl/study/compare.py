@@ -66,9 +66,7 @@ if TYPE_CHECKING:
     from pebdsl.design import Design
     from pebdsl.results import Results
     from pebdsl.stochastic import StochasticResults
-
-    # What one solve gives (a design with scenarios: its two-stage results).
-    Solved = Results | StochasticResults
+    from pebdsl.study.solved import Solved
 
 BASE_LABEL = "base"
 NO_BATTERY_SUFFIX = "~without_batteries"
