@@ -180,3 +180,85 @@ def test_cli_prices_switch() -> None:
         assert rules and rules <= (
             {"midpoint", "midpoint_partial"} if rule == "midpoint" else {"dual"}
         )
+
+
+def test_window_infeasible_side_is_unbounded_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window's cone LP relaxes the whole one (a subset of its rows, every column within
+    its cone bounds), so a side with no feasible move in a narrow window has none at all: it is
+    settled as unbounded on the first window, never widened to the whole horizon.
+
+    LP over 12 steps: x_t ∈ [0, 1] at cost 1 and 1.5·z_t ∈ [0, ∞) at cost 2, row_t:
+    x_t + z_t − s_t = 1 (priced) and s_t ≥ 0 at cost 0.5·(t+1) coupling nothing; a storage
+    level e_t = e_(t−1) + s_t − w_t ties the steps (e ∈ [0, 0]: nothing is stored). At the
+    optimum x_t = 1 (its upper bound), z = s = 0. One more kW on the right-hand side costs
+    z_t at 2 (right derivative 2); one less needs x_t − s_t = 0, x_t down at −1 (left 1).
+    With z removed from steps 6–11 (upper 0) the right side there has no feasible move (x is
+    at 1, z fixed, s only lowers x + z − s): unbounded, kept at the solver's dual."""
+    import highspy
+
+    from pebdsl.backends import intervals
+    from pebdsl.backends.session import new_highs
+
+    monkeypatch.setattr(intervals, "_bulk_in_place", lambda *a: {})
+    n = 12
+    # columns: x (0..11), z (12..23), s (24..35), e (36..47); rows: bal (0..11), store (12..23)
+    cost = np.concatenate([np.ones(n), 2 * np.ones(n), 0.5 * (np.arange(n) + 1), np.zeros(n)])
+    lower = np.zeros(4 * n)
+    upper = np.concatenate([np.ones(n), [np.inf] * 6 + [0.0] * 6, [np.inf] * n, np.zeros(n)])
+    r, c, v = [], [], []
+    for t in range(n):
+        r += [t, t, t]
+        c += [t, n + t, 2 * n + t]
+        v += [1.0, 1.0, -1.0]
+        r += [n + t, n + t] + ([n + t] if t else [])
+        c += [3 * n + t, 2 * n + t] + ([3 * n + t - 1] if t else [])
+        v += [1.0, -1.0] + ([-1.0] if t else [])
+    import scipy.sparse as sp
+
+    a = sp.csc_matrix((v, (r, c)), shape=(2 * n, 4 * n))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = 4 * n, 2 * n
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+    lp.row_lower_ = np.concatenate([np.ones(n), np.zeros(n)])
+    lp.row_upper_ = lp.row_lower_.copy()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = a.indptr, a.indices
+    lp.a_matrix_.value_ = a.data
+    col_step = np.tile(np.arange(n), 4)
+    row_step = np.tile(np.arange(n), 2)
+    rows = np.arange(n)
+
+    def run(first: int) -> intervals.Intervals:
+        monkeypatch.setattr(intervals, "FIRST_WINDOW", first)
+        h = new_highs()
+        h.passModel(lp)
+        h.run()
+        got = intervals.compute(h, rows, col_step, row_step)
+        assert got is not None
+        return got
+
+    narrow, whole = run(2), run(64)
+    np.testing.assert_allclose(narrow.lo, np.ones(n))
+    np.testing.assert_allclose(narrow.hi[:6], 2 * np.ones(6))
+    assert narrow.stats["unbounded"] == 6.0
+    assert narrow.stats["widened"] == 0.0
+    np.testing.assert_array_equal(narrow.lo, whole.lo)
+    np.testing.assert_array_equal(narrow.hi, whole.hi)
+
+
+def test_localise_places_day_columns_at_their_rows() -> None:
+    """`localise` (speed only): a column of no step meeting rows of steps 0–23 sits at step 11
+    ((0 + 23) // 2); one meeting rows of steps 0 and 200 (a month's peak over a long horizon)
+    spans more than LOCAL_SPAN and stays −1; one meeting only rows of no step stays −1; a
+    column with a step keeps it."""
+    import scipy.sparse as sp
+
+    from pebdsl.backends.intervals import LOCAL_SPAN, localise
+
+    row_step = np.concatenate([np.arange(24), [200, -1]])
+    # columns: 0 day peak (rows 0..23), 1 month peak (rows 0 and 24), 2 only row 25, 3 step 5
+    r = [*range(24), 0, 24, 25, 5]
+    c = [0] * 24 + [1, 1, 2, 3]
+    a = sp.csc_matrix((np.ones(len(r)), (r, c)), shape=(26, 4))
+    got = localise(a, np.array([-1, -1, -1, 5]), row_step, LOCAL_SPAN)
+    np.testing.assert_array_equal(got, [11, -1, -1, 5])

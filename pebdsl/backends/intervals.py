@@ -28,8 +28,11 @@ How, in two stages:
    row's step (columns outside fixed, dx = 0), which can only widen the interval; the
    window's dual y_W, completed by y* outside, is an optimal dual of the whole LP if the
    columns at the window's edge keep their reduced-cost signs — then the window's value is
-   exact (a certificate). Otherwise the window grows (4, 16, 64, 256 steps on each side), up to
-   `max_window` steps; past it the side keeps the solver's dual and counts as `unresolved`.
+   exact (a certificate). A window whose cone LP is infeasible proves the side unbounded (the
+   window's LP relaxes the whole one), whatever its width. Otherwise the window grows (4, 16,
+   64, 256 steps on each side), up to `max_window` steps; past it the side keeps the solver's
+   dual and counts as `unresolved`. Columns of no step of their own (a day's peak, a
+   flexible-load window) join the windows at the middle of their rows' steps (`localise`).
 Cost: two warm-started LP solves plus three rangings whatever the number of degenerate
 sides; the per-row windows are small (a few steps) and share windows and warm starts.
 """
@@ -55,6 +58,9 @@ MAX_WINDOW = 513  # steps; wider windows leave the side at the solver's dual
 # answer is not certified: each failed window costs a solve, so few, quickly growing ones.
 FIRST_WINDOW = 4
 GROWTH = 4
+# A column of no step of its own whose rows lie within this many steps joins the windows at
+# their middle step (`localise`): a day at 15-minute steps is 96 steps.
+LOCAL_SPAN = 128
 
 
 @dataclass
@@ -268,11 +274,18 @@ class _Cone:
         self.col_step = col_step
         self.row_step = row_step
         self.n_steps = int(max(col_step.max(initial=-1), row_step.max(initial=-1))) + 1
-        self.global_cols = np.flatnonzero(col_step < 0)
-        # Columns sorted by step: a window is a slice (no pass over every column per window).
-        self.order = np.argsort(col_step, kind="stable")
-        self.sorted_steps = col_step[self.order]
         self.whole_window: _Window | None = None
+        self._sorted: tuple[IntArray, IntArray, IntArray] | None = None
+
+    def sorted_cols(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(columns sorted by step, their steps, the columns of no step): a window is a slice
+        (no pass over every column per window). Columns of no step of their own (a day's
+        peak, a flexible-load window) are first placed at the steps of their rows (`localise`)."""
+        if self._sorted is None:
+            col_step = localise(self.a, self.col_step, self.row_step, LOCAL_SPAN)
+            order = np.argsort(col_step, kind="stable")
+            self._sorted = (order, col_step[order], np.flatnonzero(col_step < 0))
+        return self._sorted
 
     @property
     def a(self) -> sp.csc_matrix:
@@ -304,8 +317,9 @@ class _Cone:
             nonempty = np.bincount(self.a.indices, minlength=self.a.shape[0]) > 0
             rws = np.flatnonzero(self.r_keep & nonempty)
         else:
-            a0, a1 = np.searchsorted(self.sorted_steps, [lo_s, hi_s + 1])
-            cols = np.union1d(self.order[a0:a1], self.global_cols)
+            order, sorted_steps, global_cols = self.sorted_cols()
+            a0, a1 = np.searchsorted(sorted_steps, [lo_s, hi_s + 1])
+            cols = np.union1d(order[a0:a1], global_cols)
             rws = np.unique(self.a[:, cols].indices)
             rws = rws[self.r_keep[rws]]
         win = _Window(self, cols, rws, whole)
@@ -396,7 +410,10 @@ class _Window:
         status = h.getModelStatus()
         try:
             if status == highspy.HighsModelStatus.kInfeasible:
-                return np.inf if self.whole else None
+                # The window's LP relaxes the whole cone LP (its rows are a subset, its columns
+                # keep their cone bounds, edge columns included): no feasible move here means
+                # none in the whole LP either, whatever the window's width.
+                return np.inf
             if status != highspy.HighsModelStatus.kOptimal:
                 return None
             s = h.getSolution()
@@ -433,6 +450,32 @@ def _at(v: FloatArray, bound: FloatArray, side: float) -> BoolArray:
     b = np.where(fin, bound, 0.0)
     tol = _TOL_BOUND * np.maximum(1.0, np.abs(b))
     out: BoolArray = fin & (side * (v - b) <= tol)
+    return out
+
+
+def localise(a: sp.csc_matrix, col_step: IntArray, row_step: IntArray, span: int) -> IntArray:
+    """`col_step` with each column of no step (−1) placed at the middle step of the rows it
+    meets, when those rows' steps lie within `span` (a day's peak meets its day's hours; a
+    month's peak, over a longer horizon, stays everywhere). Where a column sits decides only
+    which windows take it whole rather than as an edge column, never a window's answer (its
+    certificate is exact either way), so this is a matter of speed: a window that takes every
+    day-indexed column takes every row those meet, i.e. nearly the whole horizon."""
+    out = col_step.copy()
+    todo = np.flatnonzero(out < 0)
+    if not todo.size or not a.nnz:
+        return out
+    counts = np.diff(a.indptr)[todo]
+    todo = todo[counts > 0]
+    if not todo.size:
+        return out
+    sub = a[:, todo]
+    st = row_step[sub.indices]
+    big = np.iinfo(np.int64).max
+    starts = sub.indptr[:-1]
+    lo = np.minimum.reduceat(np.where(st >= 0, st, big), starts)
+    hi = np.maximum.reduceat(st, starts)
+    ok = (hi >= 0) & (lo <= hi) & (hi - lo <= span)
+    out[todo[ok]] = (lo[ok] + hi[ok]) // 2
     return out
 
 
