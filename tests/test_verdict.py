@@ -110,6 +110,37 @@ def test_ranking_and_reasons() -> None:
     assert broken == "failed (infeasible): not ranked."
 
 
+def test_cases_of_different_references_are_ranked_apart() -> None:
+    """A file with a June week (reference 1,234,567.89; p2p 1,234,000.00) and a January week
+    measured against its own reference (`winter_reference` 2,000,000.00; `winter` 1,999,000.00,
+    saving 1,000.00): costs of different weeks are not ranked together. June: p2p 1, reference
+    2; January: winter 1, winter_reference 2 — each "the cheapest design measured against" its
+    reference, and the group is named."""
+    june = _comparison().cases[:1] + _comparison().cases[2:3]
+    jan = []
+    for label, cost, saving in (
+        ("winter_reference", 2_000_000.00, 0.0),
+        ("winter", 1_999_000.00, 1_000.0),
+    ):
+        c = _case(label, _summary(label, cost, saving))
+        c.results.design = SimpleNamespace(reference="winter_reference", currency="EUR", title="s")
+        jan.append(c)
+    june[1].summary = _summary("p2p", 1_234_000.00, 567.89)
+    got = verdict([*june, *jan])
+    assert [(v.label, v.rank, v.group) for v in got] == [
+        ("p2p", 1, "reference"),
+        ("reference", 2, "reference"),
+        ("winter", 1, "winter_reference"),
+        ("winter_reference", 2, "winter_reference"),
+    ]
+    assert got[0].text.startswith("the cheapest design measured against reference: ")
+    assert got[2].text.startswith("the cheapest design measured against winter_reference: ")
+    assert "1,000.00 EUR less than the reference" in got[2].text
+    assert got[3].is_reference
+    # One reference in the file: no group named, as before.
+    assert all(v.group is None for v in verdict(_comparison().cases))
+
+
 def test_amount_shows_small_figures() -> None:
     """0.0015671 has its first digit in the third decimal: three significant digits need five
     decimals (0.00157); 38.108957 keeps two decimals; 1234567.891 gets separators."""

@@ -3,10 +3,12 @@
 Input: compared cases (anything with `.file`, `.label`, `.variant`, `.summary` — the summary
 dict of docs/compare.md — and `.results` / `.error`; a `pebdsl.study.compare.Case` or a
 test's stand-in). Output: `verdict(cases) -> list[Verdict]`, solved cases first, ranked per
-file by real cost over the horizon (`total_cost`, cheapest first; docs/kpis.md: real money,
-not the objective's shadow terms), then the failed ones (no rank). Each `Verdict.text` says,
-in words, what the design buys against its reference (the case's `Design.reference`: the
-variant's own, else its file's) — which of the three values
+file and reference by real cost over the horizon (`total_cost`, cheapest first; docs/kpis.md:
+real money, not the objective's shadow terms), then the failed ones (no rank). Cases measured
+against different references (a June week and a January week of one file, each against its
+own season's reference) are ranked apart: their costs are of different weeks. Each
+`Verdict.text` says, in words, what the design buys against its reference (the case's
+`Design.reference`: the variant's own, else its file's) — which of the three values
 (docs/kpis.md) it delivers and by how much — and what it costs: its saving, or its extra cost,
 with the split into trade and storage when there is one. Data only: the compare page
 (present/report/compare_page.py) and the terminal (console.py) show it. Raises nothing.
@@ -33,7 +35,8 @@ _EPS_MONEY = 1e-6
 
 @dataclass(frozen=True)
 class Verdict:
-    """One design's place and reason. `rank` is 1 for the cheapest of its file (None: failed)."""
+    """One design's place and reason. `rank` is 1 for the cheapest of its file and reference
+    (None: failed); `group` names that reference when a file has more than one."""
 
     file: str
     label: str
@@ -42,6 +45,7 @@ class Verdict:
     currency: str
     text: str
     is_reference: bool = False
+    group: str | None = None
 
 
 def amount(x: float) -> str:
@@ -57,10 +61,16 @@ def _share(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
-def _reference_of(c: Any, group: list[Any]) -> Any:
-    """The case of `group` that `c` is measured against (its design's reference), or None."""
+def _reference_name(c: Any) -> str | None:
+    """The name of the variant `c` is measured against (its design's reference), or None."""
     r = getattr(c, "results", None)
     name = getattr(r.design, "reference", None) if r is not None else None
+    return str(name) if name else None
+
+
+def _reference_of(c: Any, group: list[Any]) -> Any:
+    """The case of `group` that `c` is measured against (its design's reference), or None."""
+    name = _reference_name(c)
     return next((g for g in group if name and g.variant == name), None)
 
 
@@ -76,22 +86,31 @@ def verdict(cases: Iterable[Any]) -> list[Verdict]:
         by_file.setdefault(str(c.file), []).append(c)
     out: list[Verdict] = []
     for file, group in by_file.items():
-        ok = [c for c in group if not _failed(c) and c.summary.get("total_cost") is not None]
-        ok.sort(key=lambda c: (float(c.summary["total_cost"]), -_num(c, "pv_surplus_local_share")))
-        for i, c in enumerate(ok, start=1):
-            out.append(
-                Verdict(
-                    file=file,
-                    label=str(c.label),
-                    rank=i,
-                    total_cost=float(c.summary["total_cost"]),
-                    currency=str(c.summary.get("currency") or ""),
-                    text=_sentence(c, _reference_of(c, group), i == 1 and len(ok) > 1),
-                    is_reference=_reference_of(c, group) is c,
-                )
+        solved = [c for c in group if not _failed(c) and c.summary.get("total_cost") is not None]
+        by_ref: dict[str | None, list[Any]] = {}
+        for c in solved:
+            by_ref.setdefault(_reference_name(c), []).append(c)
+        for ref_name, ok in by_ref.items():
+            ok.sort(
+                key=lambda c: (float(c.summary["total_cost"]), -_num(c, "pv_surplus_local_share"))
             )
+            tag = ref_name if len(by_ref) > 1 else None
+            for i, c in enumerate(ok, start=1):
+                ref = _reference_of(c, group)
+                out.append(
+                    Verdict(
+                        file=file,
+                        label=str(c.label),
+                        rank=i,
+                        total_cost=float(c.summary["total_cost"]),
+                        currency=str(c.summary.get("currency") or ""),
+                        text=_sentence(c, ref, i == 1 and len(ok) > 1, tag),
+                        is_reference=ref is c,
+                        group=tag,
+                    )
+                )
         for c in group:
-            if c not in ok:
+            if c not in solved:
                 status = (c.summary or {}).get("status") or "error"
                 out.append(
                     Verdict(file, str(c.label), None, None, "", f"failed ({status}): not ranked.")
@@ -104,12 +123,14 @@ def _num(c: Any, key: str) -> float:
     return float(v) if v is not None else 0.0
 
 
-def _sentence(c: Any, ref: Any, best: bool) -> str:
-    """What the case buys (its values against the reference) and what it costs."""
+def _sentence(c: Any, ref: Any, best: bool, group: str | None = None) -> str:
+    """What the case buys (its values against the reference) and what it costs; `group` names
+    the reference when the file ranks cases against more than one."""
     s: Mapping[str, Any] = c.summary
     cur = str(s.get("currency") or "")
     cost = f"{amount(float(s['total_cost']))} {cur}".strip()
-    lead = "the cheapest design: " if best else ""
+    among = f" measured against {group}" if group else ""
+    lead = f"the cheapest design{among}: " if best else ""
     if ref is not None and c is ref:
         return (
             f"{lead}the reference, {cost} over the horizon; "
