@@ -112,6 +112,12 @@ class Battery:
     # 1: the charge/discharge schedule is committed day-ahead (one schedule in all scenarios);
     # 2 (default): it follows each scenario.
     stage: int = 2
+    # `min_soc`, `initial` and `final` as written shares of the capacity (None: an energy, or
+    # not given). The *_kwh fields hold them at the capacity's value; a sized capacity
+    # (`invest`) takes them of the size chosen (lower/invest.py).
+    min_soc_share: float | None = None
+    initial_share: float | None = None
+    final_share: float | None = None
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,58 @@ def test_format_keeps_invest_goals_and_choices() -> None:
         "without home.battery",
     ):
         assert part in once, part
+
+
+SHARES = """design "Shares of a sized battery" {{
+  currency = EUR
+}}
+
+horizon {{
+  start    = 2021-06-07
+  duration = 2 h
+  step     = 1 h
+}}
+
+grid {{
+  buy  = 0.30 EUR/kWh
+  sell = 0 EUR/kWh
+}}
+
+participant home {{
+  load    {{ profile = [0, 2] kW }}
+  battery {{
+    capacity   = invest(max = 20 kWh, cost = 0.24 EUR/kWh/day)
+    power      = 10 kW
+    {soc}
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("soc", "size", "total"),
+    [
+        ("initial = 50 %", 4.0, 0.08),
+        ("initial = 50 %; final = initial", 0.0, 0.60),
+        ("initial = 50 %; min_soc = 25 %", 8.0, 0.16),
+    ],
+)
+def test_soc_shares_are_of_the_size_chosen(
+    tmp_path: Path, soc: str, size: float, total: float
+) -> None:
+    """`initial`, `min_soc` and `final` written as shares are shares of the size the model
+    chooses, not of `max`. Two hours, load [0, 2] kW, buy 0.30, sell 0, 100 % efficiency; a
+    kWh of capacity costs 0.24/24 = 0.01 EUR/h, 0.02 EUR over the horizon.
+    - initial 50 %: the battery starts with 0.5·S kWh, which covers hour 1's 2 kWh at S = 4
+      (each kWh of size costs 0.02 and brings 0.5 kWh worth 0.15): S = 4, cost 4 × 0.02 = 0.08,
+      nothing bought. (Taken of max, it would start with 10 kWh whatever S: a 2 kWh battery
+      holding the rest of the 10 kWh — energy from nowhere — for 0.04.)
+    - final = initial: what it starts with it must end with: the 2 kWh are bought, 0.60, and
+      a battery is worth nothing: S = 0. (Of max: S ≥ 10 to end with 10 kWh, 0.80.)
+    - min_soc 25 %: usable 0.5·S − 0.25·S = 0.25·S = 2 → S = 8, 0.16 (< 0.60).
+    The loss account closes: 100 % efficient, so no battery losses."""
+    r = _solve(tmp_path, SHARES.format(soc=soc))
+    assert r.investments["home.battery.capacity"]["value"] == pytest.approx(size, abs=1e-6)
+    assert r.total_cost == pytest.approx(total, abs=1e-9)
+    assert abs(r.money["residual"]) < 1e-9
+    assert r.kpis["design"]["battery_losses_kwh"] == pytest.approx(0.0, abs=1e-9)

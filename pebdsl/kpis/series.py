@@ -262,7 +262,12 @@ def soc_gain(inp: ScoreInput, bnames: Sequence[str]) -> float:
     if not bnames or not len(bts.index):
         return 0.0
     soc = quantity(bts, "soc", bnames)
-    initial = np.array([inp.design.batteries()[b].initial_kwh for b in bnames])
+    # The state before the first step, read back from the first step's balance: it is the
+    # share of the size chosen for a sized battery, and what is present of a fleet.
+    bats = inp.design.batteries()
+    eta = np.array([bats[b].efficiency for b in bnames])
+    ch, dis = quantity(bts, "charge", bnames), quantity(bts, "discharge", bnames)
+    initial = soc[0] - (eta * ch[0] - dis[0] / eta) * inp.design.dt_h
     return float((soc[-1] - initial).sum())
 
 

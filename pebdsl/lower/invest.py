@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pebdsl.design import Design, Generation, Investment
+from pebdsl.design import Battery, Design, Generation, Investment
 from pebdsl.ir import ConBlock, Expr, FloatArray, VarBlock
 from pebdsl.lower.context import Context
-from pebdsl.lower.storage import add_rows_of
+from pebdsl.lower.storage import add_rows_of, arrivals_kwh
 
 
 def lower_invest(ctx: Context) -> None:
@@ -57,6 +57,75 @@ def lower_invest(ctx: Context) -> None:
     for k, inv in enumerate(invs):
         for name, expr, coef in _sized_rows(ctx, inv):
             _bound_by(ctx, name, expr, size, k, inv, coef)
+        head, _, leaf = inv.path.rpartition(".")
+        if leaf == "capacity" and head in d.batteries():
+            _soc_of_size(ctx, d.batteries()[head], size, k, inv)
+
+
+def _soc_of_size(ctx: Context, bat: Battery, size: VarBlock, k: int, inv: Investment) -> None:
+    """A sized battery's states of charge written as shares are shares of the size chosen, not
+    of `max` (which the *_kwh fields hold): the energy it starts with, `initial·size`, and the
+    energy cars bring or take when they come and go (`arrival_soc`, `departure_soc`) move from
+    the `soc_balance` constants to coefficients on the size column; `min_soc` and `final`
+    become rows `soc[t] − share·avail[t]·size ≥ 0` instead of bounds. Without this a 4 kWh
+    battery chosen under `max = 20 kWh` would start with 10 kWh at `initial = 50 %`: energy
+    from nowhere."""
+    t = ctx.n_steps
+    cap_max = inv.max_value
+    avail = bat.available if bat.available is not None else np.ones(t)
+    soc = ctx.ir.vars["soc"]
+    j = soc.entity_index(bat.name)
+    col = size.start + k  # the size column (one per investment path)
+    # Energy per kWh of capacity brought in at each step (the balance's constant part).
+    per_kwh = arrivals_kwh([bat], avail[None, :], np.array([1.0]))[0]
+    if bat.initial_share is not None:
+        per_kwh[0] += bat.initial_share * avail[0]
+    bal = ctx.ir.cons["soc_balance"]
+    steps = np.flatnonzero(per_kwh)
+    if steps.size:
+        local = j * t + steps
+        # row: soc[t] − soc[t−1] − (η·charge − discharge/η)·Δt = energy brought in (kWh)
+        bal.lower[local] -= per_kwh[steps] * cap_max
+        bal.upper[local] -= per_kwh[steps] * cap_max
+        bal.rows = np.concatenate([bal.rows, local])
+        bal.cols = np.concatenate([bal.cols, np.full(steps.size, col, dtype=np.int64)])
+        bal.vals = np.concatenate([bal.vals, -per_kwh[steps]])
+    share = np.zeros(t)
+    kwh = np.zeros(t)
+    if bat.min_soc_share is not None:
+        share += bat.min_soc_share * avail
+    else:
+        kwh += bat.min_soc_kwh * avail
+    if bat.final_kwh is not None:
+        if bat.final_share is not None:
+            share[-1] = max(share[-1], bat.final_share * avail[-1])
+        else:
+            kwh[-1] = max(kwh[-1], bat.final_kwh * avail[-1])
+    if not share.any():
+        return
+    soc.lower[j * t : (j + 1) * t] = kwh
+    e = Expr(1, t).add(soc, 1.0, var_entities=[j], row_entities=[0])
+    e.add(
+        size,
+        -share,
+        var_entities=[k],
+        row_entities=[0],
+        var_steps=np.zeros(t, dtype=np.int64),
+        row_steps=np.arange(t),
+    )
+    ctx.ir.add_con(
+        f"size.{inv.path}.soc_min",
+        (inv.path,),
+        e,
+        lower=np.where(share > 0, 0.0, -np.inf)[None, :],
+        unit="kWh",
+        template=f"soc[t] − share[t]·invest[{inv.path}] ≥ 0",
+        sources=(f"invest {inv.path}",),
+        spans=(inv.span,),
+        entity_spans=(inv.span,),
+        doc=f"min_soc and final as shares of the size of {inv.path} (invest)",
+        index=("i", "t"),
+    )
 
 
 def _present(d: Design, path: str) -> bool:
@@ -104,13 +173,15 @@ def _sized_rows(ctx: Context, inv: Investment) -> Rows:
     head, _, leaf = path.rpartition(".")
     if head in bats and leaf in ("capacity", "power"):
         blocks = ("soc",) if leaf == "capacity" else ("charge", "discharge")
+        # The part of the battery present (cars plugged in) scales its size in each step.
+        avail = bats[head].available
         out: Rows = []
         for vname in blocks:
             v = ctx.ir.vars[vname]
             e = Expr(1, ctx.n_steps).add(
                 v, 1.0, var_entities=[v.entity_index(head)], row_entities=[0]
             )
-            out.append((vname, e, None))
+            out.append((vname, e, None if avail is None else np.asarray(avail, dtype=float)))
         return out
     if path.startswith("dso.link."):
         a, _, b = path.removeprefix("dso.link.").removesuffix(".capacity").partition("--")

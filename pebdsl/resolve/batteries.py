@@ -55,16 +55,17 @@ def battery(
         lo_open=True,
         default=1.0,
     )
-    min_soc = soc(r, a.get("min_soc"), cap, "min_soc", 0.0)
-    initial = soc(r, a.get("initial"), cap, "initial", 0.0)
+    min_soc, min_share = soc(r, a.get("min_soc"), cap, "min_soc", 0.0)
+    initial, initial_share = soc(r, a.get("initial"), cap, "initial", 0.0)
     final: float | None = None
+    final_share: float | None = None
     if "final" in a:
         if is_word(a["final"].value, "initial"):
-            final = initial
+            final, final_share = initial, initial_share
         elif is_word(a["final"].value, "none"):
             final = None
         else:
-            final = soc(r, a["final"], cap, "final", 0.0)
+            final, final_share = soc(r, a["final"], cap, "final", 0.0)
     charge_from = "any"
     if "charge_from" in a:
         charge_from = r.word(a["charge_from"], ("any", "local"), "charge_from")
@@ -90,6 +91,9 @@ def battery(
         arrival,
         departure,
         stage,
+        min_share,
+        initial_share,
+        final_share,
     )
     assert r.ctx is not None
     diags = check_battery(b, r.ctx.grid.duration_h, r.where)
@@ -220,10 +224,13 @@ def _shares(r: Reader, a: dict[str, S.Attribute], n_owners: int) -> list[float]:
     return shares
 
 
-def soc(r: Reader, a: S.Attribute | None, cap_kwh: float, what: str, default: float) -> float:
-    """A state of charge given as a share of the capacity or as an energy."""
+def soc(
+    r: Reader, a: S.Attribute | None, cap_kwh: float, what: str, default: float
+) -> tuple[float, float | None]:
+    """A state of charge given as a share of the capacity or as an energy: (kWh at the
+    capacity `cap_kwh`, the share as written or None for an energy)."""
     if a is None:
-        return default
+        return default, None
     assert r.ctx is not None
     e = strip(a.value)
     try:
@@ -233,9 +240,9 @@ def soc(r: Reader, a: S.Attribute | None, cap_kwh: float, what: str, default: fl
         raise Failed from None
     if s.dims == ():
         share = r.const(a, "ratio", what, lo=0, hi=1)
-        return share * cap_kwh
+        return share * cap_kwh, share
     if s.dims == U.DIMENSIONS["energy"].dims:
-        return r.const(a, "energy", what, lo=0)
+        return r.const(a, "energy", what, lo=0), None
     r.errs.add(
         error(
             "E202",
