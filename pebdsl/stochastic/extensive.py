@@ -116,6 +116,10 @@ class StochasticResults:
         return out
 
 
+# HiGHS's method for the extensive form unless one is asked for (see `solve_stochastic`).
+EXTENSIVE_METHOD = "ipm"
+
+
 def _bill_totals(s: ScenarioOutcome) -> dict[str, float]:
     if s.results is None or s.results.bills is None or s.results.settlement is None:
         return {}
@@ -220,7 +224,7 @@ def solve_stochastic(
     # HiGHS's interior point (with crossover: a basis, so prices as before) on the extensive
     # form unless a method is asked for: dual simplex grows badly with the scenarios' coupled
     # copies (10 scenarios of 30 participants: 1 day 25.9 s vs 9.2 s, 2 days 161.9 s vs 26.7 s).
-    method = solver if solver is not None or backend != "highs" else "ipm"
+    method = solver if solver is not None or backend != "highs" else EXTENSIVE_METHOD
     sol = _solve(ext.ir, backend, method, "the extensive form")
     timings["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
