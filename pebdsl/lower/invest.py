@@ -104,28 +104,13 @@ def _soc_of_size(ctx: Context, bat: Battery, size: VarBlock, k: int, inv: Invest
     if not share.any():
         return
     soc.lower[j * t : (j + 1) * t] = kwh
-    e = Expr(1, t).add(soc, 1.0, var_entities=[j], row_entities=[0])
-    e.add(
-        size,
-        -share,
-        var_entities=[k],
-        row_entities=[0],
-        var_steps=np.zeros(t, dtype=np.int64),
-        row_steps=np.arange(t),
-    )
-    ctx.ir.add_con(
-        f"size.{inv.path}.soc_min",
-        (inv.path,),
-        e,
-        lower=np.where(share > 0, 0.0, -np.inf)[None, :],
-        unit="kWh",
+    # −soc[t] + share[t]·size ≤ 0, i.e. soc[t] ≥ share[t]·size (a row where share is 0 is void).
+    e = Expr(1, t).add(soc, -1.0, var_entities=[j], row_entities=[0])
+    _bound_by(
+        ctx, "soc_min", e, size, k, inv, -share,
         template=f"soc[t] − share[t]·invest[{inv.path}] ≥ 0",
-        sources=(f"invest {inv.path}",),
-        spans=(inv.span,),
-        entity_spans=(inv.span,),
         doc=f"min_soc and final as shares of the size of {inv.path} (invest)",
-        index=("i", "t"),
-    )
+    )  # fmt: skip
 
 
 def _present(d: Design, path: str) -> bool:
@@ -219,8 +204,11 @@ def _bound_by(
     k: int,
     inv: Investment,
     coef: FloatArray | None = None,
+    template: str | None = None,
+    doc: str | None = None,
 ) -> None:
-    """Rows `e[t] − coef[t] · size_k ≤ 0` for every step (coef 1 unless given)."""
+    """Rows `e[t] − coef[t] · size_k ≤ 0` for every step (coef 1 unless given); `template`
+    and `doc` describe them where the default words do not fit."""
     t = e.n_steps
     e.add(
         size,
@@ -238,10 +226,10 @@ def _bound_by(
         e,
         upper=0.0,
         unit="kW" if inv.unit == "kWp" else inv.unit,
-        template=f"{suffix}[t] − {per}invest[{inv.path}] ≤ 0",
+        template=template or f"{suffix}[t] − {per}invest[{inv.path}] ≤ 0",
         sources=(f"invest {inv.path}",),
         spans=(inv.span,),
         entity_spans=(inv.span,),
-        doc=f"the size of {inv.path} bounds it (invest)",
+        doc=doc or f"the size of {inv.path} bounds it (invest)",
         index=("i", "t"),
     )
