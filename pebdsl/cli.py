@@ -305,7 +305,7 @@ def solve(
         _warn(design.warnings)
         design = typical_days(design, aggregate, rolling)
         if rolling is not None or decompose is not None or design.stochastic is not None:
-            how = (rolling, lookahead, decompose, iterations, opts)
+            how = (rolling, lookahead, decompose, iterations, opts, prices.value)
             solve_uncertain(design, how, backend.value, solver, out, as_json, argv)
             return
         run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)

@@ -223,13 +223,14 @@ def without_batteries(design: Design) -> Design:
 
 def solve_design(design: Design, backend: str = "highs", prices: str = "midpoint") -> Solved:
     """Solve and score one design as `pebdsl solve` does: a design with scenarios as its
-    two-stage programme (runs in a worker; errors are the runner's to keep)."""
+    two-stage programme, its scenarios' degenerate prices by the same rule `prices` (runs in
+    a worker; errors are the runner's to keep)."""
     from pebdsl.solve import solve
 
     if design.stochastic is not None:
         from pebdsl.stochastic import solve_stochastic
 
-        return solve_stochastic(design, backend=backend)
+        return solve_stochastic(design, backend=backend, prices=prices)
 
     return solve(design, backend=backend, prices=prices)
 
