@@ -51,7 +51,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
-from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solve_work
+from pebdsl.study.runner import (
+    Outcome,
+    auto_workers,
+    case_work,
+    failure_status,
+    run,
+    solve_work,
+)
 from pebdsl.study.solved import (
     comparable,
     deterministic,
@@ -196,7 +203,8 @@ class Plan:
 
     def auto_workers(self) -> int:
         """The default worker count for these solves (runner.auto_workers)."""
-        return auto_workers(len(self.jobs), solve_work(j.design for j in self.jobs))
+        peak = max((case_work(j.design) for j in self.jobs), default=0)
+        return auto_workers(len(self.jobs), solve_work(j.design for j in self.jobs), peak)
 
 
 # --- solving ------------------------------------------------------------------------------------
