@@ -305,7 +305,7 @@ def solve(
         _warn(design.warnings)
         design = typical_days(design, aggregate, rolling)
         if rolling is not None or decompose is not None or design.stochastic is not None:
-            how = (rolling, lookahead, decompose, iterations, opts)
+            how = (rolling, lookahead, decompose, iterations, opts, prices.value)
             solve_uncertain(design, how, backend.value, solver, out, as_json, argv)
             return
         run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
@@ -558,8 +558,8 @@ def lsp() -> None:
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
             raise
-        print("error: `pebdsl lsp` needs pygls: pip install 'pebdsl[lsp]'", file=sys.stderr)
-        raise typer.Exit(2) from None
+        hint = ("pip install 'pebdsl[lsp]'",)  # E905 as for every optional extra
+        _fail(PebdslError(error("E905", "`pebdsl lsp` needs pygls, not installed", hints=hint)))
 
 
 app.callback()(root)

@@ -59,8 +59,10 @@ WorkersOpt = Annotated[
         "--workers",
         min=1,
         metavar="N",
-        help="Worker processes (default: the CPUs, at most one per solve; 1 for a small run, "
-        "where starting workers costs more than it saves). 1 solves in this process.",
+        help="Worker processes (default: the CPUs, at most one per solve, and no more than the "
+        "available memory holds at an estimated 200 MiB + 20 KiB per step x participant x "
+        "scenario of the largest solve; 1 for a small run, where starting workers costs more "
+        "than it saves). 1 solves in this process.",
     ),
 ]
 SchedulerOpt = Annotated[

@@ -44,7 +44,7 @@ def typical_days(design: Any, text: str | None, rolling: str | None) -> Any:
 
 def solve_uncertain(
     design: Any,
-    how: tuple[str | None, str, str | None, int, dict[str, Any]],
+    how: tuple[str | None, str, str | None, int, dict[str, Any], str],
     backend: str,
     solver: str | None,
     out: Path | None,
@@ -53,14 +53,15 @@ def solve_uncertain(
 ) -> None:
     """`--rolling` (limited foresight), `--decompose ph` or a design with scenarios (the
     extensive form): docs/stochastic.md. `how`: (rolling period, lookahead, decomposition
-    method, its iteration limit, solver options); solver options do not reach these solves
+    method, its iteration limit, solver options, the price rule of the scenarios' degenerate
+    local prices); solver options do not reach these solves
     yet, so they are refused (E507) rather than ignored."""
     from pebdsl import console
     from pebdsl.present import stochastic as present
     from pebdsl.stochastic import solve_rolling, solve_stochastic
     from pebdsl.stochastic.rolling import hours_of
 
-    period, lookahead, method, iterations, options = how
+    period, lookahead, method, iterations, options, prices = how
     if options:
         raise PebdslError(
             error(
@@ -84,7 +85,7 @@ def solve_uncertain(
         else:
             console.print_rolling(roll, design)
         return
-    r = solve_stochastic(design, backend=backend, solver=solver)
+    r = solve_stochastic(design, backend=backend, solver=solver, prices=prices)
     if out is not None:
         _write(out, lambda: present.write_stochastic(r, design, out, command=argv))
     end_progress()

@@ -462,6 +462,8 @@ def print_rolling(r: RollingResults, design: Design) -> None:
     costs = "costs"
     if r.scenarios:  # rolling over forecasts: expectations over the scenarios
         what = "the scenario draws" if r.decide == "scenarios" else "the forecast"
+        if r.correlation:
+            what += f" updated from the errors seen (ρ = {r.correlation:g})"
         print(
             terminal_text(
                 f"each window decides on {what} and realises on each of {k} scenarios "

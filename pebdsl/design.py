@@ -369,6 +369,10 @@ class Stochastic:
     designs: dict[str, Design]
     method: str = "declared"
     span: Span = _span()
+    # The error model's autocorrelation per step (generated scenarios: `correlation`; declared
+    # ones state no error model: 0). Rolling over forecasts updates them with it
+    # (pebdsl.stochastic.update).
+    correlation: float = 0.0
 
     def probability(self, name: str) -> float:
         return next(s.probability for s in self.scenarios if s.name == name)

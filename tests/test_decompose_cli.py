@@ -87,7 +87,8 @@ def test_decompose_twenty_scenarios_against_the_extensive_form(tmp_path) -> None
 
 def test_decompose_errors(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """An unknown method and --decompose with --rolling are E307; a design without scenarios
-    is E307 too; without mpi-sppy installed the decomposition is E503 with the extra named."""
+    is E307 too; without mpi-sppy installed the decomposition is E905 (as every missing
+    extra, a usage error: exit 2) with the extra named."""
     f = _write(tmp_path, HOUR)
     for args in (["--decompose", "bender"], ["--decompose", "ph", "--rolling", "1h"]):
         res = CliRunner().invoke(app, ["solve", str(f), *args])
@@ -102,5 +103,5 @@ def test_decompose_errors(tmp_path, monkeypatch) -> None:  # type: ignore[no-unt
     monkeypatch.setitem(sys.modules, "mpisppy.utils.sputils", None)
     monkeypatch.setitem(sys.modules, "mpisppy.opt.ph", None)
     res = CliRunner().invoke(app, ["solve", str(f), "--decompose", "ph"])
-    assert res.exit_code != 0 and "E503" in res.output, res.output
+    assert res.exit_code == 2 and "E905" in res.output, res.output
     assert "pebdsl[stochastic]" in res.output

@@ -297,8 +297,8 @@ def test_latency_benchmark_runs(capsys: Any) -> None:
 
 
 def test_lsp_command_without_pygls(monkeypatch: Any) -> None:
-    """Without the `lsp` extra the command says what to install and exits 2 (usage), without a
-    traceback."""
+    """Without the `lsp` extra the command stops with E905 (as every missing extra), says what
+    to install and exits 2 (usage), without a traceback."""
     from typer.testing import CliRunner
 
     from pebdsl.cli import app
@@ -308,5 +308,6 @@ def test_lsp_command_without_pygls(monkeypatch: Any) -> None:
         monkeypatch.delitem(sys.modules, name)
     result = CliRunner().invoke(app, ["lsp"])
     assert result.exit_code == 2
+    assert "error[E905]" in result.output
     assert "pip install 'pebdsl[lsp]'" in result.output
     assert "Traceback" not in result.output

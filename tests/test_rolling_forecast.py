@@ -140,3 +140,90 @@ def test_cli_rolls_a_design_with_scenarios(tmp_path) -> None:  # type: ignore[no
     assert text.exit_code == 0, text.output
     assert "decides on the scenario draws" in text.output
     assert "1.76" in text.output
+
+
+def test_forecast_update_changes_the_second_window() -> None:
+    """The two-hour design rolled hourly, with the forecast updated from the first hour's
+    error at autocorrelation ρ = 0.5 (declared scenarios state no error model, so ρ is given;
+    pebdsl.stochastic.update).
+
+    Hour 1 is decided as before (nothing seen yet). Its observed PV error is ε = 6/3.6 − 1 =
+    2/3 when sunny, 0/3.6 − 1 = −1 when cloudy; lead 1 in hour 2.
+    - Deciding on the forecast: hour 2's PV forecast becomes 3.6·(1 + 0.5·2/3) = 4.8 (sunny)
+      or 3.6·(1 − 0.5) = 1.8 (cloudy), so it buys 10 − 4.8 = 5.2 or 8.2 kWh day-ahead. Sunny
+      hour 2: 0.52 (1.2 kWh spare sold at 0), cloudy: 0.82 + 1.8·0.20 = 1.18. Rolling:
+      sunny 0.64 + 0.52 = 1.16, cloudy 1.36 + 1.18 = 2.54; expected 0.6·1.16 + 0.4·2.54 =
+      1.712 (1.856 without the update).
+    - Deciding on the draws: each draw x is shifted by 3.6·0.5·(ε − ε^x). Sunny actuals: the
+      sunny draw stays 6, the cloudy one becomes 0 + 1.8·(2/3 + 1) = 3.0; needs 4 and 7, a
+      day-ahead kWh beyond 4 saves 0.4·0.20 = 0.08 < 0.10: it buys 4, as without the update
+      (0.40). Cloudy actuals: the sunny draw becomes 6 + 1.8·(−1 − 2/3) = 3.0, the cloudy one
+      stays 0; needs 7 and 10: up to 7 a kWh saves 0.20 in both, beyond 0.08: it buys 7, and
+      the cloudy hour 2 costs 0.70 + 3·0.20 = 1.30 instead of 1.60. Rolling: sunny 0.80,
+      cloudy 1.60 + 1.30 = 2.90; expected 0.6·0.80 + 0.4·2.90 = 1.64 (1.76 without).
+    ρ = 0 and the design's own ρ (declared scenarios: 0) leave both unchanged."""
+    d = design(TWO_HOURS)
+    assert d.stochastic.correlation == 0.0
+    fc = solve_rolling(d, 1, 0, decide="forecast", correlation=0.5)
+    assert fc.rolling_cost == pytest.approx(1.712)
+    assert _per(fc)["sunny"][0] == pytest.approx(1.16)
+    assert _per(fc)["cloudy"][0] == pytest.approx(2.54)
+    sc = solve_rolling(d, 1, 0, correlation=0.5)
+    assert sc.rolling_cost == pytest.approx(1.64)
+    assert _per(sc)["cloudy"][0] == pytest.approx(2.90)
+    assert sc.to_json()["forecast_update_correlation"] == 0.5
+    for rho in (0.0, None):
+        off = solve_rolling(d, 1, 0, decide="forecast", correlation=rho)
+        assert off.rolling_cost == pytest.approx(1.856)
+        assert solve_rolling(d, 1, 0, correlation=rho).rolling_cost == pytest.approx(1.76)
+
+
+def test_condition_by_hand() -> None:
+    """update.condition on PV alone (forecast f, actuals a, ρ = 0.5):
+    - f = [3.6, 3.6, 3.6], a = [6, 6, 6], k0 = 1: ε = 2/3 at step 0; step 1 (lead 1)
+      3.6·(1 + 0.5·2/3) = 4.8, step 2 (lead 2) 3.6·(1 + 0.25·2/3) = 4.2; step 0 unchanged.
+    - f = [2, 0, 2], a = [3, 0, 1], k0 = 2: step 1 has no forecast (no error to see), so the
+      last error is step 0's, ε = 0.5, lead 2: 2·(1 + 0.25·0.5) = 2.25.
+    - a draw x = [1, 1, 1] on f = [3.6, …], a = [6, …], k0 = 1: ε^x = 1/3.6 − 1; step 1:
+      1 + 3.6·0.5·(6/3.6 − 1/3.6) = 1 + 0.5·5 = 3.5; step 2: 1 + 0.25·5 = 2.25.
+    - ρ = 0: unchanged."""
+    import numpy as np
+
+    from pebdsl.stochastic.update import condition
+
+    base = design(TWO_HOURS.replace("duration = 2 h", "duration = 3 h"))
+
+    def pv(values):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        p = base.participants["alice"]
+        g = replace(p.generation[0], profile_kw=np.array(values, dtype=float))
+        return replace(base, participants={"alice": replace(p, generation=(g,))})
+
+    def got(x, f, a, k0, rho=0.5):  # type: ignore[no-untyped-def]
+        out = condition(pv(x), pv(f), pv(a), rho, k0)
+        return out.participants["alice"].generation[0].profile_kw
+
+    f = [3.6, 3.6, 3.6]
+    np.testing.assert_allclose(got(f, f, [6, 6, 6], 1), [3.6, 4.8, 4.2])
+    np.testing.assert_allclose(got([2, 0, 2], [2, 0, 2], [3, 0, 1], 2), [2, 0, 2.25])
+    np.testing.assert_allclose(got([1, 1, 1], f, [6, 6, 6], 1), [1, 3.5, 2.25])
+    np.testing.assert_allclose(got(f, f, [6, 6, 6], 1, rho=0.0), f)
+
+
+def test_generated_scenarios_update_with_their_correlation() -> None:
+    """Generated scenarios carry their error model's ρ (`correlation`, default 0.8 per step),
+    and rolling over them updates the forecast with it by default: the same as asking for
+    ρ = 0.8, and (with PV errors on a day of sun) not the same as ρ = 0."""
+    text = TWO_HOURS.replace(
+        "scenarios { sunny = 60 %; cloudy = 40 % }",
+        "scenarios { count = 3; seed = 1; pv_error = 50 % }",
+    ).replace("by_scenario { sunny = 6 kW; cloudy = 0 kW }", "6 kW")
+    d = design(text)
+    assert d.stochastic.correlation == pytest.approx(0.8)
+    default = solve_rolling(d, 1, 0, decide="forecast")
+    assert default.correlation == pytest.approx(0.8)
+    same = solve_rolling(d, 1, 0, decide="forecast", correlation=0.8)
+    assert default.rolling_cost == pytest.approx(same.rolling_cost)
+    off = solve_rolling(d, 1, 0, decide="forecast", correlation=0.0)
+    assert abs(off.rolling_cost - default.rolling_cost) > 1e-6

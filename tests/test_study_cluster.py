@@ -211,3 +211,16 @@ def test_errors_md_e603_example(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, argv[1:])
     assert result.exit_code == 1
     assert result.stderr.strip().removesuffix("1 error").strip() == shown.strip()
+
+
+def test_missing_cluster_extra_is_e905(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Dask or dask-jobqueue (made unimportable here) `--cluster local` and `--cluster
+    slurm` stop with E905 naming the `cluster` extra, as every missing extra does."""
+    monkeypatch.setitem(sys.modules, "dask_jobqueue", None)
+    with pytest.raises(PebdslError) as e:
+        slurm_cluster()
+    assert e.value.codes == ["E905"] and "pebdsl[cluster]" in e.value.render()
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(PebdslError) as e, start("local", 1):
+        pass
+    assert e.value.codes == ["E905"] and "pebdsl[cluster]" in e.value.render()

@@ -178,6 +178,60 @@ def test_auto_workers() -> None:
     assert runner.auto_workers(1000, big) == runner.cpu_count()
 
 
+def test_auto_workers_fit_in_memory() -> None:
+    """The memory cap, with fake sizes. A case's peak is estimated at 200 MiB + 20 KiB per
+    step × participant × scenario: 168 steps × 30 participants = 5 040 units, 10 scenarios
+    50 400, peak 200 MiB + 50 400 × 20 KiB = 200 + 984.375 = 1 184.375 MiB. With 8 items and
+    plenty of work (8 × 50 400 ≥ PARALLEL_MIN_WORK):
+    - 4 GiB available hold 4096 // 1184.375 = 3 such workers (capped further by the CPUs);
+    - 1 GiB holds none: still 1 (in this process), never 0;
+    - unknown memory (None from available_memory, not Linux) or no peak given: the CPUs.
+    The same design without scenarios (5 040 units, 200 + 98.4 = 298.4 MiB) fits 13 in 4 GiB:
+    the CPUs. The --workers help states the rule's constants."""
+    from pebdsl.cliargs import WorkersOpt
+
+    mib = 2**20
+    assert runner.peak_bytes(50_400) == 200 * mib + 50_400 * 20 * 1024
+    work, peak = 8 * 50_400, 50_400
+    cpus = runner.cpu_count()
+    assert runner.auto_workers(8, work, peak, available=4096 * mib) == min(cpus, 3)
+    assert runner.auto_workers(8, work, peak, available=1024 * mib) == 1
+    assert runner.auto_workers(8, work, 5_040, available=4096 * mib) == min(cpus, 8)
+    assert runner.auto_workers(8, work, 0, available=1024 * mib) == min(cpus, 8)
+    help_text = WorkersOpt.__metadata__[0].help
+    rule = f"{runner.WORKER_BASE_BYTES >> 20} MiB + {runner.BYTES_PER_WORK >> 10} KiB"
+    assert f"{rule} per step x participant x scenario" in help_text
+
+
+def test_case_work_counts_scenarios(monkeypatch: pytest.MonkeyPatch) -> None:
+    """case_work = steps × participants × scenarios: the issue's hour (1 step, 1 participant,
+    2 scenarios) is 2, its expected-value design 1; with 1 KiB "available" and a fake peak
+    the default is 1 whatever the CPUs; unknown memory leaves the CPUs."""
+    from pebdsl.front.parser import parse
+    from pebdsl.resolve import resolve
+
+    text = """design "s" { currency = EUR }
+horizon { start = 2021-06-07; duration = 1 h; step = 1 h }
+scenarios { sunny = 60 %; cloudy = 40 % }
+series sun = by_scenario { sunny = 6 kW; cloudy = 0 kW }
+grid { buy = 0.30 EUR/kWh; sell = 0.10 EUR/kWh }
+participant alice {
+  load { profile = 10 kW }
+  pv { profile = sun }
+}
+"""
+    from dataclasses import replace
+
+    d = resolve(parse(text, "s.peb"))
+    assert runner.case_work(d) == 2
+    assert runner.case_work(replace(d, stochastic=None)) == 1
+    monkeypatch.setattr(runner, "PARALLEL_MIN_WORK", 1)
+    monkeypatch.setattr(runner, "available_memory", lambda: 1024)
+    assert runner.workers_for([d, d, d]) == 1
+    monkeypatch.setattr(runner, "available_memory", lambda: None)
+    assert runner.workers_for([d, d, d]) == min(runner.cpu_count(), 3)
+
+
 def test_cli_compare_and_sweep_with_three_workers(tmp_path: Path) -> None:
     """`--workers 3` (a pool, although the design is small) gives the numbers of `--workers 1`;
     the infeasible variant is a failed case with status infeasible and exit code 1."""

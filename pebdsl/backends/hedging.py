@@ -15,8 +15,8 @@ shared among the ranks; every rank returns the same consensus.
 Bounds are the caller's (pebdsl/stochastic/decompose.py): the Lagrangian bound from the W's
 and the cost of x̄ evaluated in every scenario.
 
-Raises PebdslError E503 when mpi-sppy (the `stochastic` extra: `pip install
-pebdsl[stochastic]`) or Pyomo's HiGHS interface is not installed.
+Raises PebdslError E905 (an optional extra not installed, as for every extra) when mpi-sppy
+(the `stochastic` extra: `pip install 'pebdsl[stochastic]'`) is not installed.
 """
 
 from __future__ import annotations
@@ -59,9 +59,12 @@ def _import() -> tuple[Any, Any]:
     except ImportError as e:
         raise PebdslError(
             error(
-                "E503",
-                f"scenario decomposition needs mpi-sppy ({e})",
-                hints=("pip install 'pebdsl[stochastic]'",),
+                "E905",
+                f"scenario decomposition needs mpi-sppy, which is not installed ({e})",
+                hints=(
+                    "pip install 'pebdsl[stochastic]', or drop --decompose to solve the "
+                    "extensive form",
+                ),
             )
         ) from None
     return sputils, PH

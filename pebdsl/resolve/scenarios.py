@@ -300,7 +300,7 @@ def generate(design: D.Design, spec: Spec) -> D.Stochastic:
         name = f"s{k + 1}"
         scenarios.append(D.Scenario(name, float(probs[k]), spec.span))
         designs[name] = _perturbed(design, *draws[k])
-    return D.Stochastic(tuple(scenarios), designs, method, spec.span)
+    return D.Stochastic(tuple(scenarios), designs, method, spec.span, correlation=rho)
 
 
 def _perturbed(d: D.Design, pv: D.FloatArray, load: D.FloatArray, price: D.FloatArray) -> D.Design:

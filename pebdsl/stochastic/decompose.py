@@ -19,7 +19,7 @@ When to use it (docs/stochastic.md): the extensive form on HiGHS is exact and fa
 fits in memory; decomposition pays when it does not, or when many cores (MPI ranks) can solve
 scenarios side by side.
 
-Raises PebdslError: E307 a design without scenarios; E503 mpi-sppy missing
+Raises PebdslError: E307 a design without scenarios; E905 mpi-sppy missing
 (backends/hedging.py); E501/E502 a scenario without an optimum in a bound's re-solve.
 """
 

@@ -13,6 +13,10 @@ cost (EEV), and
 (Birge & Louveaux, Introduction to Stochastic Programming, ch. 4): WS ≤ RP ≤ EEV. Every
 re-solve goes through the chosen backend. `to_json()` is the `stochastic` section of
 results.json (money in the design's currency, energy in kWh).
+Prices: each scenario's duals divided by π_ω; with `prices="midpoint"` (the default, as in
+pebdsl.solve) the degenerate ones are the midpoint of their valid dual interval, computed on
+the extensive form's basis for every scenario's price rows; `prices="dual"` keeps the
+solver's pick. The re-solves (WS, EEV) give costs only, so the rule does not reach them.
 
 Errors: E501/E502 (PebdslError) when the extensive form is infeasible or unbounded (a
 day-ahead sale priced above the expected intraday purchase price is an arbitrage the LP
@@ -31,12 +35,13 @@ import numpy as np
 from pebdsl.backends import Solution, Status, get_backend, solve_ir
 from pebdsl.design import Design
 from pebdsl.diagnostics import PebdslError, error
-from pebdsl.ir import FloatArray, ModelIR
+from pebdsl.invert import price_rows
+from pebdsl.ir import FloatArray, IntArray, ModelIR
 from pebdsl.lower import lower
 from pebdsl.lower.scenarios import Extensive, lower_extensive
 from pebdsl.lower.stages import bidders
 from pebdsl.results import Results
-from pebdsl.solve import read_solution
+from pebdsl.solve import PRICE_RULES, read_solution
 
 __all__ = ["ScenarioOutcome", "StochasticResults", "solve_stochastic"]
 
@@ -75,6 +80,9 @@ class StochasticResults:
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     design: Design | None = field(default=None, repr=False)  # the design solved
+    # How the scenarios' degenerate local prices were chosen: "midpoint" of the valid dual
+    # interval (from the extensive form's basis) or "dual" (asked for, or no basis left).
+    price_rule: str = "dual"
 
     @property
     def evpi(self) -> float:
@@ -97,6 +105,7 @@ class StochasticResults:
             "scenarios": {s.name: _scenario_json(s) for s in self.scenarios},
             "expected_bills": self.expected_bills(),
             "day_ahead_kwh": {b: v.tolist() for b, v in self.day_ahead_kwh.items()},
+            "price_rule": self.price_rule,
             "notes": list(self.notes),
         }
 
@@ -136,8 +145,10 @@ def _scenario_json(s: ScenarioOutcome) -> dict[str, Any]:
     return out
 
 
-def _solve(ir: ModelIR, backend: str, solver: str | None, what: str) -> Solution:
-    sol = solve_ir(ir, backend=backend, solver=solver)
+def _solve(
+    ir: ModelIR, backend: str, solver: str | None, what: str, rows: IntArray | None = None
+) -> Solution:
+    sol = solve_ir(ir, backend=backend, solver=solver, price_rows=rows)
     if not sol.ok:
         code = "E502" if "unbounded" in sol.status else "E501"
         hint = (
@@ -148,6 +159,32 @@ def _solve(ir: ModelIR, backend: str, solver: str | None, what: str) -> Solution
         )
         raise PebdslError(error(code, f"{what} is {sol.status}", hints=(hint,)))
     return sol
+
+
+def _price_rows(ext: Extensive) -> IntArray:
+    """Every scenario's price rows (pebdsl.invert.price_rows of its own IR) in the extensive
+    form's numbering: their valid dual intervals come from the extensive form's basis."""
+    rows = [price_rows(ext.scenario_irs[n]) + ext.row_start[n] for n in ext.names]
+    return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+
+
+def _part(ext: Extensive, sol: Solution, name: str, cost: float, xs: FloatArray) -> Solution:
+    """Scenario `name`'s part of the extensive form's solution, read like a deterministic
+    solve: duals and valid dual intervals divided by π_ω (a change of the scenario's
+    right-hand side moves the expected cost π_ω times as much as its own), the price rule
+    the extensive form's solve followed."""
+    part = Solution(
+        Status.OPTIMAL, cost, xs, ext.scenario_dual(sol.row_dual, name), solver=sol.solver
+    )
+    part.price_rule = sol.price_rule
+    if sol.price_lo is not None and sol.price_hi is not None:
+        part.price_lo = ext.scenario_dual(sol.price_lo, name)
+        part.price_hi = ext.scenario_dual(sol.price_hi, name)
+    if sol.price_inexact is not None:
+        start, n = ext.row_start[name], ext.scenario_irs[name].n_rows
+        inexact = sol.price_inexact[(sol.price_inexact >= start) & (sol.price_inexact < start + n)]
+        part.price_inexact = inexact - start
+    return part
 
 
 def _position(ir: ModelIR, x: FloatArray, prefix: str = "") -> dict[str, FloatArray]:
@@ -209,13 +246,26 @@ def _eev(
 
 
 def solve_stochastic(
-    design: Design, backend: str = "highs", solver: str | None = None, read: bool = True
+    design: Design,
+    backend: str = "highs",
+    solver: str | None = None,
+    read: bool = True,
+    prices: str = "midpoint",
 ) -> StochasticResults:
     """The extensive form of `design` solved, with WS, EEV, EVPI and VSS (module docstring);
-    `read`: also read each scenario like a deterministic solve (series, bills, prices)."""
+    `read`: also read each scenario like a deterministic solve (series, bills, prices, the
+    degenerate ones by the price rule `prices` as in pebdsl.solve)."""
     st = design.stochastic
     if st is None:
         raise PebdslError(error("E307", "the design declares no scenarios"))
+    if prices not in PRICE_RULES:
+        raise PebdslError(
+            error(
+                "E503",
+                f"unknown price rule `{prices}`",
+                hints=(f"one of {', '.join(PRICE_RULES)}",),
+            )
+        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ext = lower_extensive(design)
@@ -225,7 +275,8 @@ def solve_stochastic(
     # form unless a method is asked for: dual simplex grows badly with the scenarios' coupled
     # copies (10 scenarios of 30 participants: 1 day 25.9 s vs 9.2 s, 2 days 161.9 s vs 26.7 s).
     method = solver if solver is not None or backend != "highs" else EXTENSIVE_METHOD
-    sol = _solve(ext.ir, backend, method, "the extensive form")
+    rows = _price_rows(ext) if read and prices == "midpoint" else None
+    sol = _solve(ext.ir, backend, method, "the extensive form", rows)
     timings["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     be = get_backend(backend, solver)
@@ -236,9 +287,7 @@ def solve_stochastic(
         xs = ext.scenario_x(sol.x, sc.name)
         cost = ext.scenario_cost(sol.x, sc.name)
         net, dev = _scenario_flows(st.designs[sc.name], sub, xs)
-        part = Solution(
-            Status.OPTIMAL, cost, xs, ext.scenario_dual(sol.row_dual, sc.name), solver=sol.solver
-        )
+        part = _part(ext, sol, sc.name, cost, xs)
         res = read_solution(st.designs[sc.name], sub, part, be, {}, backend) if read else None
         outcomes.append(
             ScenarioOutcome(sc.name, sc.probability, cost, alone.objective, net, dev, res)
@@ -266,4 +315,5 @@ def solve_stochastic(
         timings=timings,
         notes=(note,) if note else (),
         design=design,
+        price_rule=sol.price_rule,
     )

@@ -14,13 +14,17 @@ How, for each scenario ω taken as the actuals (docs/stochastic.md "Rolling over
 window k covers steps [k·R, k·R + R + L). **Decide**: the window is solved on what is known at
 its start — the batteries' realised state of charge and the capacity-charge peaks realised so
 far, and for its steps the forecast (or the scenario draws, each from the same realised
-state) — and its first-stage columns (day-ahead positions, `stage = 1` battery schedules;
-pebdsl.lower.scenarios.first_stage_entities) are kept for its first R steps. **Realise**: the
-window is solved again on ω's actual data for its first R steps (the forecast beyond them)
-with those columns fixed; everything else (intraday deviations, recourse batteries, trades)
-reacts to the actuals, and the first R steps of every per-step column are committed. The
-re-forecast of the next window starts from the state the actuals left. The committed
-operation is priced on ω's whole-horizon model as in pebdsl.stochastic.rolling.
+state), updated from the errors ω's actuals showed before k·R with the error model's
+autocorrelation ρ (pebdsl.stochastic.update: corrected = forecast·(1 + ρ^lead·ε_last); the
+design's `Stochastic.correlation` unless `correlation` is given; declared scenarios state no
+error model, ρ = 0, no update) — and its first-stage columns (day-ahead positions,
+`stage = 1` battery schedules; pebdsl.lower.scenarios.first_stage_entities) are kept for its
+first R steps. **Realise**: the window is solved again on ω's actual data for its first R
+steps (the updated forecast beyond them) with those columns fixed; everything else
+(intraday deviations, recourse batteries, trades) reacts to the actuals, and the first R
+steps of every per-step column are committed. The re-forecast of the next window starts from
+the state the actuals left. The committed operation is priced on ω's whole-horizon model as
+in pebdsl.stochastic.rolling.
 
 Errors: as pebdsl.stochastic.rolling (E307, E501, E502); E307 also for an unknown `decide`.
 """
@@ -33,12 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from pebdsl.design import Design
+from pebdsl.design import Design, Stochastic
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.ir import FloatArray, ModelIR
 from pebdsl.lower import lower
 from pebdsl.lower.scenarios import first_stage_entities, lower_extensive
 from pebdsl.stochastic.rolling import RollingResults, _solve, _State, window_design, window_steps
+from pebdsl.stochastic.update import condition
 
 __all__ = ["DECISIONS", "roll_over_forecasts"]
 
@@ -46,19 +51,24 @@ DECISIONS = ("scenarios", "forecast")
 
 
 def _decide(
-    design: Design, k0: int, m: int, st: _State, last: bool, decide: str, be: tuple[str, Any]
+    forecast: Design,
+    sto: Stochastic | None,
+    k0: int,
+    m: int,
+    st: _State,
+    last: bool,
+    be: tuple[str, Any],
 ) -> tuple[ModelIR, FloatArray]:
-    """The window's deciding model and its optimum, on what is known at step k0."""
-    forecast = replace(design, stochastic=None)
-    if decide == "forecast":
-        ir = lower(window_design(forecast, k0, m, st.soc, last))
+    """The window's deciding model and its optimum, on what is known at step k0: the
+    (updated) forecast, or with `sto` the window's two-stage programme over its (updated)
+    draws."""
+    window = window_design(forecast, k0, m, st.soc, last)
+    if sto is None:
+        ir = lower(window)
         st.bound_peaks(ir)
         return ir, _solve(ir, *be, f"the forecast window starting at step {k0 + 1}").x
-    sto = design.stochastic
-    assert sto is not None
-    draws = {n: window_design(d, k0, m, st.soc, last) for n, d in sto.designs.items()}
-    window = replace(window_design(forecast, k0, m, st.soc, last), stochastic=None)
-    ext = lower_extensive(replace(window, stochastic=replace(sto, designs=draws)))
+    cut = {n: window_design(d, k0, m, st.soc, last) for n, d in sto.designs.items()}
+    ext = lower_extensive(replace(window, stochastic=replace(sto, designs=cut)))
     for name in sto.designs:  # each draw's peak columns start at the peaks realised so far
         st.bound_peaks(ext.ir, f"{name}:peak")
     return ext.ir, _solve(ext.ir, *be, f"the two-stage window starting at step {k0 + 1}").x
@@ -82,21 +92,35 @@ def _fix_first_stage(
 
 
 def _roll_one(
-    design: Design, actual: Design, r_steps: int, l_steps: int, decide: str, be: tuple[str, Any]
+    design: Design,
+    actual: Design,
+    r_steps: int,
+    l_steps: int,
+    decide: str,
+    be: tuple[str, Any],
+    rho: float,
 ) -> tuple[float, float, list[dict[str, float]]]:
-    """(rolling cost, perfect-foresight cost, windows) when `actual` realises."""
+    """(rolling cost, perfect-foresight cost, windows) when `actual` realises; each window's
+    forecast (and draws) updated from the errors seen before it with autocorrelation `rho`."""
     full = lower(actual)
     perfect = float(_solve(full, *be, "a scenario alone").objective)
     soc = {b.name: b.initial_kwh for b in actual.batteries().values()}
     st = _State(full, np.zeros(full.n_cols), np.zeros(full.n_cols, dtype=bool), soc)
     forecast = replace(design, stochastic=None)
+    sto = design.stochastic
+    assert sto is not None
     shared = first_stage_entities(design)
     n, windows = actual.n_steps, []
     for k0 in range(0, n, r_steps):
         m, c = min(r_steps + l_steps, n - k0), min(r_steps, n - k0)
         w0 = time.perf_counter()
-        dec, x_dec = _decide(design, k0, m, st, k0 + m == n, decide, be)
-        real = lower(window_design(actual, k0, m, st.soc, k0 + m == n, forecast, known=c))
+        fc = condition(forecast, forecast, actual, rho, k0)
+        draws = None
+        if decide == "scenarios":
+            new = {k: condition(d, forecast, actual, rho, k0) for k, d in sto.designs.items()}
+            draws = replace(sto, designs=new)
+        dec, x_dec = _decide(fc, draws, k0, m, st, k0 + m == n, be)
+        real = lower(window_design(actual, k0, m, st.soc, k0 + m == n, fc, known=c))
         st.bound_peaks(real)
         _fix_first_stage(real, dec, x_dec, shared, c)
         sol = _solve(real, *be, f"the realised window starting at step {k0 + 1}")
@@ -121,10 +145,14 @@ def roll_over_forecasts(
     backend: str = "highs",
     solver: str | None = None,
     decide: str = "scenarios",
+    correlation: float | None = None,
 ) -> RollingResults:
-    """Operate a design with scenarios window by window on forecasts (module docstring)."""
+    """Operate a design with scenarios window by window on forecasts (module docstring).
+    `correlation`: ρ of the forecast update (None: the design's error model's,
+    `Stochastic.correlation`; 0: no update)."""
     sto = design.stochastic
     assert sto is not None, "roll_over_forecasts needs a design with scenarios"
+    rho = sto.correlation if correlation is None else correlation
     r_steps, l_steps = window_steps(design, period_h, lookahead_h)
     if decide not in DECISIONS:
         raise PebdslError(
@@ -135,7 +163,7 @@ def roll_over_forecasts(
     windows: list[dict[str, Any]] = []
     for sc in sto.scenarios:
         cost, perfect, ws = _roll_one(
-            design, sto.designs[sc.name], r_steps, l_steps, decide, (backend, solver)
+            design, sto.designs[sc.name], r_steps, l_steps, decide, (backend, solver), rho
         )
         per.append(
             {
@@ -160,4 +188,5 @@ def roll_over_forecasts(
         timings={"windows": time.perf_counter() - t0},
         decide=decide,
         scenarios=tuple(per),
+        correlation=rho,
     )

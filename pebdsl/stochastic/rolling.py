@@ -74,6 +74,9 @@ class RollingResults:
     # the costs above are then expectations over the scenarios.
     decide: str = ""
     scenarios: tuple[dict[str, Any], ...] = ()
+    # ρ with which each window's forecast was updated from the errors seen (0: not updated;
+    # pebdsl.stochastic.update).
+    correlation: float = 0.0
 
     @property
     def gap(self) -> float:
@@ -98,6 +101,7 @@ class RollingResults:
             **(
                 {
                     "decide": self.decide,
+                    "forecast_update_correlation": self.correlation,
                     "scenarios": {
                         p["name"]: {k: v for k, v in p.items() if k != "name"}
                         for p in self.scenarios

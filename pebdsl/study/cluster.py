@@ -9,8 +9,8 @@ connects to it) and closes the cluster, cancelling its jobs, on exit. `slurm_clu
 the dask-jobqueue object without scaling it, so its `job_script()` can be read (and tested)
 without SLURM. `solve_on(scheduler, cluster, workers, options)`: the CLI's choice between
 `--scheduler` and `--cluster`.
-Errors: PebdslError E603 for an unknown kind, a malformed option, dask-jobqueue not installed
-(the `cluster` extra) or a cluster that refuses the options.
+Errors: PebdslError E603 for an unknown kind, a malformed option or a cluster that refuses the
+options; E905 when Dask or dask-jobqueue (the `cluster` extra) is not installed.
 
 The slurm defaults (1 core and 4 GiB per job, one worker process using it) suit pebdsl, whose
 cases are single-threaded HiGHS solves; anything set in the user's Dask configuration
@@ -36,6 +36,11 @@ SLURM_DEFAULTS = {"cores": 1, "processes": 1, "memory": "4GiB"}
 
 def _e603(message: str, *hints: str) -> PebdslError:
     return PebdslError(error("E603", message, hints=hints))
+
+
+def _e905(message: str, *hints: str) -> PebdslError:
+    """An optional extra that is not installed (the same code for every extra)."""
+    return PebdslError(error("E905", message, hints=hints))
 
 
 def parse_options(texts: Sequence[str]) -> dict[str, Any]:
@@ -68,9 +73,9 @@ def slurm_cluster(options: Mapping[str, Any] | None = None) -> Any:
         import dask
         from dask_jobqueue import SLURMCluster
     except ImportError as e:
-        raise _e603(
+        raise _e905(
             "--cluster slurm needs dask-jobqueue, which is not installed",
-            "install the cluster extra: pip install 'pebdsl[cluster]'",
+            "pip install 'pebdsl[cluster]'",
         ) from e
     kwargs: dict[str, Any] = {"python": sys.executable}
     for key, value in SLURM_DEFAULTS.items():
@@ -92,9 +97,9 @@ def start(kind: str, workers: int, options: Mapping[str, Any] | None = None) -> 
         try:
             from dask.distributed import LocalCluster
         except ImportError as e:
-            raise _e603(
+            raise _e905(
                 "--cluster local needs dask.distributed, which is not installed",
-                "install the cluster extra: pip install 'pebdsl[cluster]'",
+                "pip install 'pebdsl[cluster]'",
             ) from e
         try:
             # One thread per worker: a case is one single-threaded solve; processes, not

@@ -51,7 +51,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import Diagnostic, PebdslError
-from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solve_work
+from pebdsl.study.runner import (
+    Outcome,
+    auto_workers,
+    case_work,
+    failure_status,
+    run,
+    solve_work,
+)
 from pebdsl.study.solved import (
     comparable,
     deterministic,
@@ -196,7 +203,8 @@ class Plan:
 
     def auto_workers(self) -> int:
         """The default worker count for these solves (runner.auto_workers)."""
-        return auto_workers(len(self.jobs), solve_work(j.design for j in self.jobs))
+        peak = max((case_work(j.design) for j in self.jobs), default=0)
+        return auto_workers(len(self.jobs), solve_work(j.design for j in self.jobs), peak)
 
 
 # --- solving ------------------------------------------------------------------------------------
@@ -223,13 +231,14 @@ def without_batteries(design: Design) -> Design:
 
 def solve_design(design: Design, backend: str = "highs", prices: str = "midpoint") -> Solved:
     """Solve and score one design as `pebdsl solve` does: a design with scenarios as its
-    two-stage programme (runs in a worker; errors are the runner's to keep)."""
+    two-stage programme, its scenarios' degenerate prices by the same rule `prices` (runs in
+    a worker; errors are the runner's to keep)."""
     from pebdsl.solve import solve
 
     if design.stochastic is not None:
         from pebdsl.stochastic import solve_stochastic
 
-        return solve_stochastic(design, backend=backend)
+        return solve_stochastic(design, backend=backend, prices=prices)
 
     return solve(design, backend=backend, prices=prices)
 

@@ -14,6 +14,11 @@ traceback; a worker process that dies (out of memory, killed) or a Dask task tha
 becomes E991. KeyboardInterrupt stops the run (pending items are cancelled). A scheduler
 address without Dask installed (the `cluster` extra) raises E905 before anything runs.
 
+The default worker count (`auto_workers`) is the CPUs, at most one per item, and no more
+than the available memory holds when each worker solves the largest case, whose peak is
+estimated from its steps × participants × scenarios (`peak_bytes`): a design with S
+scenarios is solved as an extensive form S times the size of one model.
+
 The status of a failed item comes from its error's code (`failure_status`: E501 and E505 infeasible,
 E502 unbounded, anything else "error"), never from rendered text.
 """
@@ -51,6 +56,15 @@ STATUS_BY_CODE = {"E501": "infeasible", "E505": "infeasible", "E502": "unbounded
 #   7 days  (67 200):  sequential 4.6 s,  pool of 2: 4.7 s
 #   30 days (288 000): sequential 54 s,   pool of 2: 13 s
 PARALLEL_MIN_WORK = 50_000
+
+# The estimated peak memory of one worker: the process with pebdsl's modules loaded (~180 MiB:
+# benchmarks/stochastic.py's baseline on a small model, 183 MiB) plus a share per step ×
+# participant × scenario. Measured peaks per unit beyond the process's own (docs/scale.md):
+# 4 KiB (year100: 100 participants × 8760 h, 3.46 GiB), 7 KiB (week300: 300 × 168 h, 510 MiB),
+# 16.5 KiB (the dense model_speed design, 30 participants × 720 h, 528 MiB). The largest,
+# rounded up: a worker that runs out of memory loses its case (E991), one too few only waits.
+WORKER_BASE_BYTES = 200 * 2**20
+BYTES_PER_WORK = 20 * 2**10
 
 # Imported once by the forkserver, so that each worker forks with them loaded.
 PRELOAD = ("pebdsl.solve", "pebdsl.lower", "pebdsl.invert", "pebdsl.kpis", "pebdsl.results")
@@ -124,17 +138,55 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def case_work(d: Design) -> int:
+    """steps × participants × scenarios: how much one solve asks for (a design with S
+    scenarios is solved as its extensive form, S copies of the model side by side)."""
+    scenarios = 1 if d.stochastic is None else max(len(d.stochastic.scenarios), 1)
+    return d.n_steps * max(len(d.participants), 1) * scenarios
+
+
 def solve_work(designs: Iterable[Design]) -> int:
-    """Σ steps × participants: how much solving a set of designs asks for."""
-    return sum(d.n_steps * max(len(d.participants), 1) for d in designs)
+    """Σ case_work: how much solving a set of designs asks for."""
+    return sum(case_work(d) for d in designs)
 
 
-def auto_workers(n_items: int, work: int) -> int:
-    """The default worker count: the CPUs, capped by the number of items; 1 (in this process)
-    when the whole run is too small to pay for starting workers (PARALLEL_MIN_WORK)."""
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (`MemAvailable` of /proc/meminfo: free
+    memory plus what the kernel can reclaim); None where that is not known (not Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def peak_bytes(work: int) -> int:
+    """The estimated peak memory of a worker solving a case of `work` (case_work) units."""
+    return WORKER_BASE_BYTES + BYTES_PER_WORK * work
+
+
+def auto_workers(n_items: int, work: int, peak_work: int = 0, available: int | None = None) -> int:
+    """The default worker count: the CPUs, capped by the number of items and by memory —
+    no more workers than `available` bytes (default: available_memory()) hold if each solves
+    the largest case (`peak_work` units, case_work; its peak estimated by peak_bytes); 1 (in
+    this process) when the whole run is too small to pay for starting workers
+    (PARALLEL_MIN_WORK) or memory holds at most one."""
     if n_items <= 1 or work < PARALLEL_MIN_WORK:
         return 1
-    return max(1, min(cpu_count(), n_items))
+    n = min(cpu_count(), n_items)
+    free = available_memory() if available is None else available
+    if free is not None and peak_work > 0:
+        n = min(n, free // peak_bytes(peak_work))
+    return max(1, n)
+
+
+def workers_for(designs: Sequence[Design]) -> int:
+    """auto_workers for solving these designs (their total and largest case_work)."""
+    peak = max((case_work(d) for d in designs), default=0)
+    return auto_workers(len(designs), solve_work(designs), peak)
 
 
 def run(

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
 from pebdsl.study.cache import CaseCache, case_key
-from pebdsl.study.runner import Outcome, auto_workers, failure_status, run, solve_work
+from pebdsl.study.runner import Outcome, failure_status, run, workers_for
 
 if TYPE_CHECKING:
     from pebdsl.design import Design
@@ -188,7 +188,7 @@ class Sweep:
     def auto_workers(self) -> int:
         """The default worker count for the cases still to solve (runner.auto_workers)."""
         designs = [c.design for c in self.cases if c.design is not None and c.error is None]
-        return auto_workers(len(designs), solve_work(designs))
+        return workers_for(designs)
 
 
 def solve_row(design: Design, backend: str = "highs") -> dict[str, Any]:
@@ -275,7 +275,7 @@ def solve_plan(
     run(
         partial(solve_row, backend=backend),
         designs,
-        workers=auto_workers(len(designs), solve_work(designs)) if workers is None else workers,
+        workers=workers_for(designs) if workers is None else workers,
         scheduler=scheduler,
         on_done=finished,
     )

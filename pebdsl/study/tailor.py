@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pebdsl.diagnostics import PebdslError, error
-from pebdsl.study.runner import Outcome, failure_status, run
+from pebdsl.study.runner import Outcome, case_work, failure_status, run
 
 if TYPE_CHECKING:
     from pebdsl.design import Design, Goal
@@ -93,7 +93,7 @@ class Tailoring:
     total: int  # combinations in the space
     sampled: bool
     currency: str
-    work: int = 0  # steps x participants of one case (study.runner.auto_workers)
+    work: int = 0  # steps x participants x scenarios of one case (study.runner.case_work)
     recommended: TailorCase | None = None
     reasons: list[str] = field(default_factory=list)
     recommended_text: str = ""
@@ -172,7 +172,7 @@ def plan(
         ).hexdigest()
         cases.append(TailorCase(options, text, key))
     goals = [_goal_dict(g) for g in base.goals]
-    work = base.n_steps * max(len(base.participants), 1)
+    work = case_work(base)
     return Tailoring(path, names, goals, cases, total, sampled, base.currency, work=work)
 
 
@@ -182,7 +182,7 @@ def pending(t: Tailoring, cache: Path | None, workers: int | None) -> tuple[int,
     from pebdsl.study.runner import auto_workers
 
     todo = sum(1 for c in t.cases if _read_cache(cache, c.key) is None)
-    return todo, workers if workers is not None else auto_workers(todo, todo * t.work)
+    return todo, workers if workers is not None else auto_workers(todo, todo * t.work, t.work)
 
 
 def _goal_dict(g: Goal) -> dict[str, Any]:
