@@ -433,6 +433,8 @@ class Design:
     goals: tuple[Goal, ...] = ()  # `goals { … }`: hard ones are LP constraints
     sources: tuple[SourceFile, ...] = ()
     data_digest: str = ""  # sha256 of the data files read (CSV), filled by resolve
+    # `set` edits applied on top of the text and variant (`--set`, `load(sets=…)`), in order.
+    edits: tuple[str, ...] = ()
     # Seconds spent in the front end (parse, resolve) making this design; for results.json.
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     # Check-time warnings (W1xx, pebdsl.resolve.lint) of this design as loaded, sorted by position.
@@ -520,4 +522,6 @@ class Design:
             h.update(s.text.encode())
         h.update(self.data_digest.encode())
         h.update((self.variant or "").encode())
+        for e in self.edits:  # (none: the hash of the text and variant alone, as before)
+            h.update(b"\0set " + e.encode())
         return h.hexdigest()

@@ -395,3 +395,21 @@ def test_results_json_keeps_the_design_text(street: Any, tmp_path: Path) -> None
     write_outputs(street, tmp_path / "out")
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert doc["design"]["source"] == TEXT
+
+
+def test_set_edits_survive_read_results(tmp_path: Path) -> None:
+    """`pebdsl solve FILE --set 'grid.buy = 0.5 EUR/kWh' --out DIR`: results.json keeps the
+    edit (`design.edits`), its hash covers it (not the plain file's), and read_results rebuilds
+    the design that was solved — grid buy 0.50 in every step, the stored total cost — rather
+    than the file without the edit."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pebdsl", "solve", str(STREET), "--set", "grid.buy = 0.5 EUR/kWh"]
+    subprocess.run([*cmd, "--out", str(out), "-q"], check=True, timeout=300)
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert doc["design"]["edits"] == ["grid.buy = 0.5 EUR/kWh"]
+    assert doc["design"]["hash"] != pebdsl.load(str(STREET)).digest()
+    r = pebdsl.read_results(out)
+    np.testing.assert_allclose(r.design.grid.buy_per_kwh, 0.5)
+    assert r.design.edits == ("grid.buy = 0.5 EUR/kWh",)
+    assert r.design.digest() == doc["design"]["hash"]
+    assert r.total_cost == pytest.approx(doc["total_cost"]["value"])

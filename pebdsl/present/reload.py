@@ -116,6 +116,7 @@ def _design(
         base_dir=base_dir,
         name=name,
         variant=doc.get("variant"),
+        sets=[str(e) for e in info.get("edits") or []],
         data=data,
         allow_outside=allow_outside,
     )

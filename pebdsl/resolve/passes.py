@@ -375,7 +375,7 @@ class Resolver:
         for run in PASSES:
             run(st)
         assert st.design is not None
-        return st.design
+        return replace(st.design, edits=tuple(sets)) if sets else st.design
 
 
 def resolve(
