@@ -97,6 +97,29 @@ def test_every_day_its_own_typical_day_is_the_full_model() -> None:
     assert abs(r.aggregation["error"]) <= 1e-9 and r.aggregation["speed_up"] > 0
 
 
+def test_typical_days_default_to_the_interior_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typical days are solved by HiGHS's interior point (with crossover) unless a method is
+    asked for (docs/scale.md: 7-11x faster than the dual simplex on them); the full design
+    keeps the default; a method asked for is used as given. Same objective either way."""
+    import pebdsl.backends as backends
+
+    asked: list[str | None] = []
+    real = backends.get_backend
+
+    def spy(name: str, solver: str | None = None, *a: object, **k: object) -> object:
+        asked.append(solver)
+        return real(name, solver, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backends, "get_backend", spy)
+    d = make_design(6)
+    a = aggregate(d, "3d")
+    r = solve(a)
+    solve(d)
+    r2 = solve(a, solver="simplex")
+    assert asked == ["ipm", None, "simplex"]
+    assert r2.objective == pytest.approx(r.objective, rel=1e-9)
+
+
 def test_typical_days_are_weighted_by_their_count() -> None:
     """Without batteries nothing joins two days, so the full LP is one LP per day and the
     aggregated objective is Σ_k weight_k · (the optimum of typical day k alone): each medoid day

@@ -162,8 +162,7 @@ def results_json(results: Results) -> dict[str, Any]:
             "reference": d.reference,
             # The text solved, so `pebdsl.read_results` can rebuild the Design (present/reload.py).
             "source": d.sources[0].text if d.sources else None,
-            # `--set` edits on top of the text and variant, which read_results applies again.
-            "edits": list(d.edits),
+            "edits": list(d.edits),  # `--set` edits on top: read_results applies them again
         },
         "variant": d.variant,
         "currency": d.currency,
