@@ -163,7 +163,10 @@ def solve(
     method: str = "choose",
     price_rows: IntArray | None = None,
     options: Mapping[str, Any] | None = None,
+    warm: str = "off",
 ) -> Solution:
+    """Solve the IR on HiGHS; `warm` (backends/warm.py: off, auto, 2d, …) starts the simplex
+    from the basis of the IR's time chunks solved alone."""
     log.info(
         "hand-off: %d columns, %d rows to HiGHS", ir.n_cols, ir.n_rows, extra=stage("hand-off")
     )
@@ -180,7 +183,7 @@ def solve(
         sol.objective = ir.objective_offset
         sol.timings["build"] = t_build
         return sol
-    sol = run(h, ir.n_cols, ir.n_rows, method)
+    sol = _run_warm(h, ir, method, warm, options or {})
     log.debug("HiGHS: %s in %.2f s", sol.status.value, sol.timings.get("solve", 0.0))
     sol.timings["build"] = t_build
     if sol.ok and price_rows is not None:
@@ -191,6 +194,36 @@ def solve(
         iv = compute(h, price_rows, col_step, row_step)
         attach_intervals(sol, iv, np.asarray(price_rows), time.perf_counter() - t0)
     return sol
+
+
+def _run_warm(
+    h: highspy.Highs, ir: ModelIR, method: str, warm: str, options: Mapping[str, Any]
+) -> Solution:
+    """`run`, from the temporal warm start's basis where it applies (the simplex: `choose`
+    runs it for LPs). A warm run that ends neither optimal nor at a limit is run again cold,
+    so an infeasible or unbounded model is diagnosed as always."""
+    from pebdsl.backends import warm as warm_start
+
+    limit = options.get("time_limit")
+    limit = None if limit is None else float(limit)
+    t0 = time.perf_counter()
+    stats = None
+    if method in ("choose", "simplex") and warm != "off":
+        stats = warm_start.start(h, ir, warm, limit)
+    if stats is None:
+        return run(h, ir.n_cols, ir.n_rows, method)
+    spent = time.perf_counter() - t0
+    if limit is not None:
+        h.setOptionValue("time_limit", max(limit - spent, 0.0))
+    sol = run(h, ir.n_cols, ir.n_rows, method)
+    if sol.status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT) or sol.ok:
+        sol.timings["warm_start"] = spent
+        return sol
+    log.debug("warm start ended %s: solving cold", sol.status.value)
+    h.clearSolver()
+    if limit is not None:
+        h.setOptionValue("time_limit", max(limit - (time.perf_counter() - t0), 0.0))
+    return run(h, ir.n_cols, ir.n_rows, method)
 
 
 def write_model(ir: ModelIR, path: str) -> None:
