@@ -146,8 +146,8 @@ WarmStartOpt = Annotated[
         "--warm-start",
         metavar="off|auto|Nd",
         help="Start HiGHS's simplex from the basis of the horizon's chunks (e.g. 2d) solved "
-        "alone; the same optimum, found faster on long horizons. auto: 2d chunks from 14 days "
-        "of horizon. See docs/scale.md.",
+        "alone; the same optimum, found faster on long horizons. auto: from 14 days of horizon, "
+        "chunks of 2 to 7 days. See docs/scale.md.",
     ),
 ]
 VerboseOpt = Annotated[

@@ -242,12 +242,15 @@ def test_an_infeasible_design_is_diagnosed_as_when_cold() -> None:
 
 
 def test_auto_needs_a_long_horizon_and_bad_specs_are_e507() -> None:
-    """`auto` is off below 14 days (13 days of hourly steps: none) and 2-day chunks from 14
-    days (48 steps; 96 at half-hourly steps); a chunk length converts by the step length;
-    anything else is E507 before a solve."""
+    """`auto` is off below 14 days (13 days of hourly steps: none); from 14 days its chunks
+    are horizon / 50 days long, rounded, within [2, 7] days: 14 and 90 days → 2 days (48
+    steps; 96 at half-hourly steps), 200 days → 4 days (96 steps), a year → 7 (168 steps).
+    A chunk length converts by the step length; anything else is E507 before a solve."""
     assert levels("auto", 13 * 24, 1.0) == []
     assert levels("auto", 14 * 24, 1.0) == [48]
-    assert levels("auto", 28 * 48, 0.5) == [96]
+    assert levels("auto", 90 * 48, 0.5) == [96]
+    assert levels("auto", 200 * 24, 1.0) == [96]
+    assert levels("auto", 365 * 24, 1.0) == [168]
     assert levels("12h+7d", 24, 1.0) == [12, 168]
     assert levels("off", 10**6, 1.0) == []
     for bad in ("fast", "0d", "2w", "-1d"):

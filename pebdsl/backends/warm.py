@@ -235,11 +235,15 @@ def build(
     return WarmBasis(basis, stats)
 
 
-# `auto`: on from AUTO_MIN_DAYS of horizon, in chunks of AUTO_LEVELS days (measured, docs/scale.md
-# "Temporal warm start": model_speed's 3 x 10 design, 30 days: cold 174 107 simplex iterations,
-# warm 36 594 in the chunks + 5 837 in the full LP).
+# `auto` (docs/scale.md, "Temporal warm start"; model_speed's 3 x 10 design, HiGHS iterations
+# cold -> in the chunks + in the full LP): on from AUTO_MIN_DAYS of horizon (below it a solve
+# takes seconds, and short designs keep the cold solve's choice among equal optima), in chunks
+# of horizon / AUTO_CHUNKS days, at least AUTO_DAYS[0] and at most AUTO_DAYS[1]: 30 days
+# (2-day chunks) 174 107 -> 36 594 + 5 837, a year (7-day chunks) 2 041 816 -> 306 046 + 36 151;
+# 2-day chunks at a year left 2 730 coupling rows and a final solve 2.5x as long.
 AUTO_MIN_DAYS = 14.0
-AUTO_LEVELS = (2.0,)
+AUTO_CHUNKS = 50.0
+AUTO_DAYS = (2.0, 7.0)
 _SPEC = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
 
 
@@ -272,7 +276,8 @@ def levels(spec: str, n_steps: int, dt_h: float) -> list[int]:
     if spec == "auto":
         if n_steps * dt_h < AUTO_MIN_DAYS * 24.0:
             return []
-        hours = [d * 24.0 for d in AUTO_LEVELS]
+        days = round(n_steps * dt_h / 24.0 / AUTO_CHUNKS)
+        hours = [24.0 * min(max(days, AUTO_DAYS[0]), AUTO_DAYS[1])]
     else:
         hours = [float(p[:-1]) * (24.0 if p.endswith("d") else 1.0) for p in spec.split("+")]
     return [max(1, round(h / dt_h)) for h in hours]
@@ -306,7 +311,8 @@ def start(
 
 
 __all__ = [
-    "AUTO_LEVELS",
+    "AUTO_CHUNKS",
+    "AUTO_DAYS",
     "AUTO_MIN_DAYS",
     "WarmBasis",
     "build",
