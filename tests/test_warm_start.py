@@ -259,3 +259,12 @@ def test_auto_needs_a_long_horizon_and_bad_specs_are_e507() -> None:
         assert e.value.diagnostics[0].code == "E507"
     with pytest.raises(PebdslError):
         get_backend("highs", warm="2x")
+
+
+def test_the_time_limit_covers_the_chunks() -> None:
+    """A time limit of 0 s stops the first chunk (not optimal: no warm basis) and then the
+    whole solve, with the budget the chunks left (none): status time_limit, as cold."""
+    ir = lower(make_design(1))
+    for warm in ("off", "1d"):
+        sol = highs_solve(ir, options={"time_limit": 0.0}, warm=warm)
+        assert sol.status == "time_limit" and "warm_start" not in sol.timings

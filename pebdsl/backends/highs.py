@@ -207,23 +207,25 @@ def _run_warm(
     limit = options.get("time_limit")
     limit = None if limit is None else float(limit)
     t0 = time.perf_counter()
-    stats = None
-    if method in ("choose", "simplex") and warm != "off":
-        stats = warm_start.start(h, ir, warm, limit)
-    if stats is None:
+
+    def within_limit() -> Solution:
+        if limit is not None:  # the chunks' time counts against the caller's limit
+            h.setOptionValue("time_limit", max(limit - (time.perf_counter() - t0), 0.0))
         return run(h, ir.n_cols, ir.n_rows, method)
+
+    if method not in ("choose", "simplex") or warm == "off":
+        return run(h, ir.n_cols, ir.n_rows, method)
+    stats = warm_start.start(h, ir, warm, limit)
+    if stats is None:
+        return within_limit()
     spent = time.perf_counter() - t0
-    if limit is not None:
-        h.setOptionValue("time_limit", max(limit - spent, 0.0))
-    sol = run(h, ir.n_cols, ir.n_rows, method)
+    sol = within_limit()  # from the warm basis `start` gave `h`
     if sol.status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT) or sol.ok:
         sol.timings["warm_start"] = spent
         return sol
     log.debug("warm start ended %s: solving cold", sol.status.value)
     h.clearSolver()
-    if limit is not None:
-        h.setOptionValue("time_limit", max(limit - (time.perf_counter() - t0), 0.0))
-    return run(h, ir.n_cols, ir.n_rows, method)
+    return within_limit()
 
 
 def write_model(ir: ModelIR, path: str) -> None:
