@@ -5,6 +5,7 @@ whenever a chunk is not optimal."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime
 
@@ -268,3 +269,24 @@ def test_the_time_limit_covers_the_chunks() -> None:
     for warm in ("off", "1d"):
         sol = highs_solve(ir, options={"time_limit": 0.0}, warm=warm)
         assert sol.status == "time_limit" and "warm_start" not in sol.timings
+
+
+def test_cli_warm_start_option() -> None:
+    """`pebdsl solve --warm-start fast` is E507 (exit 1, no traceback); `--warm-start off` and
+    `12h` solve the one-day sunny street (the 12-hour chunks' basis: the same total cost)."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pebdsl.cli import app
+
+    file = str(Path(__file__).resolve().parent.parent / "designs" / "sunny_street.peb")
+    runner = CliRunner()
+    bad = runner.invoke(app, ["solve", file, "--warm-start", "fast"])
+    assert bad.exit_code == 1 and "E507" in bad.output and "Traceback" not in bad.output
+    costs = []
+    for warm in ("off", "12h"):
+        ok = runner.invoke(app, ["solve", file, "--json", "--warm-start", warm])
+        assert ok.exit_code == 0, ok.output
+        costs.append(json.loads(ok.stdout)["total_cost"]["value"])
+    assert costs[1] == pytest.approx(costs[0], rel=1e-9)
