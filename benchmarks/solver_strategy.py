@@ -7,13 +7,16 @@ and whether a basis came back (market prices need one: the valid dual intervals 
 backends/intervals.py are read from the basis; without it pebdsl falls back to the plain dual,
 price rule "dual"). Strategies:
 
-    choose          HiGHS's default (dual simplex after presolve): pebdsl's default
+    choose          HiGHS's default (dual simplex after presolve): pebdsl's cold solve
     dual-simplex    solver=simplex, simplex_strategy=1 (serial dual)
     dual-pami       simplex_strategy=2 (parallel dual, `--threads`)
     primal-simplex  simplex_strategy=4
     ipm+crossover   solver=ipm, run_crossover=on (a basis: prices as with the simplex)
     ipm             solver=ipm, run_crossover=off (no basis: price rule "dual" only)
     no-presolve     choose with presolve=off
+    devex           choose with simplex_dual_edge_weight_strategy=1 (Devex pricing)
+    steepest-edge   ... =2 (dual steepest edge)
+    scale-off       simplex_scale_strategy=0 (no scaling); scale-equil 2, scale-max 4
 
 Warm start (`--warm`): a sweep-like change of costs (the p2p fees, x `--fee-factor`) solved
 cold and from the optimal basis of the unchanged model (same columns and rows, so the basis
@@ -47,6 +50,12 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "ipm+crossover": {"solver": "ipm", "run_crossover": "on"},
     "ipm": {"solver": "ipm", "run_crossover": "off"},
     "no-presolve": {"presolve": "off"},
+    # dual simplex pricing (HiGHS's default -1 chooses) and scaling (default 1 chooses)
+    "devex": {"simplex_dual_edge_weight_strategy": 1},
+    "steepest-edge": {"simplex_dual_edge_weight_strategy": 2},
+    "scale-off": {"simplex_scale_strategy": 0},
+    "scale-equil": {"simplex_scale_strategy": 2},
+    "scale-max": {"simplex_scale_strategy": 4},
 }
 
 

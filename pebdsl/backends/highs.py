@@ -11,6 +11,9 @@ into E5xx). Every HiGHS call that returns a `HighsStatus` is checked: a model Hi
 (`passModel` kError, e.g. a matrix value beyond its 1e15 limit or a NaN bound) is status
 "rejected" (E504), a failed `run` is "error" (E503), and `kModelEmpty` counts as optimal only
 for a model that really has no columns. `write_model` raises E504 when the model is refused.
+`solve(..., warm=…)` starts the simplex from the temporal warm start's basis (backends/warm.py;
+time in `timings["warm_start"]`), falling back to the cold solve when there is none or when the
+warm run ends infeasible or unbounded (so the diagnosis is the cold one's).
 """
 
 from __future__ import annotations

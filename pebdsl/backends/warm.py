@@ -1,9 +1,13 @@
 """Temporal warm start: a basis of the full LP assembled from its time chunks solved alone.
 
-Input: a `ModelIR` and a chunk length in steps (`chunk_steps`, from `--warm-start Nd` or the
-`auto` rule). Output: `WarmBasis` — a `highspy.HighsBasis` of the full LP plus counters (chunks,
-coupling rows, the chunk solves' time and iterations) — or `None` when a chunk LP is not
-optimal (infeasible, unbounded, a limit): the caller then solves cold. Raises nothing.
+Input: a `ModelIR` and the warm-start spec (`parse`: "off", "auto" or a chunk length such as
+"2d", "12h", or levels "2d+14d"; `levels` turns it into chunk lengths in steps, `auto` by the
+horizon). Output: `build` gives a `WarmBasis` — a `highspy.HighsBasis` of the full LP plus
+counters (chunks, coupling rows, the chunk solves' time and iterations) — or `None` when a
+chunk LP is not optimal (infeasible, unbounded, a time limit) or there is a single chunk;
+`start(h, ir, spec)` hands that basis to a HiGHS instance holding the IR's LP (`setBasis`) and
+returns the counters, or None (the caller then solves cold: backends/highs.py).
+Raises PebdslError E507 from `parse` for a spec it cannot read; nothing else.
 
 Why: HiGHS's dual simplex is nearly all of a year-long solve, and its work grows faster than
 the number of steps. The LP is almost block diagonal in time: only storage continuity across a
@@ -17,7 +21,9 @@ How:
    every other row (it spans two chunks, touches a step-less column, or is empty) is a
    *coupling row*.
 2. Each chunk's sub-LP (its columns and rows, coupling rows dropped: a relaxation) is solved by
-   HiGHS's dual simplex. Any chunk not optimal ends the warm start (`None`).
+   HiGHS's dual simplex, from the previous chunk's optimal basis when both have the same shape.
+   Any chunk not optimal ends the warm start (`None`). With levels, each coarser chunk (a whole
+   number of finer ones) is then solved from the basis the finer level assembled.
 3. The full basis: chunk columns and rows keep their chunk-basis status; coupling rows are
    BASIC; step-less columns are nonbasic at their lower bound if finite, else their upper
    bound, else nonbasic free (`kZero`). Basic variables then number exactly the rows (each
