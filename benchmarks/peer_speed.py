@@ -23,7 +23,10 @@ extract, settlement, KPIs, price intervals) and PyPSA's network building plus `o
 clock starts on both sides. PyPSA is optional (`pip install pypsa`); without it the script says
 so and measures pebdsl alone.
 
-    python benchmarks/peer_speed.py [--days 365]
+pebdsl solves with its default temporal warm start (`--warm-start auto`, docs/scale.md);
+`--warm off` measures its cold solve instead.
+
+    python benchmarks/peer_speed.py [--days 365] [--warm off|auto|7d]
 """
 
 from __future__ import annotations
@@ -202,7 +205,7 @@ def _peak_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def child(tool: str, days: int) -> dict[str, Any]:
+def child(tool: str, days: int, warm: str = "auto") -> dict[str, Any]:
     """One tool's run in this (fresh) process."""
     import numpy  # noqa: F401  (imports before the baseline: they are no part of the run)
     import pandas  # noqa: F401
@@ -230,7 +233,7 @@ def child(tool: str, days: int) -> dict[str, Any]:
         detail = {"build": built, "optimize": time.perf_counter() - t0 - built}
         columns = float(net.model.nvars)
     else:
-        r = solve(design)
+        r = solve(design, warm=warm)
         objective = float(r.objective)
         detail = {k: float(v) for k, v in r.timings.items()}
         columns = float(r.model_stats.get("variables", 0))
@@ -245,8 +248,8 @@ def child(tool: str, days: int) -> dict[str, Any]:
     }
 
 
-def measure(tool: str, days: int) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", tool, "--days", str(days)]
+def measure(tool: str, days: int, warm: str = "auto") -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", tool, "--days", str(days), "--warm", warm]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -257,10 +260,11 @@ def measure(tool: str, days: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--warm", default="auto", help="pebdsl's --warm-start (default auto)")
     ap.add_argument("--child", choices=("pebdsl", "pypsa"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.days)))
+        print(json.dumps(child(args.child, args.days, args.warm)))
         return 0
     try:
         import pypsa  # noqa: F401
@@ -269,8 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("PyPSA is not installed (pip install pypsa): measuring pebdsl alone")
         tools = ("pebdsl",)
-    res = {t: measure(t, args.days) for t in tools}
-    print(f"design: 3 blocks x 10 participants, {args.days * 24} hourly steps")
+    res = {t: measure(t, args.days, args.warm) for t in tools}
+    print(
+        f"design: 3 blocks x 10 participants, {args.days * 24} hourly steps; "
+        f"pebdsl --warm-start {args.warm}"
+    )
     print(f"{'tool':<8} {'columns':>10} {'seconds':>9} {'peak MiB':>9} {'run MiB':>8} objective")
     for t, r in res.items():
         run_mib = (r["peak_kib"] - r["base_kib"]) / 1024

@@ -7,19 +7,26 @@ and whether a basis came back (market prices need one: the valid dual intervals 
 backends/intervals.py are read from the basis; without it pebdsl falls back to the plain dual,
 price rule "dual"). Strategies:
 
-    choose          HiGHS's default (dual simplex after presolve): pebdsl's default
+    choose          HiGHS's default (dual simplex after presolve): pebdsl's cold solve
     dual-simplex    solver=simplex, simplex_strategy=1 (serial dual)
     dual-pami       simplex_strategy=2 (parallel dual, `--threads`)
     primal-simplex  simplex_strategy=4
     ipm+crossover   solver=ipm, run_crossover=on (a basis: prices as with the simplex)
     ipm             solver=ipm, run_crossover=off (no basis: price rule "dual" only)
     no-presolve     choose with presolve=off
+    devex           choose with simplex_dual_edge_weight_strategy=1 (Devex pricing)
+    steepest-edge   ... =2 (dual steepest edge)
+    scale-off       simplex_scale_strategy=0 (no scaling); scale-equil 2, scale-max 4
 
 Warm start (`--warm`): a sweep-like change of costs (the p2p fees, x `--fee-factor`) solved
 cold and from the optimal basis of the unchanged model (same columns and rows, so the basis
 fits): the time and iterations of both.
 
-    python benchmarks/solver_strategy.py [--days 30] [--threads 1] [--warm]
+Temporal warm start (`--chunks 1,2,7`: chunk lengths in days, `+` joins levels such as 2+14):
+the chunks solved alone (backends/warm.py) and the full LP from their basis, beside the cold
+`choose` run of the table: chunk seconds and iterations, final seconds and iterations, total.
+
+    python benchmarks/solver_strategy.py [--days 30] [--threads 1] [--warm] [--chunks 1,2,7]
     python benchmarks/solver_strategy.py --design designs/trondheim.peb --variant year
 """
 
@@ -43,6 +50,12 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "ipm+crossover": {"solver": "ipm", "run_crossover": "on"},
     "ipm": {"solver": "ipm", "run_crossover": "off"},
     "no-presolve": {"presolve": "off"},
+    # dual simplex pricing (HiGHS's default -1 chooses) and scaling (default 1 chooses)
+    "devex": {"simplex_dual_edge_weight_strategy": 1},
+    "steepest-edge": {"simplex_dual_edge_weight_strategy": 2},
+    "scale-off": {"simplex_scale_strategy": 0},
+    "scale-equil": {"simplex_scale_strategy": 2},
+    "scale-max": {"simplex_scale_strategy": 4},
 }
 
 
@@ -118,6 +131,30 @@ def warm(design: Any, factor: float, threads: int | None) -> None:
     print(f"  cold / warm = {gain:.2f}x; objectives differ by {diff:.1e}")
 
 
+def temporal(design: Any, lp: Any, specs: str, threads: int | None) -> None:
+    """Chunks of each length solved alone, then the full LP from their basis."""
+    from pebdsl.backends.warm import build
+    from pebdsl.lower import lower
+
+    ir = lower(design)
+    steps_per_day = round(24.0 / ir.dt_h)
+    print("\ntemporal warm start (chunks solved alone, then the full LP from their basis)")
+    print(f"{'chunks':<8} {'chunks s':>8} {'chunk it':>9} {'final s':>8} {'final it':>9} total s")
+    for spec in specs.split(","):
+        levels = [round(float(p) * steps_per_day) for p in spec.split("+")]
+        wb = build(ir, levels)
+        if wb is None:
+            print(f"{spec + 'd':<8} no basis (a chunk not optimal, or a single chunk)")
+            continue
+        r = run_one(lp, {}, threads, basis=wb.basis)
+        t = wb.stats["chunk_seconds"]
+        print(
+            f"{spec + 'd':<8} {t:>8.2f} {int(wb.stats['chunk_iterations']):>9} "
+            f"{r['seconds']:>8.2f} {r['simplex_it']:>9} {t + r['seconds']:>7.2f}  "
+            f"objective {r['objective']:.9f} {r['status']}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=30)
@@ -127,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated strategies (default: all)")
     ap.add_argument("--warm", action="store_true", help="also measure basis reuse")
     ap.add_argument("--fee-factor", type=float, default=2.0)
+    ap.add_argument("--chunks", help="temporal warm start: chunk lengths in days, e.g. 1,2,7")
     args = ap.parse_args(argv)
     design = design_of(args)
     lp, n_cols = _lp(design)
@@ -147,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.warm:
         warm(design, args.fee_factor, args.threads)
+    if args.chunks:
+        temporal(design, lp, args.chunks, args.threads)
     return 0
 
 

@@ -16,7 +16,8 @@ The public API mirrors the pipeline (parse → resolve → lower → solve → s
 Logging: module loggers under `pebdsl` (a `NullHandler` here, so nothing shows unless you
 configure logging; `logging.basicConfig(level=logging.INFO)` shows each stage of a solve).
 Solver options: `pebdsl.solve(design, solver_options={"time_limit": 60, "threads": 2,
-"log_file": "highs.log"})`, any HiGHS option by name (docs/cli.md, "Solver options").
+"log_file": "highs.log"})`, any HiGHS option by name (docs/cli.md, "Solver options");
+`warm="off"` (or "auto", "4d") sets the simplex's temporal warm start (docs/scale.md).
 
 Heavy modules (Pyomo, highspy, pandas-based reporting) are imported lazily, so `pebdsl check`
 and `pebdsl fmt` start fast.

@@ -54,6 +54,7 @@ from pebdsl.cliargs import (
     ThreadsOpt,
     TimeLimitOpt,
     VariantOpt,
+    WarmStartOpt,
     WorkersOpt,
     root,
 )
@@ -291,6 +292,7 @@ def solve(
     solver_option: SolverOptionOpt = None,
     solver_log: SolverLogOpt = None,
     aggregate: AggregateOpt = None,
+    warm_start: WarmStartOpt = "auto",
 ) -> None:
     """Solve one design (or one variant): results, bills, KPIs and the report."""
     from pebdsl.load import load
@@ -309,7 +311,7 @@ def solve(
             solve_uncertain(design, how, backend.value, solver, out, as_json, argv)
             return
         run = partial(_solve, backend=backend.value, solver=solver, prices=prices.value)
-        run = partial(run, solver_options=opts)
+        run = partial(run, solver_options=opts, warm=warm_start)
         results = run(design)
         if out is not None:
             reference = None

@@ -142,6 +142,16 @@ SolverLogOpt = Annotated[
         "--solver-log", metavar="FILE", help="Write the solver's own log to FILE (replaced)."
     ),
 ]
+WarmStartOpt = Annotated[
+    str,
+    typer.Option(
+        "--warm-start",
+        metavar="off|auto|Nd",
+        help="Start HiGHS's simplex from the basis of the horizon's chunks (e.g. 2d) solved "
+        "alone; the same optimum, found faster on long horizons. auto: from 14 days of horizon, "
+        "chunks of 2 to 7 days. See docs/scale.md.",
+    ),
+]
 VerboseOpt = Annotated[
     int,
     typer.Option(

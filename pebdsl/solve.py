@@ -3,16 +3,17 @@
     lower -> backend -> invert -> settle -> kpis -> notes -> Results
 
 Input: a validated `Design`, the backend ("highs" | "pyomo", or a `Backend` object such as
-backends.split.SplitBackend), the solver (a HiGHS method on
-the highs backend, any Pyomo solver on pyomo) and the price rule for degenerate local prices
-("midpoint" of the valid dual interval, or "dual"), and solver options (`solver_options`:
-`time_limit` in seconds, `threads`, `log_file` for the solver's own log, any HiGHS option by
-name; pebdsl/backends/options.py). Output: a frozen `Results`
-(pebdsl/results.py) with timings per stage (parse and resolve from the design, lower, build,
-solve, price_intervals, extract, settle, kpis, notes). Raises `PebdslError`: E501 infeasible,
-E502 unbounded, E503 solver failure, unknown backend or price rule, E504 a model the solver
-refused to take, E506 the solver stopped at its time or iteration limit before an optimum (no
-bills are made from a solution that is not optimal), E507 a solver option the solver refuses
+backends.split.SplitBackend), the solver (a HiGHS method on the highs backend, any Pyomo solver
+on pyomo) and the price rule for degenerate local prices ("midpoint" of the valid dual
+interval, or "dual"), and solver options (`solver_options`: `time_limit` in seconds, `threads`,
+`log_file` for the solver's own log, any HiGHS option by name; pebdsl/backends/options.py), and
+the HiGHS simplex's temporal warm start (`warm`: off, auto or a chunk length,
+pebdsl/backends/warm.py). Output: a frozen `Results` (pebdsl/results.py) with timings per stage
+(parse and resolve from the design, lower, build, warm_start when it ran, solve,
+price_intervals, extract, settle, kpis, notes). Raises `PebdslError`: E501 infeasible, E502
+unbounded, E503 solver failure, unknown backend or price rule, E504 a model the solver refused
+to take, E506 the solver stopped at its time or iteration limit before an optimum (no bills are
+made from a solution that is not optimal), E507 a solver option the solver refuses
 (pebdsl/invert/diagnose.py, backends/options.py), E604 a time-aggregated design
 (`design.periods`, pebdsl/aggregate.py) whose model a typical day cannot stand for. Logs each
 stage (lower, settle; the backend logs hand-off and solve) to the `pebdsl.solve` logger at INFO
@@ -45,7 +46,10 @@ log = logging.getLogger(__name__)
 
 # How degenerate local prices are chosen (docs/model.md "Extraction and settlement").
 PRICE_RULES = ("midpoint", "dual")
-# HiGHS's method for a time-aggregated design (`--aggregate`) unless one is asked for.
+# HiGHS's method for a time-aggregated design (`--aggregate`) unless one is asked for: the
+# interior point with crossover (a basis for the prices). The dual simplex struggles with the
+# typical periods chained by the inter-period storage rows (a year of model_speed on 12 typical
+# days: 10.3 s vs 73.7 s; on 48: 70.7 s vs 811.9 s, the same objective).
 AGGREGATED_METHOD = "ipm"
 
 
@@ -55,11 +59,13 @@ def solve(
     solver: str | None = None,
     prices: str = "midpoint",
     solver_options: Mapping[str, Any] | None = None,
+    warm: str = "auto",
 ) -> Results:
     """Compile, solve, settle and score one design (see the module docstring).
 
     `solver_options`, e.g. `{"time_limit": 60, "threads": 2, "log_file": "highs.log"}`, go to
-    the solver on either backend (HiGHS's option names; E507 for one it refuses)."""
+    the solver on either backend (HiGHS's option names; E507 for one it refuses). `warm`: the
+    HiGHS simplex's temporal warm start (backends/warm.py; "off", "auto" or e.g. "2d")."""
     from pebdsl.backends import get_backend, mip
     from pebdsl.invert import diagnose, price_rows
     from pebdsl.invert.diagnose import limit_error
@@ -85,12 +91,8 @@ def solve(
         )
     method = solver
     if design.periods is not None and solver is None and backend == "highs":
-        # Typical periods chained by the inter-period storage rows: HiGHS's interior point
-        # (with crossover: a basis for the prices) solves them 7-11x faster than the dual
-        # simplex (a year of model_speed on 12 typical days: 10.3 s vs 73.7 s; 48 days:
-        # 70.7 s vs 811.9 s, the same objective); docs/scale.md.
-        method = AGGREGATED_METHOD
-    be = get_backend(backend, method, solver_options) if isinstance(backend, str) else backend
+        method = AGGREGATED_METHOD  # typical days: the IPM is 7-11x faster (docs/scale.md)
+    be = get_backend(backend, method, solver_options, warm) if isinstance(backend, str) else backend
     timings: dict[str, float] = {}
     log.info("lower: %s (%s)", design.title, design.variant or "base", extra=stage("lower"))
     t0 = time.perf_counter()
@@ -109,7 +111,7 @@ def solve(
         if mip_record.get("status") == "time_limit":
             raise limit_error(design, "time_limit", "in the MIP of the stepped capacity charges")
     sol = be.solve(ir, price_rows=price_rows(ir) if prices == "midpoint" else None)
-    for k in ("build", "solve", "price_intervals", "split", "longest_part"):
+    for k in ("build", "warm_start", "solve", "price_intervals", "split", "longest_part"):
         if k in sol.timings or k in ("build", "solve"):
             timings[k] = sol.timings.get(k, 0.0)
     record = None
@@ -124,7 +126,7 @@ def solve(
         return results
     from pebdsl.aggregate import against_full
 
-    run = partial(solve, backend=backend, solver=solver, prices=prices)
+    run = partial(solve, backend=backend, solver=solver, prices=prices, warm=warm)
     record = against_full(design, record, time.perf_counter() - t0, run)
     return replace(results, aggregation=record)
 

@@ -77,6 +77,19 @@ def test_solver_strategy_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     assert float(warm.split("differ by ")[1]) <= 1e-6
 
 
+def test_solver_strategy_temporal_warm_start(capsys: pytest.CaptureFixture[str]) -> None:
+    """Two days in one-day chunks: the full LP solved from the chunks' basis reaches the cold
+    `choose` run's optimum (1e-9 relative)."""
+    argv = ["--days", "2", "--only", "choose", "--chunks", "1"]
+    assert _main("solver_strategy.py")(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    cold = float(next(x for x in out if x.startswith("choose")).split()[5])
+    row = next(x for x in out if x.startswith("1d "))
+    assert "Optimal" in row
+    hot = float(row.split("objective ")[1].split()[0])
+    assert hot == pytest.approx(cold, rel=1e-9)
+
+
 def test_decompose_speed_on_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     """The single LP and its three parts (serial, on 2 workers) reach the same objective."""
     assert _main("decompose_speed.py")(["--days", "1"]) == 0

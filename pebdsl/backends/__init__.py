@@ -65,6 +65,8 @@ class IRBackend:
     solver: str | None = None
     # Solver options (backends/options.py), as (name, value) pairs: the dataclass stays frozen.
     options: tuple[tuple[str, Any], ...] = ()
+    # The temporal warm start of the HiGHS simplex (backends/warm.py): off, auto or `2d`.
+    warm: str = "auto"
 
     def solve(self, ir: ModelIR, price_rows: IntArray | None = None) -> Solution:
         opts = dict(self.options)
@@ -72,7 +74,7 @@ class IRBackend:
             from pebdsl.backends.highs import METHODS, solve
 
             method = METHODS[self.solver or "choose"]
-            return solve(ir, method=method, price_rows=price_rows, options=opts)
+            return solve(ir, method, price_rows, opts, self.warm)
         from pebdsl.backends.pyomo import solve as psolve
 
         return psolve(ir, solver=self.solver, price_rows=price_rows, options=opts)
@@ -91,11 +93,18 @@ class IRBackend:
 
 
 def get_backend(
-    name: str = "highs", solver: str | None = None, options: Mapping[str, Any] | None = None
+    name: str = "highs",
+    solver: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    warm: str = "auto",
 ) -> Backend:
     """The backend `name` ("highs" or "pyomo", the latter with any solver Pyomo knows), with
-    solver `options` (backends/options.py; E507 now for one HiGHS refuses)."""
+    solver `options` (backends/options.py; E507 now for one HiGHS refuses) and, on HiGHS, the
+    temporal warm start `warm` (backends/warm.py: off, auto or a chunk length; E507 otherwise)."""
+    from pebdsl.backends.warm import parse
+
     opts = tuple((options or {}).items())
+    warm = parse(warm)
     if options and (name == "highs" or solver in (None, "highs")):
         from pebdsl.backends.options import check_highs
 
@@ -116,7 +125,7 @@ def get_backend(
                     ),
                 )
             )
-        return IRBackend("highs", solver, opts)
+        return IRBackend("highs", solver, opts, warm)
     if name == "pyomo":
         return IRBackend("pyomo", solver, opts)
     raise PebdslError(
