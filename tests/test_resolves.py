@@ -43,9 +43,11 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     _Recording.calls = calls
     original = backends.get_backend
 
-    def get(name: str = "highs", solver: str | None = None, options: Any = None) -> Any:
-        original(name, solver, options)  # the same checks (unknown backend or solver: E503)
-        return _Recording(name, solver, tuple((options or {}).items()))
+    def get(
+        name: str = "highs", solver: str | None = None, options: Any = None, warm: str = "auto"
+    ) -> Any:
+        original(name, solver, options, warm)  # the same checks (unknown backend or solver: E503)
+        return _Recording(name, solver, tuple((options or {}).items()), warm)
 
     monkeypatch.setattr(backends, "get_backend", get)
     return calls
