@@ -71,14 +71,7 @@ def solve(
     from pebdsl.invert.diagnose import limit_error
     from pebdsl.lower import lower
 
-    if prices not in PRICE_RULES:
-        raise PebdslError(
-            error(
-                "E503",
-                f"unknown price rule `{prices}`",
-                hints=(f"one of {', '.join(PRICE_RULES)}",),
-            )
-        )
+    check_price_rule(prices)
     # A Backend object is used as given (e.g. backends.split.SplitBackend); `solver` then
     # belongs to it, and so would solver options: it takes none (E507 rather than ignored).
     if not isinstance(backend, str) and solver_options:
@@ -129,6 +122,18 @@ def solve(
     run = partial(solve, backend=backend, solver=solver, prices=prices, warm=warm)
     record = against_full(design, record, time.perf_counter() - t0, run)
     return replace(results, aggregation=record)
+
+
+def check_price_rule(prices: str) -> None:
+    """E503 for a price rule other than PRICE_RULES (shared with pebdsl.stochastic)."""
+    if prices not in PRICE_RULES:
+        raise PebdslError(
+            error(
+                "E503",
+                f"unknown price rule `{prices}`",
+                hints=(f"one of {', '.join(PRICE_RULES)}",),
+            )
+        )
 
 
 def read_solution(
