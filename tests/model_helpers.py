@@ -7,6 +7,7 @@ series given as scalars are broadcast over the horizon.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -153,3 +154,60 @@ __all__ = [
     "simple_community",
     "time",
 ]
+
+
+def random_blocks(
+    seed: int,
+    blocks: int = 3,
+    per_block: int = 4,
+    hours: int = 36,
+    start: datetime = datetime(2021, 6, 1),
+    flexible: bool = False,
+    title: str | None = None,
+) -> Design:
+    """`blocks` blocks of `per_block` participants (every other one with PV and a battery; with
+    `flexible`, every third a flexible load: 30 % within 6 h at 0.01/kWh), a p2p market in each
+    block, 40 kW block connections, an energy charge; random loads, sun and spot prices drawn
+    from `seed`, hourly from `start`. Nothing joins two blocks (`coupled` joins them)."""
+    rng = np.random.default_rng(seed)
+    hod = np.arange(hours) % 24
+    sun = np.clip(np.sin(np.pi * (hod - 6) / 12), 0, None) * rng.uniform(0.4, 1.0, hours)
+    spot = 0.08 + 0.04 * np.sin(2 * np.pi * (hod - 14) / 24) + rng.normal(0, 0.01, hours)
+    parts_: dict[str, Participant] = {}
+    blks: dict[str, Block] = {}
+    for b in range(blocks):
+        members = []
+        for k in range(per_block):
+            name = f"b{b}p{k}"
+            load = rng.uniform(0.3, 2.0) * (0.7 + 0.6 * rng.random(hours))
+            gens: tuple[Generation, ...] = ()
+            bat = None
+            if k % 2 == 0:
+                peak = float(rng.uniform(3, 9))
+                gens = (Generation("pv", peak * sun, peak),)
+                bat = Battery(f"{name}.battery", 8.0, 4.0, 0.93, owner=name)
+            flex = Flexible(0.3, 6.0, 0.01) if flexible and k % 3 == 1 else None
+            parts_[name] = Participant(name, f"block{b}", Load(load), gens, bat, flex)
+            members.append(name)
+        blks[f"block{b}"] = Block(f"block{b}", Connection(40.0, 40.0), tuple(members))
+    markets = {
+        f"p2p{b}": Market(f"p2p{b}", "p2p", blk.participants, fee_per_kwh=0.01, loss=0.02)
+        for b, blk in enumerate(blks.values())
+    }
+    return Design(
+        title=title or f"split {seed}",
+        currency="EUR",
+        time=TimeGrid(start, 1.0, hours, "UTC"),
+        grid=Grid(spot + 0.06, np.maximum(spot - 0.02, 0.0)),
+        participants=parts_,
+        blocks=blks,
+        markets=markets,
+        dso=Dso(energy_charge_per_kwh=np.full(hours, 0.03)),
+    )
+
+
+def coupled(d: Design) -> Design:
+    """The blocks of `d` joined by an exchange market over two DSO links: one LP."""
+    ex = Market("exchange", "p2p", tuple(d.participants), fee_per_kwh=0.02)
+    links = (Link("block0", "block1", 10.0, 0.01, 0.005), Link("block1", "block2", 10.0))
+    return replace(d, markets={**d.markets, "exchange": ex}, dso=replace(d.dso, links=links))

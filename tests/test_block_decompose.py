@@ -5,77 +5,16 @@ the single LP's."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
 import numpy as np
 import pytest
+from model_helpers import coupled, random_blocks
 
 from pebdsl.backends.split import SplitBackend, parts, solve_split
-from pebdsl.design import (
-    Battery,
-    Block,
-    Connection,
-    Design,
-    Dso,
-    Generation,
-    Grid,
-    Link,
-    Load,
-    Market,
-    Participant,
-    TimeGrid,
-)
 from pebdsl.invert import price_rows
 from pebdsl.lower import lower
 from pebdsl.solve import solve
 from pebdsl.study.decompose import solve_by_parts
-
-
-def make_design(seed: int, blocks: int = 3, per_block: int = 4, hours: int = 36) -> Design:
-    """`blocks` blocks of `per_block` participants (every other one with PV and a battery), a
-    p2p market in each block, 40 kW block connections, an energy charge; random loads, sun
-    and spot prices. Nothing joins two blocks."""
-    rng = np.random.default_rng(seed)
-    hod = np.arange(hours) % 24
-    sun = np.clip(np.sin(np.pi * (hod - 6) / 12), 0, None) * rng.uniform(0.4, 1.0, hours)
-    spot = 0.08 + 0.04 * np.sin(2 * np.pi * (hod - 14) / 24) + rng.normal(0, 0.01, hours)
-    parts_: dict[str, Participant] = {}
-    blks: dict[str, Block] = {}
-    for b in range(blocks):
-        members = []
-        for k in range(per_block):
-            name = f"b{b}p{k}"
-            load = rng.uniform(0.3, 2.0) * (0.7 + 0.6 * rng.random(hours))
-            gens: tuple[Generation, ...] = ()
-            bat = None
-            if k % 2 == 0:
-                peak = float(rng.uniform(3, 9))
-                gens = (Generation("pv", peak * sun, peak),)
-                bat = Battery(f"{name}.battery", 8.0, 4.0, 0.93, owner=name)
-            parts_[name] = Participant(name, f"block{b}", Load(load), gens, bat)
-            members.append(name)
-        blks[f"block{b}"] = Block(f"block{b}", Connection(40.0, 40.0), tuple(members))
-    markets = {
-        f"p2p{b}": Market(f"p2p{b}", "p2p", blk.participants, fee_per_kwh=0.01, loss=0.02)
-        for b, blk in enumerate(blks.values())
-    }
-    return Design(
-        title=f"split {seed}",
-        currency="EUR",
-        time=TimeGrid(datetime(2021, 6, 1), 1.0, hours, "UTC"),
-        grid=Grid(spot + 0.06, np.maximum(spot - 0.02, 0.0)),
-        participants=parts_,
-        blocks=blks,
-        markets=markets,
-        dso=Dso(energy_charge_per_kwh=np.full(hours, 0.03)),
-    )
-
-
-def coupled(d: Design) -> Design:
-    """The same blocks joined by an exchange market over two DSO links: one LP."""
-    ex = Market("exchange", "p2p", tuple(d.participants), fee_per_kwh=0.02)
-    links = (Link("block0", "block1", 10.0, 0.01, 0.005), Link("block1", "block2", 10.0))
-    return replace(d, markets={**d.markets, "exchange": ex}, dso=replace(d.dso, links=links))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -86,7 +25,7 @@ def test_merged_parts_are_the_single_lps_optimum(seed: int) -> None:
     value (strong duality). This is the exact claim: where the LP has several optima (a
     battery indifferent between two equally priced hours), the single solve's own choice among
     them is arbitrary, so element-wise equality with it is asked of what is unique: below."""
-    d = make_design(seed)
+    d = random_blocks(seed)
     ir = lower(d)
     assert len(parts(ir, min_nnz=1)) == 3
     whole = SplitBackend(min_nnz=10**12).solve(ir)  # one part: the single LP, solved whole
@@ -114,7 +53,7 @@ def test_merged_results_equal_the_single_lp(seed: int) -> None:
     interval: a property of the LP, not of the basis), each participant's bill total and the
     design's total cost agree; the parts run in worker processes give what the same parts give
     in this process (to rounding: 1e-9)."""
-    d = make_design(seed)
+    d = random_blocks(seed)
     single = solve(d)
     merged = solve_by_parts(d, workers=2)
     serial = solve(d, backend=SplitBackend(min_nnz=1))
@@ -137,7 +76,7 @@ def test_merged_dispatch_equals_where_the_optimum_is_unique() -> None:
     > 0, so neither curtailing nor importing and exporting at once can pay), so the merged
     dispatch equals the single LP's column for column, and so do the row duals of every
     balance (each is that hour's buy price when importing, sell price when exporting)."""
-    d = make_design(4)
+    d = random_blocks(4)
     d = replace(
         d,
         participants={k: replace(p, battery=None) for k, p in d.participants.items()},
@@ -154,7 +93,7 @@ def test_merged_dispatch_equals_where_the_optimum_is_unique() -> None:
 def test_coupled_blocks_are_one_lp_solved_whole() -> None:
     """An exchange market over DSO links joins the blocks: one part, so the split backend
     solves the model whole and gives exactly the plain backend's answer."""
-    d = coupled(make_design(1))
+    d = coupled(random_blocks(1))
     ir = lower(d)
     assert len(parts(ir, min_nnz=1)) == 1
     assert solve_split(ir, min_nnz=1) is None
@@ -164,7 +103,7 @@ def test_coupled_blocks_are_one_lp_solved_whole() -> None:
 
 def test_price_rows_follow_their_part() -> None:
     """Every price row lands in exactly one part (rows are split, none lost or doubled)."""
-    ir = lower(make_design(5))
+    ir = lower(random_blocks(5))
     split = parts(ir, min_nnz=1)
     rows = np.concatenate([p.rows for p in split])
     assert np.array_equal(np.sort(rows), np.arange(ir.n_rows))

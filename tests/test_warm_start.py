@@ -12,6 +12,7 @@ from datetime import datetime
 import highspy
 import numpy as np
 import pytest
+from model_helpers import coupled, random_blocks
 
 from pebdsl.backends import get_backend
 from pebdsl.backends.highs import solve as highs_solve
@@ -20,20 +21,9 @@ from pebdsl.backends.intervals import steps
 from pebdsl.backends.session import new_highs, pass_model
 from pebdsl.backends.warm import build, chunks, levels, parse
 from pebdsl.design import (
-    Battery,
-    Block,
     Connection,
     Design,
-    Dso,
-    Flexible,
-    Generation,
-    Grid,
     Investment,
-    Link,
-    Load,
-    Market,
-    Participant,
-    TimeGrid,
 )
 from pebdsl.diagnostics import PebdslError
 from pebdsl.invert import price_rows
@@ -121,49 +111,9 @@ def make_design(seed: int, hours: int = 96, start: datetime = datetime(2021, 6, 
     connections, an energy charge and a monthly capacity charge (its peaks are step-less
     columns; the horizon spans June and July, so two per participant), one PV size to invest
     in (a step-less column); random loads, sun and spot prices."""
-    rng = np.random.default_rng(seed)
-    hod = np.arange(hours) % 24
-    sun = np.clip(np.sin(np.pi * (hod - 6) / 12), 0, None) * rng.uniform(0.4, 1.0, hours)
-    spot = 0.08 + 0.04 * np.sin(2 * np.pi * (hod - 14) / 24) + rng.normal(0, 0.01, hours)
-    parts: dict[str, Participant] = {}
-    blocks: dict[str, Block] = {}
-    for b in range(3):
-        members = []
-        for k in range(4):
-            name = f"b{b}p{k}"
-            load = rng.uniform(0.3, 2.0) * (0.7 + 0.6 * rng.random(hours))
-            gens: tuple[Generation, ...] = ()
-            bat = None
-            if k % 2 == 0:
-                peak = float(rng.uniform(3, 9))
-                gens = (Generation("pv", peak * sun, peak),)
-                bat = Battery(f"{name}.battery", 8.0, 4.0, 0.93, owner=name)
-            flex = Flexible(0.3, 6.0, 0.01) if k % 3 == 1 else None
-            parts[name] = Participant(name, f"block{b}", Load(load), gens, bat, flex)
-            members.append(name)
-        blocks[f"block{b}"] = Block(f"block{b}", Connection(40.0, 40.0), tuple(members))
-    markets = {
-        f"p2p{b}": Market(f"p2p{b}", "p2p", blk.participants, fee_per_kwh=0.01, loss=0.02)
-        for b, blk in enumerate(blocks.values())
-    }
-    markets["exchange"] = Market("exchange", "p2p", tuple(parts), fee_per_kwh=0.02)
-    links = (Link("block0", "block1", 10.0, 0.01, 0.005), Link("block1", "block2", 10.0))
+    d = coupled(random_blocks(seed, hours=hours, start=start, flexible=True, title=f"warm {seed}"))
     invest = {"b0p0.pv.peak": Investment("b0p0.pv.peak", "kWp", 12.0, 0.002)}
-    return Design(
-        title=f"warm {seed}",
-        currency="EUR",
-        time=TimeGrid(start, 1.0, hours, "UTC"),
-        grid=Grid(spot + 0.06, np.maximum(spot - 0.02, 0.0)),
-        participants=parts,
-        blocks=blocks,
-        markets=markets,
-        dso=Dso(
-            energy_charge_per_kwh=np.full(hours, 0.03),
-            capacity_charge_per_kw_month=2.0,
-            links=links,
-        ),
-        investments=invest,
-    )
+    return replace(d, dso=replace(d.dso, capacity_charge_per_kw_month=2.0), investments=invest)
 
 
 @pytest.mark.parametrize(("seed", "warm"), [(1, "1d"), (2, "1d"), (3, "12h"), (4, "1d+2d")])
