@@ -9,20 +9,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from stochastic_texts import STORE_HOURS, TWO_WEATHERS
 from typer.testing import CliRunner
 
 from pebdsl.cli import app
 from pebdsl.study.compare import compare
 
-HOUR = """design "One hour, two weathers" { currency = EUR }
+HOUR = (
+    """design "One hour, two weathers" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 h; step = 1 h }
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = 6 kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = 0.10 EUR/kWh; sell = 0.05 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
+"""
+    + TWO_WEATHERS
+    + """participant alice {
   load { profile = 10 kW }
   pv   { profile = sun }
 }
@@ -33,22 +31,15 @@ variant cheap_intraday {
   }
 }
 """
+)
 
-STORE = """design "store" { currency = EUR; reference = no_battery }
-horizon { start = 2021-06-07; duration = 2 h; step = 1 h }
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = [4, 0] kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = [0.15, 0.10] EUR/kWh; sell = 0 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
-  load { profile = [0, 4] kW }
-  pv   { profile = sun }
-  battery { capacity = 4 kWh; power = 4 kW }
-}
-variant no_battery { without alice.battery }
+STORE = (
+    """design "store" { currency = EUR; reference = no_battery }
 """
+    + STORE_HOURS
+    + """variant no_battery { without alice.battery }
+"""
+)
 
 
 def test_compare_solves_the_two_stage_programme(tmp_path) -> None:  # type: ignore[no-untyped-def]

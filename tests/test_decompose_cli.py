@@ -11,24 +11,23 @@ import json
 import sys
 
 import pytest
+from stochastic_texts import TWO_WEATHERS
 from typer.testing import CliRunner
 
 from pebdsl.cli import app
 
-HOUR = """design "One hour, two weathers" { currency = EUR }
+HOUR = (
+    """design "One hour, two weathers" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 h; step = 1 h }
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = 6 kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = 0.10 EUR/kWh; sell = 0.05 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
+"""
+    + TWO_WEATHERS
+    + """participant alice {
   connection = 25 kW
   load { profile = 10 kW }
   pv   { profile = sun }
 }
 """
+)
 
 GEN = HOUR.replace(
     "scenarios { sunny = 60 %; cloudy = 40 % }",

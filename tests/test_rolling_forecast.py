@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from stochastic_texts import STORE_HOURS, TWO_WEATHERS
 from typer.testing import CliRunner
 
 from pebdsl.cli import app
@@ -18,34 +19,23 @@ from pebdsl.front.parser import parse
 from pebdsl.resolve import resolve
 from pebdsl.stochastic import solve_rolling, solve_stochastic
 
-TWO_HOURS = """design "two weathers" { currency = EUR }
+TWO_HOURS = (
+    """design "two weathers" { currency = EUR }
 horizon { start = 2021-06-07; duration = 2 h; step = 1 h }
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = 6 kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = 0.10 EUR/kWh; sell = 0.05 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
+"""
+    + TWO_WEATHERS
+    + """participant alice {
   load { profile = 10 kW }
   pv   { profile = sun }
 }
 """
+)
 
-STORE = """design "store" { currency = EUR }
-horizon { start = 2021-06-07; duration = 2 h; step = 1 h }
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = [4, 0] kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = [0.15, 0.10] EUR/kWh; sell = 0 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
-  load { profile = [0, 4] kW }
-  pv   { profile = sun }
-  battery { capacity = 4 kWh; power = 4 kW }
-}
+STORE = (
+    """design "store" { currency = EUR }
 """
+    + STORE_HOURS
+)
 
 
 def design(text: str):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from stochastic_texts import TWO_WEATHERS
 from strategies import designs as text_designs
 
 from pebdsl.backends import solve_ir
@@ -34,14 +35,9 @@ horizon { start = 2021-06-07; duration = %d h; step = 1 h }
 
 HAND = (
     HEAD % 1
-    + """
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = 6 kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = 0.10 EUR/kWh; sell = 0.05 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
+    + "\n"
+    + TWO_WEATHERS
+    + """participant alice {
   load { profile = 10 kW }
   pv { profile = sun }
 }

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from stochastic_texts import TWO_WEATHERS
 from typer.testing import CliRunner
 
 from pebdsl.cli import app
@@ -35,15 +36,12 @@ from pebdsl.load import load
 from pebdsl.stochastic import StochasticResults, solve_stochastic
 from pebdsl.study.compare import compare
 
-KINK = """design "kink" { currency = EUR }
+KINK = (
+    """design "kink" { currency = EUR }
 horizon { start = 2021-06-07; duration = 1 h; step = 1 h }
-scenarios { sunny = 60 %; cloudy = 40 % }
-series sun = by_scenario { sunny = 6 kW; cloudy = 0 kW }
-grid {
-  day_ahead { buy = 0.10 EUR/kWh; sell = 0.05 EUR/kWh }
-  intraday  { buy = 0.20 EUR/kWh; sell = 0 EUR/kWh }
-}
-participant alice {
+"""
+    + TWO_WEATHERS
+    + """participant alice {
   load { profile = 1 kW }
   pv   { profile = 3 kW }
 }
@@ -54,6 +52,7 @@ participant carol {
 }
 market m { type = pool; members = [alice, bob] }
 """
+)
 
 MIDPOINT = {"sunny": 1 / 12, "cloudy": 0.10}
 INTERVAL = {"sunny": (0.0, 1 / 6), "cloudy": (0.0, 0.20)}
